@@ -1,0 +1,1 @@
+//! zhulao-domain: pure domain rules and types (no I/O).
