@@ -1,0 +1,101 @@
+//! Validation errors: which field, a stable code, and a message in Chinese and English.
+
+use std::fmt;
+
+/// A value rejected at the edge. `field` names the offending input field so a form or a
+/// ledger row report can point at it; `code` is stable for machines; the messages are for
+/// people (Chinese first, since the end users are Chinese civil-affairs staff).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub code: &'static str,
+    pub zh: String,
+    pub en: String,
+}
+
+impl FieldError {
+    pub fn new(
+        field: impl Into<String>,
+        code: &'static str,
+        zh: impl Into<String>,
+        en: impl Into<String>,
+    ) -> Self {
+        Self { field: field.into(), code, zh: zh.into(), en: en.into() }
+    }
+
+    /// The same error reported against another field name (e.g. a ledger column).
+    pub fn at(mut self, field: impl Into<String>) -> Self {
+        self.field = field.into();
+        self
+    }
+
+    pub fn required(field: &str) -> Self {
+        Self::new(field, "required", format!("{field} 不能为空"), format!("{field} is required"))
+    }
+
+    pub fn too_long(field: &str, max: usize) -> Self {
+        Self::new(
+            field,
+            "too_long",
+            format!("{field} 过长（最多 {max} 个字符）"),
+            format!("{field} is too long (at most {max} characters)"),
+        )
+    }
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {} / {}", self.field, self.zh, self.en)
+    }
+}
+
+impl std::error::Error for FieldError {}
+
+/// Trims `value` and checks it is non-empty and at most `max` characters.
+pub fn required_text(field: &str, value: &str, max: usize) -> Result<String, FieldError> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(FieldError::required(field));
+    }
+    optional_text(field, v, max).map(|o| o.unwrap_or_default())
+}
+
+/// Trims `value`; empty becomes `None`; longer than `max` characters is an error.
+pub fn optional_text(field: &str, value: &str, max: usize) -> Result<Option<String>, FieldError> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    if v.chars().count() > max {
+        return Err(FieldError::too_long(field, max));
+    }
+    if v.chars().any(|c| c.is_control()) {
+        return Err(FieldError::new(
+            field,
+            "control_characters",
+            format!("{field} 含有控制字符"),
+            format!("{field} contains control characters"),
+        ));
+    }
+    Ok(Some(v.to_string()))
+}
+
+/// Collects field errors while validating a whole input, so that every bad field is
+/// reported at once rather than only the first.
+#[derive(Debug, Default)]
+pub struct Errors(pub Vec<FieldError>);
+
+impl Errors {
+    pub fn take<T>(&mut self, r: Result<T, FieldError>) -> Option<T> {
+        r.map_err(|e| self.0.push(e)).ok()
+    }
+
+    pub fn push(&mut self, e: FieldError) {
+        self.0.push(e);
+    }
+
+    /// `Err` with all errors if there were any.
+    pub fn check(self) -> Result<(), Vec<FieldError>> {
+        if self.0.is_empty() { Ok(()) } else { Err(self.0) }
+    }
+}
