@@ -92,6 +92,12 @@ impl IdNumber {
         Ok(Self(s))
     }
 
+    /// Re-validates a number read back from storage (no "not in the future" check, since the
+    /// record was validated against the day it was written).
+    pub fn parse_stored(raw: &str) -> Result<Self, FieldError> {
+        Self::parse(raw, NaiveDate::MAX)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
