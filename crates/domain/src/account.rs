@@ -131,7 +131,7 @@ impl AccountInput {
 /// Password rule: 8–128 characters, not only digits.
 pub fn check_password(p: &str) -> Result<String, FieldError> {
     let n = p.chars().count();
-    if n < MIN_PASSWORD || n > 128 || p.chars().all(|c| c.is_ascii_digit()) {
+    if !(MIN_PASSWORD..=128).contains(&n) || p.chars().all(|c| c.is_ascii_digit()) {
         return Err(FieldError::new(
             "password",
             "weak_password",

@@ -248,16 +248,6 @@ impl ElderInput {
         });
         let contacts = errs.take(validate_contacts(&self.contacts));
 
-        if let Some(id) = &id_number {
-            if crate::elder::age_on(id.birth_date(), today) < 0 {
-                errs.push(FieldError::new(
-                    "id_number",
-                    "id_number_birth_date",
-                    "出生日期晚于今天",
-                    "born in the future",
-                ));
-            }
-        }
         errs.check()?;
         let id_number = id_number.expect("no errors");
         Ok(ElderRecord {

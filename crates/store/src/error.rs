@@ -35,31 +35,26 @@ impl StoreError {
 
     /// Maps a unique-constraint violation to a [`StoreError::Conflict`] on the right field.
     pub(crate) fn from_db(e: sqlx::Error) -> Self {
-        if let Some(db) = e.as_database_error() {
-            if db.is_unique_violation() {
-                let text = format!("{} {}", db.message(), db.constraint().unwrap_or_default());
-                for (col, zh) in [
-                    ("id_number", "该身份证号码已登记"),
-                    ("card_no", "该服务卡号已被使用"),
-                    ("username", "该用户名已存在"),
-                    ("serial", "该设备编号已登记"),
-                ] {
-                    if text.contains(col) {
-                        return StoreError::Conflict(FieldError::new(
-                            col,
-                            "duplicate",
-                            zh,
-                            format!("{col} already exists"),
-                        ));
-                    }
+        if let Some(db) = e.as_database_error()
+            && db.is_unique_violation()
+        {
+            let text = format!("{} {}", db.message(), db.constraint().unwrap_or_default());
+            for (col, zh) in [
+                ("id_number", "该身份证号码已登记"),
+                ("card_no", "该服务卡号已被使用"),
+                ("username", "该用户名已存在"),
+                ("serial", "该设备编号已登记"),
+            ] {
+                if text.contains(col) {
+                    return StoreError::Conflict(FieldError::new(
+                        col,
+                        "duplicate",
+                        zh,
+                        format!("{col} already exists"),
+                    ));
                 }
-                return StoreError::Conflict(FieldError::new(
-                    "",
-                    "duplicate",
-                    "记录重复",
-                    "duplicate record",
-                ));
             }
+            return StoreError::Conflict(FieldError::new("", "duplicate", "记录重复", "duplicate record"));
         }
         StoreError::Database(e)
     }

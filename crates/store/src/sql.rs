@@ -44,6 +44,8 @@ macro_rules! sql_store {
             format!("%{escaped}%")
         }
 
+        // One entry's columns; a struct would only rename them.
+        #[allow(clippy::too_many_arguments)]
         async fn audit(
             tx: &mut Tx,
             at: i64,
