@@ -53,19 +53,31 @@ pub struct NewAccount {
     pub certificates: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct AccountInput {
     pub username: String,
     pub display_name: String,
     pub role: String,
+    #[serde(skip_serializing)]
     pub password: String,
     pub phone: String,
     pub region_code: String,
     pub facility_id: Option<i64>,
     pub skills: Vec<String>,
     pub certificates: Vec<String>,
+}
+
+impl std::fmt::Debug for AccountInput {
+    // The password never reaches a log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountInput")
+            .field("username", &self.username)
+            .field("role", &self.role)
+            .field("password", &"<redacted>")
+            .finish_non_exhaustive()
+    }
 }
 
 pub const MIN_PASSWORD: usize = 8;

@@ -156,7 +156,7 @@ pub fn age_on(birth: NaiveDate, day: NaiveDate) -> i32 {
 
 /// An elder's record as it arrives from a form, JSON body or ledger row: loose strings,
 /// validated all at once by [`ElderInput::validate`] so every bad field is reported.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct ElderInput {
@@ -182,7 +182,7 @@ pub struct ElderInput {
     pub card_balance_yuan: String,
 }
 
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct ContactInput {

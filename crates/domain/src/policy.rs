@@ -31,6 +31,7 @@ pub enum Action {
     ReadDevices,
     ManageDevices,
     ManageAssignments,
+    LinkFamily,
     ReadStats,
     ReadAudit,
 }
@@ -43,7 +44,7 @@ pub fn allows(role: Role, action: Action) -> bool {
         ReadRegions | ReadFacilities | ReadElders => true,
         ManageRegions | ManageFacilities | ManageAccounts => role == Admin,
         WriteElders => matches!(role, Admin | StationStaff | CareManager),
-        ChangeElderStatus | ImportLedger => matches!(role, Admin | StationStaff),
+        ChangeElderStatus | ImportLedger | LinkFamily => matches!(role, Admin | StationStaff),
         ExportLedger => matches!(role, Admin | Supervisor | StationStaff),
         ReadAccounts => matches!(role, Admin | Supervisor | StationStaff),
         ReadDevices => matches!(role, Admin | Supervisor | Operator | StationStaff | CareManager),

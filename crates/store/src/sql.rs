@@ -12,7 +12,7 @@ macro_rules! sql_store {
         use sqlx::{QueryBuilder, Row};
         use zhulao_domain::{
             Account, Device, DeviceBinding, Elder, ElderRecord, ElderScope, ElderStatus, Facility, FacilityRecord,
-            NewAccount, NewDevice, Region, RegionCode, RegionStats, Role,
+            NewAccount, NewDevice, Region, RegionCode, RegionLevel, RegionStats, Role,
         };
 
         use $crate::error::{Result, StoreError};
@@ -349,7 +349,9 @@ macro_rules! sql_store {
                 sorted.sort_by_key(|r| r.level);
                 let mut tx = self.begin().await?;
                 for r in sorted {
-                    if let Some(p) = &r.parent {
+                    // Counties are the platform's top level: their prefecture is not stored.
+                    let parent = r.parent.as_ref().filter(|_| r.level != RegionLevel::County);
+                    if let Some(p) = parent {
                         check_region(&mut tx, p).await.map_err(|_| {
                             StoreError::invalid(
                                 "parent",
@@ -367,7 +369,7 @@ macro_rules! sql_store {
                     .bind(r.code.as_str())
                     .bind(&r.name)
                     .bind(r.level.as_i16())
-                    .bind(r.parent.as_ref().map(|p| p.as_str()))
+                    .bind(parent.map(|p| p.as_str()))
                     .execute(&mut *tx)
                     .await?;
                     audit(&mut tx, now, actor, "upsert", "region", r.code.as_str(), None, Some(to_json(r))).await?;

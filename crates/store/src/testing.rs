@@ -57,6 +57,12 @@ pub async fn postgres(clock: Arc<dyn Clock>) -> Option<TestDb> {
         eprintln!("note: ZHULAO_TEST_PG unset; skipping the PostgreSQL half of this test");
         return None;
     };
+    Some(fresh_postgres(&admin_url, clock).await)
+}
+
+/// A fresh database on the PostgreSQL server `admin_url` points at (for tests and benchmarks).
+pub async fn fresh_postgres(admin_url: &str, clock: Arc<dyn Clock>) -> TestDb {
+    let admin_url = admin_url.to_string();
     let name = unique("zhulao_t");
     let mut admin = sqlx::PgConnection::connect(&admin_url)
         .await
@@ -66,7 +72,7 @@ pub async fn postgres(clock: Arc<dyn Clock>) -> Option<TestDb> {
     admin.close().await.ok();
     let url = with_database(&admin_url, &name);
     let store = crate::open(&url, clock).await.expect("open the PostgreSQL store");
-    Some(TestDb { store, url, cleanup: Cleanup::Postgres { admin_url, name } })
+    TestDb { store, url, cleanup: Cleanup::Postgres { admin_url, name } }
 }
 
 /// Replaces the database name in a PostgreSQL URL.

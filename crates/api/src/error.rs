@@ -1,0 +1,153 @@
+//! The API's one error shape: `{code, message, message_en, field?, errors?}` with a stable
+//! machine-readable code, a Chinese message for end users and an English one. 5xx details
+//! are logged, never shown.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use zhulao_domain::FieldError;
+use zhulao_store::StoreError;
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Stable code, e.g. `validation`, `not_found`, `forbidden`, `id_number_checksum`.
+    pub code: String,
+    /// For people, in Chinese.
+    pub message: String,
+    pub message_en: String,
+    /// The offending input field, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// Every field error, when the input had several.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldErrorBody>,
+}
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct FieldErrorBody {
+    pub field: String,
+    pub code: String,
+    pub message: String,
+    pub message_en: String,
+}
+
+impl From<&FieldError> for FieldErrorBody {
+    fn from(e: &FieldError) -> Self {
+        FieldErrorBody {
+            field: e.field.clone(),
+            code: e.code.into(),
+            message: e.zh.clone(),
+            message_en: e.en.clone(),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub enum ApiError {
+    Unauthenticated,
+    Forbidden,
+    NotFound(&'static str),
+    Invalid(Vec<FieldError>),
+    Conflict(FieldError),
+    Stale(i64),
+    TooManyAttempts {
+        retry_after_s: i64,
+    },
+    /// A request that is malformed as a whole (bad JSON, wrong content type, too large).
+    BadRequest {
+        code: &'static str,
+        zh: String,
+        en: String,
+    },
+    Internal(String),
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn bad_request(code: &'static str, zh: impl Into<String>, en: impl Into<String>) -> Self {
+        ApiError::BadRequest { code, zh: zh.into(), en: en.into() }
+    }
+    pub fn field(e: FieldError) -> Self {
+        ApiError::Invalid(vec![e])
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound { entity } => ApiError::NotFound(entity),
+            StoreError::Conflict(f) => ApiError::Conflict(f),
+            StoreError::Invalid(f) => ApiError::Invalid(vec![f]),
+            StoreError::Stale { current } => ApiError::Stale(current),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+fn body(status: StatusCode, code: &str, zh: &str, en: &str) -> (StatusCode, ErrorBody) {
+    (
+        status,
+        ErrorBody {
+            code: code.into(),
+            message: zh.into(),
+            message_en: en.into(),
+            field: None,
+            errors: vec![],
+        },
+    )
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, mut b) = match &self {
+            ApiError::Unauthenticated => {
+                body(StatusCode::UNAUTHORIZED, "unauthenticated", "请先登录", "please sign in")
+            }
+            ApiError::Forbidden => body(StatusCode::FORBIDDEN, "forbidden", "无权执行此操作", "not allowed"),
+            ApiError::NotFound(entity) => {
+                let (s, mut b) = body(StatusCode::NOT_FOUND, "not_found", "记录不存在", "not found");
+                b.message_en = format!("{entity} not found");
+                (s, b)
+            }
+            ApiError::Invalid(errors) => {
+                let first = errors.first();
+                let (s, mut b) = body(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    first.map_or("validation", |e| e.code),
+                    first.map_or("输入有误", |e| e.zh.as_str()),
+                    first.map_or("invalid input", |e| e.en.as_str()),
+                );
+                b.field = first.map(|e| e.field.clone());
+                b.errors = errors.iter().map(FieldErrorBody::from).collect();
+                (s, b)
+            }
+            ApiError::Conflict(e) => {
+                let (s, mut b) = body(StatusCode::CONFLICT, e.code, &e.zh, &e.en);
+                b.field = Some(e.field.clone());
+                (s, b)
+            }
+            ApiError::Stale(current) => body(
+                StatusCode::PRECONDITION_FAILED,
+                "stale",
+                &format!("记录已被他人修改（当前版本 {current}），请刷新后重试"),
+                &format!("the record changed meanwhile (now version {current}); reload and retry"),
+            ),
+            ApiError::TooManyAttempts { retry_after_s } => body(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                &format!("登录失败次数过多，请 {} 分钟后再试", (retry_after_s + 59) / 60),
+                &format!("too many failed sign-ins; retry in {retry_after_s} s"),
+            ),
+            ApiError::BadRequest { code, zh, en } => body(StatusCode::BAD_REQUEST, code, zh, en),
+            ApiError::Internal(detail) => {
+                tracing::error!(%detail, "internal error");
+                body(StatusCode::INTERNAL_SERVER_ERROR, "internal", "服务器内部错误", "internal server error")
+            }
+        };
+        if b.errors.len() == 1 {
+            b.errors.clear();
+        }
+        (status, Json(b)).into_response()
+    }
+}
