@@ -1,0 +1,117 @@
+//! One-second summaries of the 100 Hz stream, for the slow rules (posture, inactivity, wear).
+
+/// Statistics of one second of acceleration (ticks `k` with `k / 100` equal).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BlockStats {
+    /// End of the block (Unix ms): the time just after its last tick.
+    pub end_ms: i64,
+    /// Number of ticks in the block (up to 100; fewer after a break).
+    pub n: u32,
+    /// Mean acceleration vector in g: the gravity direction when still.
+    pub mean: [f32; 3],
+    /// Standard deviation of each axis, g.
+    pub axis_std: [f32; 3],
+    /// Mean and standard deviation of the acceleration magnitude, g.
+    pub svm_mean: f32,
+    pub svm_std: f32,
+}
+
+/// Accumulates ticks into [`BlockStats`]; values are shifted by the block's first sample so
+/// single-precision sums of squares stay exact enough for sensor-noise-level deviations.
+#[derive(Default)]
+pub(crate) struct BlockAccumulator {
+    block: Option<i64>,
+    n: u32,
+    origin: [f32; 3],
+    origin_svm: f32,
+    sum: [f32; 3],
+    sq: [f32; 3],
+    svm_sum: f32,
+    svm_sq: f32,
+}
+
+pub(crate) const BLOCK_TICKS: i64 = 100;
+/// Blocks with fewer ticks than this (after a break) are discarded.
+const MIN_TICKS: u32 = 50;
+
+impl BlockAccumulator {
+    pub(crate) fn reset(&mut self) {
+        *self = Self::default();
+    }
+
+    /// Adds one tick; returns the finished block when `k` is the last tick of its second.
+    pub(crate) fn add(&mut self, k: i64, acc: [f32; 3]) -> Option<BlockStats> {
+        let b = k.div_euclid(BLOCK_TICKS);
+        let svm = crate::features::norm(acc);
+        if self.block != Some(b) {
+            *self = Self {
+                block: Some(b),
+                origin: acc,
+                origin_svm: svm,
+                ..Self::default()
+            };
+        }
+        self.n += 1;
+        for i in 0..3 {
+            let d = acc[i] - self.origin[i];
+            self.sum[i] += d;
+            self.sq[i] += d * d;
+        }
+        let d = svm - self.origin_svm;
+        self.svm_sum += d;
+        self.svm_sq += d * d;
+        if k.rem_euclid(BLOCK_TICKS) != BLOCK_TICKS - 1 {
+            return None;
+        }
+        let n = self.n;
+        self.block = None;
+        if n < MIN_TICKS {
+            return None;
+        }
+        let nf = n as f32;
+        let mut mean = [0.0; 3];
+        let mut axis_std = [0.0; 3];
+        for i in 0..3 {
+            let m = self.sum[i] / nf;
+            mean[i] = self.origin[i] + m;
+            axis_std[i] = (self.sq[i] / nf - m * m).max(0.0).sqrt();
+        }
+        let m = self.svm_sum / nf;
+        Some(BlockStats {
+            end_ms: (k + 1) * crate::resample::TICK_MS,
+            n,
+            mean,
+            axis_std,
+            svm_mean: self.origin_svm + m,
+            svm_std: (self.svm_sq / nf - m * m).max(0.0).sqrt(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summarises_a_second() {
+        let mut acc = BlockAccumulator::default();
+        let mut out = None;
+        for k in 100..200 {
+            let x = if k % 2 == 0 { 0.01 } else { -0.01 };
+            if let Some(b) = acc.add(k, [x, -1.0, 0.0]) {
+                out = Some(b);
+            }
+        }
+        let b = out.expect("block");
+        assert_eq!((b.n, b.end_ms), (100, 2000));
+        assert!((b.axis_std[0] - 0.01).abs() < 1e-4);
+        assert!(b.axis_std[1] < 1e-6);
+        assert!((b.mean[1] + 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn discards_partial_blocks() {
+        let mut acc = BlockAccumulator::default();
+        assert!((170..200).all(|k| acc.add(k, [0.0, 1.0, 0.0]).is_none()));
+    }
+}
