@@ -6,7 +6,7 @@ use crate::event::{Event, EventSink};
 /// Inactivity and wear parameters.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ActivityConfig {
-    /// A second whose magnitude or any axis varies more than this (std, g) counts as movement.
+    /// A second whose acceleration vector varies more than this (std, g) counts as movement.
     pub movement_std_g: f32,
     /// No movement for this long within waking hours raises [`Event::Inactivity`], ms.
     pub inactivity_ms: i64,
@@ -77,7 +77,7 @@ impl ActivityMonitor {
     pub(crate) fn on_block<S: EventSink + ?Sized>(&mut self, b: &BlockStats, sink: &mut S) {
         let t = b.end_ms;
         let max_axis = b.axis_std.iter().fold(0.0f32, |m, &v| m.max(v));
-        let moving = b.svm_std > self.cfg.movement_std_g || max_axis > self.cfg.movement_std_g;
+        let moving = b.std_g > self.cfg.movement_std_g;
 
         // Wear.
         let n = crate::features::norm(b.mean);
@@ -140,8 +140,7 @@ mod tests {
             n: 100,
             mean,
             axis_std: [std; 3],
-            svm_mean: 1.0,
-            svm_std: std,
+            std_g: std * 3f32.sqrt(),
         }
     }
 

@@ -11,9 +11,9 @@ pub struct BlockStats {
     pub mean: [f32; 3],
     /// Standard deviation of each axis, g.
     pub axis_std: [f32; 3],
-    /// Mean and standard deviation of the acceleration magnitude, g.
-    pub svm_mean: f32,
-    pub svm_std: f32,
+    /// Overall variability, g: `sqrt(Σ axis_std²)`, the standard deviation of the vector
+    /// (rotation-invariant; no square root per sample needed).
+    pub std_g: f32,
 }
 
 /// Accumulates ticks into [`BlockStats`]; values are shifted by the block's first sample so
@@ -23,11 +23,8 @@ pub(crate) struct BlockAccumulator {
     block: Option<i64>,
     n: u32,
     origin: [f32; 3],
-    origin_svm: f32,
     sum: [f32; 3],
     sq: [f32; 3],
-    svm_sum: f32,
-    svm_sq: f32,
 }
 
 pub(crate) const BLOCK_TICKS: i64 = 100;
@@ -42,12 +39,10 @@ impl BlockAccumulator {
     /// Adds one tick; returns the finished block when `k` is the last tick of its second.
     pub(crate) fn add(&mut self, k: i64, acc: [f32; 3]) -> Option<BlockStats> {
         let b = k.div_euclid(BLOCK_TICKS);
-        let svm = crate::features::norm(acc);
         if self.block != Some(b) {
             *self = Self {
                 block: Some(b),
                 origin: acc,
-                origin_svm: svm,
                 ..Self::default()
             };
         }
@@ -57,9 +52,6 @@ impl BlockAccumulator {
             self.sum[i] += d;
             self.sq[i] += d * d;
         }
-        let d = svm - self.origin_svm;
-        self.svm_sum += d;
-        self.svm_sq += d * d;
         if k.rem_euclid(BLOCK_TICKS) != BLOCK_TICKS - 1 {
             return None;
         }
@@ -76,14 +68,15 @@ impl BlockAccumulator {
             mean[i] = self.origin[i] + m;
             axis_std[i] = (self.sq[i] / nf - m * m).max(0.0).sqrt();
         }
-        let m = self.svm_sum / nf;
         Some(BlockStats {
             end_ms: (k + 1) * crate::resample::TICK_MS,
             n,
             mean,
             axis_std,
-            svm_mean: self.origin_svm + m,
-            svm_std: (self.svm_sq / nf - m * m).max(0.0).sqrt(),
+            std_g: (axis_std[0] * axis_std[0]
+                + axis_std[1] * axis_std[1]
+                + axis_std[2] * axis_std[2])
+                .sqrt(),
         })
     }
 }

@@ -52,7 +52,8 @@ impl Default for FallConfig {
 struct Candidate {
     first: i64,
     peak: i64,
-    peak_g: f32,
+    /// Squared peak magnitude, g².
+    peak_sq: f32,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -138,6 +139,8 @@ impl FallDetector {
         self.cand = None;
     }
 
+    /// One 100 Hz sample: tick `k`, acceleration `acc` (g). Magnitudes are compared squared:
+    /// no square root on the per-sample path.
     pub(crate) fn tick<S: EventSink + ?Sized>(&mut self, k: i64, acc: [f32; 3], sink: &mut S) {
         match self.now {
             Some(n) if k <= n => return,
@@ -150,22 +153,22 @@ impl FallDetector {
         }
         self.now = Some(k);
         self.ring[(k & (RING as i64 - 1)) as usize] = [to_mg(acc[0]), to_mg(acc[1]), to_mg(acc[2])];
-        let svm = norm(acc);
+        let sq = acc[0] * acc[0] + acc[1] * acc[1] + acc[2] * acc[2];
         match &mut self.cand {
             None => {
-                if svm >= self.cfg.trigger_g && k >= self.suppress_until {
+                if sq >= self.cfg.trigger_g * self.cfg.trigger_g && k >= self.suppress_until {
                     self.cand = Some(Candidate {
                         first: k,
                         peak: k,
-                        peak_g: svm,
+                        peak_sq: sq,
                     });
                     self.gyro_peak = self.last_gyro;
                 }
             }
             Some(c) => {
-                if svm > c.peak_g && (k - c.first) * TICK_MS <= self.cfg.reanchor_ms {
+                if sq > c.peak_sq && (k - c.first) * TICK_MS <= self.cfg.reanchor_ms {
                     c.peak = k;
-                    c.peak_g = svm;
+                    c.peak_sq = sq;
                 }
             }
         }
@@ -258,7 +261,7 @@ impl FallDetector {
                 self.recovery = None;
             } else if b.end_ms > r.decision_ms {
                 let up = angle_deg(r.reference, b.mean) < 35.0;
-                if up && b.svm_std > 0.05 {
+                if up && b.std_g > 0.08 {
                     r.moving_ms += b.n as i64 * TICK_MS;
                     if r.moving_ms >= self.cfg.recovery_moving_ms {
                         sink.emit(Event::FallRecovered {
@@ -274,9 +277,9 @@ impl FallDetector {
             return;
         }
         // Walking-like seconds show the upright gravity direction.
-        if (0.05..=0.6).contains(&b.svm_std) && (b.svm_mean - 1.0).abs() < 0.15 {
-            let n = norm(b.mean);
-            if n > 0.5 {
+        let n = norm(b.mean);
+        if (0.08..=0.8).contains(&b.std_g) && (n - 1.0).abs() < 0.15 {
+            {
                 let m = [b.mean[0] / n, b.mean[1] / n, b.mean[2] / n];
                 self.upright = Some(match self.upright {
                     None => m,
@@ -295,6 +298,7 @@ impl FallDetector {
     }
 }
 
+/// g → milli-g; `as` saturates at the i16 range (±32 g, beyond any full scale).
 fn to_mg(g: f32) -> i16 {
-    (g * 1000.0).round().clamp(i16::MIN as f32, i16::MAX as f32) as i16
+    (g * 1000.0) as i16
 }

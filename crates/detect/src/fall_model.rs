@@ -9,7 +9,24 @@ mod trained;
 /// Number of model inputs ([`crate::FallFeatures::to_array`]).
 pub const N_FEATURES: usize = 10;
 
-/// A logistic-regression model: `p = σ(bias + Σ wᵢ (xᵢ − meanᵢ) / scaleᵢ)`; alarm when `p ≥ threshold`.
+/// Magnitude-like features enter the model as `ln(x + offset)`, so that the linear model
+/// combines them multiplicatively (a hard impact *and* a lying posture); others enter as they are.
+pub const LOG_OFFSET: [f32; N_FEATURES] = [0.1, 0.0, 0.01, 0.0, 0.01, 0.01, 0.0, 0.01, 0.01, 0.0];
+
+/// Model inputs from raw features: [`LOG_OFFSET`] applied, non-finite values mapped to 0.
+pub fn model_inputs(x: &[f32; N_FEATURES]) -> [f32; N_FEATURES] {
+    std::array::from_fn(|i| {
+        let v = if LOG_OFFSET[i] > 0.0 {
+            (x[i].max(0.0) + LOG_OFFSET[i]).ln()
+        } else {
+            x[i]
+        };
+        if v.is_finite() { v } else { 0.0 }
+    })
+}
+
+/// A logistic-regression model over [`model_inputs`]:
+/// `p = σ(bias + Σ wᵢ (uᵢ − meanᵢ) / scaleᵢ)`; alarm when `p ≥ threshold`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct FallModel {
     pub mean: [f32; N_FEATURES],
@@ -25,6 +42,10 @@ impl FallModel {
 
     /// Probability that the candidate is a fall (0–1; 0 for non-finite input).
     pub fn probability(&self, x: &[f32; N_FEATURES]) -> f32 {
+        if x.iter().any(|v| !v.is_finite()) {
+            return 0.0;
+        }
+        let x = model_inputs(x);
         let mut z = self.bias;
         for i in 0..N_FEATURES {
             let s = if self.scale[i] > 0.0 {

@@ -1,7 +1,7 @@
 //! Fits the fall model (logistic regression, Newton's method, class-balanced, L2) on labelled
 //! candidates, picks its alarm threshold, and writes it as Rust source for `zhulao-detect`.
 
-use zhulao_detect::{FallAlarm, FallFeatures, FallModel, N_FEATURES};
+use zhulao_detect::{FallAlarm, FallFeatures, FallModel, N_FEATURES, model_inputs};
 
 use crate::data::Trial;
 use crate::eval::{TrialRun, fall_window};
@@ -27,6 +27,9 @@ pub fn examples(trial_index: usize, t: &Trial, run: &TrialRun, out: &mut Vec<Exa
     let window = fall_window(t);
     for c in &run.candidates {
         let x = c.features.to_array();
+        if x.iter().any(|v| !v.is_finite()) {
+            continue;
+        }
         match window {
             None => out.push(Example {
                 x,
@@ -63,9 +66,13 @@ const L2: f64 = 1.0;
 
 /// Fits the model on the examples of `trials` whose index passes `use_trial`.
 pub fn fit(all: &[Example], trials: &[Trial], use_trial: impl Fn(usize) -> bool) -> FallModel {
-    let ex: Vec<&Example> = all
+    let ex: Vec<Example> = all
         .iter()
         .filter(|e| use_trial(e.trial) && trainable(e, trials))
+        .map(|e| Example {
+            x: model_inputs(&e.x),
+            ..*e
+        })
         .collect();
     let n = ex.len().max(1) as f64;
     let mut mean = [0f64; N_FEATURES];
