@@ -14,7 +14,7 @@ use crate::features::{RING, RingView, angle_deg, norm, posture};
 use crate::resample::TICK_MS;
 
 /// Fall-detection parameters.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct FallConfig {
     /// Magnitude that opens a candidate impact, g.
     pub trigger_g: f32,
@@ -28,6 +28,10 @@ pub struct FallConfig {
     pub recovery_grace_ms: i64,
     /// How long the wearer must be upright and moving to count as recovered, ms.
     pub recovery_moving_ms: i64,
+    /// The device's "up" when the wearer stands (as read by the accelerometer, any scale),
+    /// from its mounting, used until the first walking second replaces it with a learnt one.
+    /// `None`: no reference until the wearer has walked.
+    pub upright_hint: Option<[f32; 3]>,
     /// Emit [`Event::FallCandidate`] for every decision (tuning and training).
     pub report_candidates: bool,
     pub model: FallModel,
@@ -42,6 +46,7 @@ impl Default for FallConfig {
             refractory_ms: 10_000,
             recovery_grace_ms: 60_000,
             recovery_moving_ms: 3_000,
+            upright_hint: None,
             report_candidates: false,
             model: FallModel::TRAINED,
         }
@@ -86,12 +91,15 @@ pub struct FallDetector {
     pending: Option<Pending>,
     recovery: Option<Recovery>,
     upright: Option<[f32; 3]>,
+    /// Whether `upright` was learnt from walking (not just the mounting hint).
+    upright_learnt: bool,
     last_gyro: f32,
     gyro_peak: f32,
 }
 
 impl FallDetector {
     pub fn new(cfg: FallConfig) -> Self {
+        let hint = cfg.upright_hint.and_then(unit);
         Self {
             cfg,
             ring: Box::new([[0; 3]; RING]),
@@ -102,7 +110,8 @@ impl FallDetector {
             suppress_until: i64::MIN,
             pending: None,
             recovery: None,
-            upright: None,
+            upright: hint,
+            upright_learnt: false,
             last_gyro: 0.0,
             gyro_peak: 0.0,
         }
@@ -281,7 +290,13 @@ impl FallDetector {
         if (0.08..=0.8).contains(&b.std_g) && (n - 1.0).abs() < 0.15 {
             {
                 let m = [b.mean[0] / n, b.mean[1] / n, b.mean[2] / n];
-                self.upright = Some(match self.upright {
+                let prior = if self.upright_learnt {
+                    self.upright
+                } else {
+                    None
+                };
+                self.upright_learnt = true;
+                self.upright = Some(match prior {
                     None => m,
                     Some(u) => {
                         let v = [
@@ -296,6 +311,12 @@ impl FallDetector {
             }
         }
     }
+}
+
+/// The unit vector along `v`, if `v` is finite and not (nearly) zero.
+fn unit(v: [f32; 3]) -> Option<[f32; 3]> {
+    let n = norm(v);
+    (n.is_finite() && n > 1e-3).then(|| [v[0] / n, v[1] / n, v[2] / n])
 }
 
 /// g → milli-g; `as` saturates at the i16 range (±32 g, beyond any full scale).

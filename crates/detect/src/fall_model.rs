@@ -1,62 +1,76 @@
-//! The fall model: logistic regression over standardised window features, trained offline.
+//! The fall model: a small gradient-boosted ensemble of depth-3 decision trees over the window
+//! features, trained offline; inference is a few dozen comparisons and additions.
 //!
 //! The trained parameters live in `trained_model.rs`, written by
 //! `cargo run --release -p zhulao-fall-eval --example train`.
+
+use std::borrow::Cow;
 
 #[path = "trained_model.rs"]
 mod trained;
 
 /// Number of model inputs ([`crate::FallFeatures::to_array`]).
-pub const N_FEATURES: usize = 10;
+pub const N_FEATURES: usize = 15;
 
-/// Magnitude-like features enter the model as `ln(x + offset)`, so that the linear model
-/// combines them multiplicatively (a hard impact *and* a lying posture); others enter as they are.
-pub const LOG_OFFSET: [f32; N_FEATURES] = [0.1, 0.0, 0.01, 0.0, 0.01, 0.01, 0.0, 0.01, 0.01, 0.0];
+/// Depth of every tree.
+pub const TREE_DEPTH: usize = 3;
+/// Split nodes per tree (a complete binary tree, breadth-first).
+pub const TREE_SPLITS: usize = (1 << TREE_DEPTH) - 1;
+/// Leaves per tree.
+pub const TREE_LEAVES: usize = 1 << TREE_DEPTH;
 
-/// Model inputs from raw features: [`LOG_OFFSET`] applied, non-finite values mapped to 0.
-pub fn model_inputs(x: &[f32; N_FEATURES]) -> [f32; N_FEATURES] {
-    std::array::from_fn(|i| {
-        let v = if LOG_OFFSET[i] > 0.0 {
-            (x[i].max(0.0) + LOG_OFFSET[i]).ln()
-        } else {
-            x[i]
-        };
-        if v.is_finite() { v } else { 0.0 }
-    })
+/// One complete depth-3 tree: split `i` sends `x` right when `x[feature[i]] > threshold[i]`;
+/// children of `i` are `2i+1` and `2i+2`; leaf `j` is node `TREE_SPLITS + j`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Tree {
+    pub feature: [u8; TREE_SPLITS],
+    pub threshold: [f32; TREE_SPLITS],
+    /// Log-odds contributions.
+    pub leaf: [f32; TREE_LEAVES],
 }
 
-/// A logistic-regression model over [`model_inputs`]:
-/// `p = σ(bias + Σ wᵢ (uᵢ − meanᵢ) / scaleᵢ)`; alarm when `p ≥ threshold`.
-#[derive(Clone, Copy, Debug, PartialEq)]
+impl Tree {
+    /// The leaf value `x` falls into.
+    pub fn eval(&self, x: &[f32; N_FEATURES]) -> f32 {
+        let mut i = 0usize;
+        for _ in 0..TREE_DEPTH {
+            let f = (self.feature[i] as usize).min(N_FEATURES - 1);
+            i = 2 * i + 1 + usize::from(x[f] > self.threshold[i]);
+        }
+        self.leaf[i - TREE_SPLITS]
+    }
+}
+
+/// Boosted trees: `p = σ(base + Σ tree(x))`; alarm when `p ≥ threshold`.
+/// The shipped model borrows a static table, so cloning a configuration costs nothing.
+#[derive(Clone, Debug, PartialEq)]
 pub struct FallModel {
-    pub mean: [f32; N_FEATURES],
-    pub scale: [f32; N_FEATURES],
-    pub weights: [f32; N_FEATURES],
-    pub bias: f32,
+    pub trees: Cow<'static, [Tree]>,
+    pub base: f32,
     pub threshold: f32,
 }
 
 impl FallModel {
     /// The model trained on the SisFall development split, shipped with the crate.
-    pub const TRAINED: FallModel = trained::TRAINED;
+    pub const TRAINED: FallModel = FallModel {
+        trees: Cow::Borrowed(trained::TREES),
+        base: trained::BASE,
+        threshold: trained::THRESHOLD,
+    };
+
+    /// Log-odds that the candidate is a fall.
+    pub fn score(&self, x: &[f32; N_FEATURES]) -> f32 {
+        self.base + self.trees.iter().map(|t| t.eval(x)).sum::<f32>()
+    }
 
     /// Probability that the candidate is a fall (0–1; 0 for non-finite input).
     pub fn probability(&self, x: &[f32; N_FEATURES]) -> f32 {
         if x.iter().any(|v| !v.is_finite()) {
             return 0.0;
         }
-        let x = model_inputs(x);
-        let mut z = self.bias;
-        for i in 0..N_FEATURES {
-            let s = if self.scale[i] > 0.0 {
-                self.scale[i]
-            } else {
-                1.0
-            };
-            z += self.weights[i] * (x[i] - self.mean[i]) / s;
-        }
-        if !z.is_finite() {
-            return if z == f32::INFINITY { 1.0 } else { 0.0 };
+        let z = self.score(x);
+        if z.is_nan() {
+            return 0.0;
         }
         1.0 / (1.0 + (-z).exp())
     }
@@ -73,12 +87,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sigmoid_bounds() {
-        let mut m = FallModel::TRAINED;
-        m.weights = [0.0; N_FEATURES];
-        m.bias = 0.0;
-        assert_eq!(m.probability(&[1.0; N_FEATURES]), 0.5);
-        m.weights[0] = 1.0;
+    fn tree_walk_and_bounds() {
+        let mut t = Tree {
+            feature: [0; TREE_SPLITS],
+            threshold: [0.5; TREE_SPLITS],
+            leaf: [0.0; TREE_LEAVES],
+        };
+        t.leaf = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0];
+        t.feature[0] = 3;
+        let mut x = [0.0; N_FEATURES];
+        assert_eq!(t.eval(&x), 0.0);
+        x[3] = 1.0; // right at the root, then left, left
+        assert_eq!(t.eval(&x), 4.0);
+        x[0] = 1.0; // right all the way
+        assert_eq!(t.eval(&x), 7.0);
+        let m = FallModel {
+            trees: Cow::Owned(vec![t]),
+            base: 0.0,
+            threshold: 0.5,
+        };
+        assert!((m.probability(&[0.0; N_FEATURES]) - 0.5).abs() < 1e-6);
         assert_eq!(m.probability(&[f32::NAN; N_FEATURES]), 0.0);
         let p = FallModel::TRAINED.probability(&[0.0; N_FEATURES]);
         assert!((0.0..=1.0).contains(&p));

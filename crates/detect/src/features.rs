@@ -34,6 +34,17 @@ pub struct FallFeatures {
     pub horiz_std_g: f32,
     /// Mean magnitude after the impact, g.
     pub post_mean_g: f32,
+    /// Impact energy: integral of (magnitude − 1 g)² within ±0.5 s of the peak, g²·s.
+    pub impact_energy: f32,
+    /// Steepest rise of the magnitude into the peak (0.2 s before to 0.05 s after), g/s.
+    pub jerk_gps: f32,
+    /// Rotation before the impact: gravity before vs. 0.3–0.1 s before the peak, degrees.
+    pub pre_rotation_deg: f32,
+    /// Largest descent-speed proxy: most negative running integral of (magnitude − 1 g) over the 1.5 s before the peak, g·s.
+    pub descent_gs: f32,
+    /// Gravity before the impact against the upright reference, degrees: a wearer already
+    /// lying (rolling over in bed) is not falling.
+    pub pre_tilt_deg: f32,
     /// Largest angular rate seen since the candidate opened, °/s (0 without gyroscope; informative only).
     pub gyro_peak_dps: f32,
 }
@@ -52,6 +63,11 @@ impl FallFeatures {
             self.impact_width_s,
             self.horiz_std_g,
             self.post_mean_g,
+            self.impact_energy,
+            self.jerk_gps,
+            self.pre_rotation_deg,
+            self.descent_gs,
+            self.pre_tilt_deg,
         ]
     }
 
@@ -67,6 +83,11 @@ impl FallFeatures {
         "impact_width_s",
         "horiz_std_g",
         "post_mean_g",
+        "impact_energy",
+        "jerk_gps",
+        "pre_rotation_deg",
+        "descent_gs",
+        "pre_tilt_deg",
     ];
 }
 
@@ -167,11 +188,31 @@ impl RingView<'_> {
             freefall_gs += (1.0 - m).max(0.0) * 0.01;
         }
         let mut above = 0u32;
+        let mut impact_energy = 0.0;
         for k in self.range(p - 50, p + 50) {
-            if norm(self.at(k)) > 1.6 {
+            let m = norm(self.at(k));
+            if m > 1.6 {
                 above += 1;
             }
+            impact_energy += (m - 1.0) * (m - 1.0) * 0.01;
         }
+        let mut jerk_gps = 0.0f32;
+        let r = self.range(p - 20, p + 5);
+        let mut prev = (r.start > self.valid_from).then(|| norm(self.at(r.start - 1)));
+        for k in r {
+            let m = norm(self.at(k));
+            if let Some(q) = prev {
+                jerk_gps = jerk_gps.max((m - q) / 0.01);
+            }
+            prev = Some(m);
+        }
+        let (mut run, mut descent_gs) = (0.0f32, 0.0f32);
+        for k in self.range(p - 150, p) {
+            run += (norm(self.at(k)) - 1.0) * 0.01;
+            descent_gs = descent_gs.min(run);
+            run = run.min(0.0);
+        }
+        let late_pre = self.mean(p - 30, p - 10);
         let (post_mean_g, post_std_g) = self.stats(p + 40, self.now + 1, norm);
         let (_, pre_std_g) = self.stats(p - 250, p - 50, norm);
         let reference = upright.or(pre_grav).unwrap_or(post);
@@ -198,6 +239,17 @@ impl RingView<'_> {
             impact_width_s: above as f32 * 0.01,
             horiz_std_g,
             post_mean_g,
+            impact_energy,
+            jerk_gps,
+            pre_rotation_deg: match (pre_grav, late_pre) {
+                (Some(a), Some(b)) => angle_deg(a, b),
+                _ => 0.0,
+            },
+            descent_gs: -descent_gs,
+            pre_tilt_deg: match (upright, pre_grav) {
+                (Some(u), Some(g)) => angle_deg(u, g),
+                _ => 0.0,
+            },
             gyro_peak_dps: 0.0,
         };
         (f, post)

@@ -31,7 +31,7 @@ pub use block::BlockStats;
 pub use device::{DeviceConfig, GeoZone, GpsFix};
 pub use event::{Event, EventSink, FallAlarm, FallReport, FnSink, Posture, VitalAlarm};
 pub use fall::{FallConfig, FallDetector};
-pub use fall_model::{FallModel, LOG_OFFSET, N_FEATURES, model_inputs};
+pub use fall_model::{FallModel, N_FEATURES, TREE_DEPTH, TREE_LEAVES, TREE_SPLITS, Tree};
 pub use features::FallFeatures;
 pub use resample::{ResampleConfig, StreamStats};
 pub use vitals::{Direction, Limits, VitalConfig, VitalKind, VitalReading, VitalRule};

@@ -1,11 +1,11 @@
 //! Debug: dumps candidate features as CSV (activity, name, label, counts, prob, features).
 use clap::Parser;
-use zhulao_detect::{DetectorConfig, FallModel};
+use zhulao_detect::FallModel;
 use zhulao_fall_eval::{TrainArgs, data, eval, train};
 fn main() -> anyhow::Result<()> {
     let a = TrainArgs::parse();
     let (trials, _) = data::load(&a.sisfall, Some(&a.labels))?;
-    let mut cfg = DetectorConfig::default();
+    let mut cfg = zhulao_fall_eval::config_with(FallModel::TRAINED);
     cfg.fall.report_candidates = true;
     for (i, t) in trials.iter().enumerate() {
         let run = eval::run_trial(t, &cfg);

@@ -8,9 +8,11 @@ use zhulao_fall_eval::TrainArgs;
 fn main() -> anyhow::Result<()> {
     let args = TrainArgs::parse();
     let model = zhulao_fall_eval::train_and_write(&args)?;
-    for (name, w) in FallFeatures::NAMES.iter().zip(model.weights) {
-        println!("{name:>16} {w:+.3}");
-    }
+    println!(
+        "{} trees over {}",
+        model.trees.len(),
+        FallFeatures::NAMES.join(", ")
+    );
     println!(
         "threshold {:.4}; written to {}",
         model.threshold,

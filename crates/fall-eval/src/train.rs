@@ -1,7 +1,11 @@
-//! Fits the fall model (logistic regression, Newton's method, class-balanced, L2) on labelled
-//! candidates, picks its alarm threshold, and writes it as Rust source for `zhulao-detect`.
+//! Fits the fall model (gradient-boosted depth-3 trees, class-balanced logistic loss) on
+//! labelled candidates, picks its alarm threshold, and writes it as Rust source for `zhulao-detect`.
 
-use zhulao_detect::{FallAlarm, FallFeatures, FallModel, N_FEATURES, model_inputs};
+use std::borrow::Cow;
+
+use zhulao_detect::{
+    FallAlarm, FallFeatures, FallModel, N_FEATURES, TREE_DEPTH, TREE_LEAVES, TREE_SPLITS, Tree,
+};
 
 use crate::data::Trial;
 use crate::eval::{TrialRun, fall_window};
@@ -62,112 +66,142 @@ fn trainable(e: &Example, trials: &[Trial]) -> bool {
     !(trials[e.trial].is_fall && e.counts && !e.fall)
 }
 
-const L2: f64 = 1.0;
+/// Boosting parameters (fixed, not tuned per fold).
+const TREES: usize = 120;
+const LEARNING_RATE: f64 = 0.1;
+/// L2 regularisation of leaf values and minimum hessian per child.
+const LAMBDA: f64 = 1.0;
+const MIN_CHILD_HESSIAN: f64 = 2.0;
+/// Candidate split points per feature (quantiles of the training data).
+const BINS: usize = 64;
 
-/// Fits the model on the examples of `trials` whose index passes `use_trial`.
+/// Fits the model on the examples of `trials` whose index passes `use_trial`: gradient
+/// boosting of depth-3 trees on the class-balanced logistic loss.
 pub fn fit(all: &[Example], trials: &[Trial], use_trial: impl Fn(usize) -> bool) -> FallModel {
-    let ex: Vec<Example> = all
+    let ex: Vec<&Example> = all
         .iter()
         .filter(|e| use_trial(e.trial) && trainable(e, trials))
-        .map(|e| Example {
-            x: model_inputs(&e.x),
-            ..*e
-        })
         .collect();
-    let n = ex.len().max(1) as f64;
-    let mut mean = [0f64; N_FEATURES];
-    let mut var = [0f64; N_FEATURES];
-    for e in &ex {
-        for j in 0..N_FEATURES {
-            mean[j] += e.x[j] as f64 / n;
-        }
-    }
-    for e in &ex {
-        for j in 0..N_FEATURES {
-            var[j] += (e.x[j] as f64 - mean[j]).powi(2) / n;
-        }
-    }
-    let scale: [f64; N_FEATURES] = std::array::from_fn(|j| var[j].sqrt().max(1e-6));
+    let n = ex.len();
     let pos = ex.iter().filter(|e| e.fall).count().max(1) as f64;
-    let neg = (ex.len() as f64 - pos).max(1.0);
-    let (wp, wn) = (n / (2.0 * pos), n / (2.0 * neg));
-    const D: usize = N_FEATURES + 1;
-    let rows: Vec<([f64; D], f64, f64)> = ex
+    let neg = (n as f64 - pos).max(1.0);
+    let weight: Vec<f64> = ex
         .iter()
         .map(|e| {
-            let mut z = [1.0; D];
-            for j in 0..N_FEATURES {
-                z[j + 1] = (e.x[j] as f64 - mean[j]) / scale[j];
+            if e.fall {
+                n as f64 / (2.0 * pos)
+            } else {
+                n as f64 / (2.0 * neg)
             }
-            (
-                z,
-                if e.fall { 1.0 } else { 0.0 },
-                if e.fall { wp } else { wn },
-            )
         })
         .collect();
-    let mut w = [0f64; D];
-    for _ in 0..30 {
-        let mut g = [0f64; D];
-        let mut h = [[0f64; D]; D];
-        for (z, y, sw) in &rows {
-            let s: f64 = (0..D).map(|j| w[j] * z[j]).sum();
-            let p = 1.0 / (1.0 + (-s).exp());
-            for a in 0..D {
-                g[a] += sw * (p - y) * z[a];
-                for b in 0..D {
-                    h[a][b] += sw * p * (1.0 - p) * z[a] * z[b];
+    let y: Vec<f64> = ex.iter().map(|e| f64::from(u8::from(e.fall))).collect();
+
+    // Quantile split points per feature, and each example's bin.
+    let cuts: Vec<Vec<f32>> = (0..N_FEATURES)
+        .map(|f| {
+            let mut v: Vec<f32> = ex.iter().map(|e| e.x[f]).collect();
+            v.sort_by(f32::total_cmp);
+            let mut c: Vec<f32> = (1..BINS)
+                .map(|q| v[(q * v.len() / BINS).min(v.len().saturating_sub(1))])
+                .collect();
+            c.dedup();
+            c
+        })
+        .collect();
+    let bin: Vec<[u8; N_FEATURES]> = ex
+        .iter()
+        .map(|e| std::array::from_fn(|f| cuts[f].partition_point(|&c| c < e.x[f]) as u8))
+        .collect();
+
+    let base = (pos * (n as f64 / (2.0 * pos)) / (neg * (n as f64 / (2.0 * neg)))).ln(); // 0 with balanced weights
+    let mut score = vec![base; n];
+    let mut trees = Vec::with_capacity(TREES);
+    for _ in 0..TREES {
+        let g: Vec<f64> = (0..n)
+            .map(|i| weight[i] * (sigmoid(score[i]) - y[i]))
+            .collect();
+        let h: Vec<f64> = (0..n)
+            .map(|i| {
+                let p = sigmoid(score[i]);
+                weight[i] * (p * (1.0 - p)).max(1e-6)
+            })
+            .collect();
+        let mut node = vec![0usize; n]; // node index of each example, breadth-first
+        let mut tree = Tree {
+            feature: [0; TREE_SPLITS],
+            threshold: [f32::INFINITY; TREE_SPLITS],
+            leaf: [0.0; TREE_LEAVES],
+        };
+        for level in 0..TREE_DEPTH {
+            let first = (1 << level) - 1;
+            let width = 1 << level;
+            for k in first..first + width {
+                let (mut best_gain, mut best) = (0.0, None);
+                let members: Vec<usize> = (0..n).filter(|&i| node[i] == k).collect();
+                let (gt, ht): (f64, f64) = members
+                    .iter()
+                    .fold((0.0, 0.0), |a, &i| (a.0 + g[i], a.1 + h[i]));
+                for f in 0..N_FEATURES {
+                    let nb = cuts[f].len() + 1;
+                    let mut hg = vec![0.0; nb];
+                    let mut hh = vec![0.0; nb];
+                    for &i in &members {
+                        hg[bin[i][f] as usize] += g[i];
+                        hh[bin[i][f] as usize] += h[i];
+                    }
+                    let (mut gl, mut hl) = (0.0, 0.0);
+                    for b in 0..nb - 1 {
+                        gl += hg[b];
+                        hl += hh[b];
+                        let (gr, hr) = (gt - gl, ht - hl);
+                        if hl < MIN_CHILD_HESSIAN || hr < MIN_CHILD_HESSIAN {
+                            continue;
+                        }
+                        let gain = gl * gl / (hl + LAMBDA) + gr * gr / (hr + LAMBDA)
+                            - gt * gt / (ht + LAMBDA);
+                        if gain > best_gain {
+                            best_gain = gain;
+                            best = Some((f, b));
+                        }
+                    }
+                }
+                // No useful split: everything goes left (threshold +inf).
+                if let Some((f, b)) = best {
+                    tree.feature[k] = f as u8;
+                    tree.threshold[k] = cuts[f][b];
+                }
+                for &i in &members {
+                    let right = ex[i].x[tree.feature[k] as usize] > tree.threshold[k];
+                    node[i] = 2 * k + 1 + usize::from(right);
                 }
             }
         }
-        for a in 1..D {
-            g[a] += L2 * w[a];
-            h[a][a] += L2;
+        let mut lg = [0.0; TREE_LEAVES];
+        let mut lh = [0.0; TREE_LEAVES];
+        for i in 0..n {
+            lg[node[i] - TREE_SPLITS] += g[i];
+            lh[node[i] - TREE_SPLITS] += h[i];
         }
-        let step = solve(h, g);
-        for a in 0..D {
-            w[a] -= step[a];
+        for j in 0..TREE_LEAVES {
+            tree.leaf[j] = (-LEARNING_RATE * lg[j] / (lh[j] + LAMBDA)) as f32;
         }
-        if step.iter().map(|s| s.abs()).fold(0.0, f64::max) < 1e-9 {
-            break;
+        for i in 0..n {
+            score[i] += f64::from(tree.leaf[node[i] - TREE_SPLITS]);
         }
+        trees.push(tree);
     }
     let mut model = FallModel {
-        mean: mean.map(|v| v as f32),
-        scale: scale.map(|v| v as f32),
-        weights: std::array::from_fn(|j| w[j + 1] as f32),
-        bias: w[0] as f32,
+        trees: Cow::Owned(trees),
+        base: base as f32,
         threshold: 0.5,
     };
     model.threshold = pick_threshold(&model, all, trials, &use_trial);
     model
 }
 
-/// Gaussian elimination with partial pivoting; a singular system gives a zero step.
-fn solve<const D: usize>(mut a: [[f64; D]; D], mut b: [f64; D]) -> [f64; D] {
-    for c in 0..D {
-        let p = (c..D)
-            .max_by(|&i, &j| a[i][c].abs().total_cmp(&a[j][c].abs()))
-            .unwrap_or(c);
-        if a[p][c].abs() < 1e-12 {
-            return [0.0; D];
-        }
-        a.swap(c, p);
-        b.swap(c, p);
-        for r in c + 1..D {
-            let f = a[r][c] / a[c][c];
-            for k in c..D {
-                a[r][k] -= f * a[c][k];
-            }
-            b[r] -= f * b[c];
-        }
-    }
-    let mut x = [0.0; D];
-    for r in (0..D).rev() {
-        let s: f64 = (r + 1..D).map(|k| a[r][k] * x[k]).sum();
-        x[r] = (b[r] - s) / a[r][r];
-    }
-    x
+fn sigmoid(z: f64) -> f64 {
+    1.0 / (1.0 + (-z).exp())
 }
 
 /// The threshold maximising sensitivity + specificity per trial on the training trials
@@ -214,25 +248,42 @@ fn pick_threshold(
 
 /// Rust source of `crates/detect/src/trained_model.rs` for `model`.
 pub fn model_source(model: &FallModel, provenance: &str) -> String {
-    let arr = |v: &[f32; N_FEATURES]| {
-        v.iter()
-            .map(|x| format!("{x:e}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    format!(
+    use std::fmt::Write;
+    let mut out = format!(
         "//! Trained fall-model parameters — generated, do not edit: {provenance}\n\
-         //! Features, in order: {names}.\n\n\
-         use super::FallModel;\n\n\
-         pub(crate) const TRAINED: FallModel = FallModel {{\n    \
-         mean: [{mean}],\n    scale: [{scale}],\n    weights: [{weights}],\n    bias: {bias:e},\n    threshold: {th:e},\n}};\n",
-        names = FallFeatures::NAMES.join(", "),
-        mean = arr(&model.mean),
-        scale = arr(&model.scale),
-        weights = arr(&model.weights),
-        bias = model.bias,
-        th = model.threshold,
-    )
+         //! Features, in order: {}.\n\n\
+         use super::Tree;\n\n\
+         pub(super) const BASE: f32 = {:e};\n\
+         pub(super) const THRESHOLD: f32 = {:e};\n\n\
+         #[rustfmt::skip]\n\
+         pub(super) const TREES: &[Tree] = &[\n",
+        FallFeatures::NAMES.join(", "),
+        model.base,
+        model.threshold,
+    );
+    for t in model.trees.iter() {
+        let th: Vec<String> = t
+            .threshold
+            .iter()
+            .map(|v| {
+                if v.is_finite() {
+                    format!("{v:e}")
+                } else {
+                    "f32::INFINITY".into()
+                }
+            })
+            .collect();
+        let leaf: Vec<String> = t.leaf.iter().map(|v| format!("{v:e}")).collect();
+        let _ = writeln!(
+            out,
+            "    Tree {{ feature: {:?}, threshold: [{}], leaf: [{}] }},",
+            t.feature,
+            th.join(", "),
+            leaf.join(", ")
+        );
+    }
+    out.push_str("];\n");
+    out
 }
 
 /// The candidate the model scored highest in a trial (for diagnostics).
