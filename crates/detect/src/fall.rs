@@ -93,6 +93,9 @@ pub struct FallDetector {
     upright: Option<[f32; 3]>,
     /// Whether `upright` was learnt from walking (not just the mounting hint).
     upright_learnt: bool,
+    /// Consecutive walking-like seconds, and the last one's gravity direction.
+    walk_secs: u32,
+    walk_dir: Option<[f32; 3]>,
     last_gyro: f32,
     gyro_peak: f32,
 }
@@ -112,6 +115,8 @@ impl FallDetector {
             recovery: None,
             upright: hint,
             upright_learnt: false,
+            walk_secs: 0,
+            walk_dir: None,
             last_gyro: 0.0,
             gyro_peak: 0.0,
         }
@@ -285,33 +290,36 @@ impl FallDetector {
             }
             return;
         }
-        // Walking-like seconds show the upright gravity direction.
+        // Sustained walking shows the upright gravity direction: several consecutive seconds of
+        // moderate movement around a steady direction (rolling over in bed is shorter).
         let n = norm(b.mean);
-        if (0.08..=0.8).contains(&b.std_g) && (n - 1.0).abs() < 0.15 {
-            {
-                let m = [b.mean[0] / n, b.mean[1] / n, b.mean[2] / n];
-                let prior = if self.upright_learnt {
-                    self.upright
-                } else {
-                    None
-                };
-                self.upright_learnt = true;
-                self.upright = Some(match prior {
-                    None => m,
-                    Some(u) => {
-                        let v = [
-                            0.9 * u[0] + 0.1 * m[0],
-                            0.9 * u[1] + 0.1 * m[1],
-                            0.9 * u[2] + 0.1 * m[2],
-                        ];
-                        let nv = norm(v).max(1e-6);
-                        [v[0] / nv, v[1] / nv, v[2] / nv]
-                    }
-                });
-            }
+        let walking_like = (0.08..=0.8).contains(&b.std_g) && (n - 1.0).abs() < 0.15;
+        let m = [b.mean[0] / n.max(1e-6), b.mean[1] / n.max(1e-6), b.mean[2] / n.max(1e-6)];
+        let steady = self.walk_dir.is_some_and(|d| angle_deg(d, m) < 20.0);
+        self.walk_secs = match (walking_like, steady) {
+            (false, _) => 0,
+            (true, true) => self.walk_secs.saturating_add(1),
+            (true, false) => 1,
+        };
+        self.walk_dir = walking_like.then_some(m);
+        if self.walk_secs < WALK_SECS {
+            return;
         }
+        let prior = if self.upright_learnt { self.upright } else { None };
+        self.upright_learnt = true;
+        self.upright = Some(match prior {
+            None => m,
+            Some(u) => {
+                let v = [0.9 * u[0] + 0.1 * m[0], 0.9 * u[1] + 0.1 * m[1], 0.9 * u[2] + 0.1 * m[2]];
+                let nv = norm(v).max(1e-6);
+                [v[0] / nv, v[1] / nv, v[2] / nv]
+            }
+        });
     }
 }
+
+/// Consecutive walking-like seconds before the upright reference learns from them.
+const WALK_SECS: u32 = 4;
 
 /// The unit vector along `v`, if `v` is finite and not (nearly) zero.
 fn unit(v: [f32; 3]) -> Option<[f32; 3]> {
