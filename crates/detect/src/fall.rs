@@ -41,7 +41,7 @@ impl Default for FallConfig {
     fn default() -> Self {
         Self {
             trigger_g: 1.6,
-            decision_delay_ms: 800,
+            decision_delay_ms: 900,
             reanchor_ms: 1500,
             refractory_ms: 10_000,
             recovery_grace_ms: 60_000,
@@ -294,7 +294,11 @@ impl FallDetector {
         // moderate movement around a steady direction (rolling over in bed is shorter).
         let n = norm(b.mean);
         let walking_like = (0.08..=0.8).contains(&b.std_g) && (n - 1.0).abs() < 0.15;
-        let m = [b.mean[0] / n.max(1e-6), b.mean[1] / n.max(1e-6), b.mean[2] / n.max(1e-6)];
+        let m = [
+            b.mean[0] / n.max(1e-6),
+            b.mean[1] / n.max(1e-6),
+            b.mean[2] / n.max(1e-6),
+        ];
         let steady = self.walk_dir.is_some_and(|d| angle_deg(d, m) < 20.0);
         self.walk_secs = match (walking_like, steady) {
             (false, _) => 0,
@@ -305,12 +309,20 @@ impl FallDetector {
         if self.walk_secs < WALK_SECS {
             return;
         }
-        let prior = if self.upright_learnt { self.upright } else { None };
+        let prior = if self.upright_learnt {
+            self.upright
+        } else {
+            None
+        };
         self.upright_learnt = true;
         self.upright = Some(match prior {
             None => m,
             Some(u) => {
-                let v = [0.9 * u[0] + 0.1 * m[0], 0.9 * u[1] + 0.1 * m[1], 0.9 * u[2] + 0.1 * m[2]];
+                let v = [
+                    0.9 * u[0] + 0.1 * m[0],
+                    0.9 * u[1] + 0.1 * m[1],
+                    0.9 * u[2] + 0.1 * m[2],
+                ];
                 let nv = norm(v).max(1e-6);
                 [v[0] / nv, v[1] / nv, v[2] / nv]
             }
