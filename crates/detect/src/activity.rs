@@ -86,8 +86,10 @@ impl ActivityMonitor {
                 (v.abs() / n).clamp(-1.0, 1.0).acos().to_degrees() <= self.cfg.flat_tolerance_deg
             });
         if flat && max_axis < self.cfg.still_std_g {
-            let since = *self.still_since.get_or_insert(t - b.n as i64 * 10);
-            if !self.not_worn && t - since >= self.cfg.not_worn_ms {
+            let since = *self
+                .still_since
+                .get_or_insert(t.saturating_sub(b.n as i64 * 10));
+            if !self.not_worn && t.saturating_sub(since) >= self.cfg.not_worn_ms {
                 self.not_worn = true;
                 sink.emit(Event::NotWorn {
                     since_ms: since,
@@ -114,7 +116,7 @@ impl ActivityMonitor {
         if let Some(since) = self.last_move_ms {
             if !self.inactive_alerted
                 && !self.not_worn
-                && t - since >= self.cfg.inactivity_ms
+                && t.saturating_sub(since) >= self.cfg.inactivity_ms
                 && self.awake(t)
             {
                 self.inactive_alerted = true;

@@ -166,7 +166,9 @@ impl DeviceMonitor {
             Some((s, n)) => (s, n + 1),
             None => (fix.t_ms, 1),
         };
-        if n >= self.cfg.confirm_fixes.max(1) && fix.t_ms - since >= self.cfg.confirm_ms {
+        if n >= self.cfg.confirm_fixes.max(1)
+            && fix.t_ms.saturating_sub(since) >= self.cfg.confirm_ms
+        {
             self.run = None;
             self.outside = !self.outside;
             sink.emit(if self.outside {

@@ -183,7 +183,7 @@ impl VitalsMonitor {
             (State::Alarm { dir }, _) if settled => State::Clearing { dir, since: t },
             (s @ State::Alarm { .. }, _) => s,
             (State::Clearing { dir, since }, _) if settled => {
-                if t - since >= rule.rearm_ms {
+                if t.saturating_sub(since) >= rule.rearm_ms {
                     sink.emit(Event::VitalCleared {
                         kind: r.kind,
                         at_ms: t,
@@ -206,7 +206,7 @@ impl VitalsMonitor {
         sink: &mut S,
     ) -> State {
         let rule = self.cfg.rules[r.kind.index()];
-        if count >= rule.min_readings.max(1) && r.t_ms - since >= rule.sustain_ms {
+        if count >= rule.min_readings.max(1) && r.t_ms.saturating_sub(since) >= rule.sustain_ms {
             sink.emit(Event::VitalAlarm(VitalAlarm {
                 kind: r.kind,
                 direction: dir,

@@ -158,16 +158,19 @@ pub fn evaluate(args: &FallEvalArgs) -> Result<Report> {
 
 /// `zhulao fall-eval`: evaluates and prints the report (text, or one JSON object with `--json`).
 pub fn run(args: &FallEvalArgs) -> Result<()> {
+    use std::io::Write;
     let report = evaluate(args)?;
-    if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).context("serialising the report")?
-        );
+    let text = if args.json {
+        serde_json::to_string_pretty(&report).context("serialising the report")? + "\n"
     } else {
-        print!("{report}");
+        report.to_string()
+    };
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(e).context("writing the report")
+        }
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// Fits the model on every trial under `args.sisfall` and writes it to `args.out`.
