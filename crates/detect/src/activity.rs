@@ -113,18 +113,18 @@ impl ActivityMonitor {
             self.last_move_ms = Some(t);
             return;
         }
-        if let Some(since) = self.last_move_ms {
-            if !self.inactive_alerted
+        let due = self.last_move_ms.filter(|&since| {
+            !self.inactive_alerted
                 && !self.not_worn
                 && t.saturating_sub(since) >= self.cfg.inactivity_ms
                 && self.awake(t)
-            {
-                self.inactive_alerted = true;
-                sink.emit(Event::Inactivity {
-                    since_ms: since,
-                    at_ms: t,
-                });
-            }
+        });
+        if let Some(since) = due {
+            self.inactive_alerted = true;
+            sink.emit(Event::Inactivity {
+                since_ms: since,
+                at_ms: t,
+            });
         }
     }
 }

@@ -47,10 +47,14 @@ impl BlockAccumulator {
             };
         }
         self.n += 1;
-        for i in 0..3 {
-            let d = acc[i] - self.origin[i];
-            self.sum[i] += d;
-            self.sq[i] += d * d;
+        for ((a, o), (sum, sq)) in acc
+            .iter()
+            .zip(self.origin)
+            .zip(self.sum.iter_mut().zip(&mut self.sq))
+        {
+            let d = a - o;
+            *sum += d;
+            *sq += d * d;
         }
         if k.rem_euclid(BLOCK_TICKS) != BLOCK_TICKS - 1 {
             return None;

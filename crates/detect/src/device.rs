@@ -93,14 +93,15 @@ impl DeviceMonitor {
     }
 
     pub(crate) fn check<S: EventSink + ?Sized>(&mut self, now_ms: i64, sink: &mut S) {
-        if let Some(l) = self.last_seen {
-            if !self.offline && now_ms.saturating_sub(l) > self.cfg.offline_after_ms {
-                self.offline = true;
-                sink.emit(Event::Offline {
-                    last_seen_ms: l,
-                    at_ms: now_ms,
-                });
-            }
+        let due = self
+            .last_seen
+            .filter(|&l| !self.offline && now_ms.saturating_sub(l) > self.cfg.offline_after_ms);
+        if let Some(l) = due {
+            self.offline = true;
+            sink.emit(Event::Offline {
+                last_seen_ms: l,
+                at_ms: now_ms,
+            });
         }
     }
 

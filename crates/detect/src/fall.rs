@@ -186,17 +186,14 @@ impl FallDetector {
                 }
             }
         }
-        if let Some(c) = self.cand {
-            if k >= c.peak + self.delay_ticks() {
-                self.cand = None;
-                self.decide(c, k, sink);
-            }
+        let delay = self.delay_ticks();
+        if let Some(c) = self.cand.filter(|c| k >= c.peak + delay) {
+            self.cand = None;
+            self.decide(c, k, sink);
         }
-        if let Some(p) = self.pending {
-            if k >= p.impact + TRACE_HALF {
-                self.pending = None;
-                self.emit_report(p, k, sink);
-            }
+        if let Some(p) = self.pending.filter(|p| k >= p.impact + TRACE_HALF) {
+            self.pending = None;
+            self.emit_report(p, k, sink);
         }
     }
 
