@@ -10,7 +10,7 @@ use std::borrow::Cow;
 mod trained;
 
 /// Number of model inputs ([`crate::FallFeatures::to_array`]).
-pub const N_FEATURES: usize = 15;
+pub const N_FEATURES: usize = 16;
 
 /// Depth of every tree.
 pub const TREE_DEPTH: usize = 3;

@@ -45,6 +45,9 @@ pub struct FallFeatures {
     /// Gravity before the impact against the upright reference, degrees: a wearer already
     /// lying (rolling over in bed) is not falling.
     pub pre_tilt_deg: f32,
+    /// The same 5–4 s before the peak, before a slow collapse began (or the earliest second
+    /// since the stream started, if later).
+    pub early_tilt_deg: f32,
     /// Largest angular rate seen since the candidate opened, °/s (0 without gyroscope; informative only).
     pub gyro_peak_dps: f32,
 }
@@ -68,6 +71,7 @@ impl FallFeatures {
             self.pre_rotation_deg,
             self.descent_gs,
             self.pre_tilt_deg,
+            self.early_tilt_deg,
         ]
     }
 
@@ -88,6 +92,7 @@ impl FallFeatures {
         "pre_rotation_deg",
         "descent_gs",
         "pre_tilt_deg",
+        "early_tilt_deg",
     ];
 }
 
@@ -213,6 +218,8 @@ impl RingView<'_> {
             run = run.min(0.0);
         }
         let late_pre = self.mean(p - 30, p - 10);
+        // The earliest second of the last 5 s that the ring still holds after any break.
+        let early = self.range(p - 500, p).start;
         let (post_mean_g, post_std_g) = self.stats(p + 40, self.now + 1, norm);
         let (_, pre_std_g) = self.stats(p - 250, p - 50, norm);
         let reference = upright.or(pre_grav).unwrap_or(post);
@@ -247,6 +254,13 @@ impl RingView<'_> {
             },
             descent_gs: -descent_gs,
             pre_tilt_deg: match (upright, pre_grav) {
+                (Some(u), Some(g)) => angle_deg(u, g),
+                _ => 0.0,
+            },
+            early_tilt_deg: match (
+                upright,
+                self.mean(early, (early + 100).min(p - 100)).or(pre_grav),
+            ) {
                 (Some(u), Some(g)) => angle_deg(u, g),
                 _ => 0.0,
             },
