@@ -20,7 +20,8 @@ pub struct BlockStats {
 /// single-precision sums of squares stay exact enough for sensor-noise-level deviations.
 #[derive(Default)]
 pub(crate) struct BlockAccumulator {
-    block: Option<i64>,
+    /// Last tick of the current block (`None` before the first tick): one comparison per tick.
+    last_tick: Option<i64>,
     n: u32,
     origin: [f32; 3],
     sum: [f32; 3],
@@ -38,29 +39,33 @@ impl BlockAccumulator {
 
     /// Adds one tick; returns the finished block when `k` is the last tick of its second.
     pub(crate) fn add(&mut self, k: i64, acc: [f32; 3]) -> Option<BlockStats> {
-        let b = k.div_euclid(BLOCK_TICKS);
-        if self.block != Some(b) {
+        let in_block = self
+            .last_tick
+            .is_some_and(|l| k <= l && k > l - BLOCK_TICKS);
+        if !in_block {
             *self = Self {
-                block: Some(b),
+                last_tick: Some(k.div_euclid(BLOCK_TICKS) * BLOCK_TICKS + BLOCK_TICKS - 1),
                 origin: acc,
                 ..Self::default()
             };
         }
         self.n += 1;
-        for ((a, o), (sum, sq)) in acc
-            .iter()
-            .zip(self.origin)
-            .zip(self.sum.iter_mut().zip(&mut self.sq))
-        {
-            let d = a - o;
-            *sum += d;
-            *sq += d * d;
-        }
-        if k.rem_euclid(BLOCK_TICKS) != BLOCK_TICKS - 1 {
+        let d = [
+            acc[0] - self.origin[0],
+            acc[1] - self.origin[1],
+            acc[2] - self.origin[2],
+        ];
+        self.sum = [self.sum[0] + d[0], self.sum[1] + d[1], self.sum[2] + d[2]];
+        self.sq = [
+            self.sq[0] + d[0] * d[0],
+            self.sq[1] + d[1] * d[1],
+            self.sq[2] + d[2] * d[2],
+        ];
+        if Some(k) != self.last_tick {
             return None;
         }
         let n = self.n;
-        self.block = None;
+        self.last_tick = None;
         if n < MIN_TICKS {
             return None;
         }

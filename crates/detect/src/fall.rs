@@ -82,6 +82,8 @@ const TRACE_HALF: i64 = 500;
 /// The fall detector of one device (part of [`crate::Detector`]).
 pub struct FallDetector {
     cfg: FallConfig,
+    /// Decision delay in ticks.
+    delay: i64,
     ring: Box<[[i16; 3]; RING]>,
     valid_from: i64,
     now: Option<i64>,
@@ -104,6 +106,7 @@ impl FallDetector {
     pub fn new(cfg: FallConfig) -> Self {
         let hint = cfg.upright_hint.and_then(unit);
         Self {
+            delay: cfg.decision_delay_ms.clamp(500, 2000) / TICK_MS,
             cfg,
             ring: Box::new([[0; 3]; RING]),
             valid_from: 0,
@@ -129,10 +132,6 @@ impl FallDetector {
     /// The wearer's upright gravity direction, learnt from walking, if known yet.
     pub fn upright_reference(&self) -> Option<[f32; 3]> {
         self.upright
-    }
-
-    fn delay_ticks(&self) -> i64 {
-        self.cfg.decision_delay_ms.clamp(500, 2000) / TICK_MS
     }
 
     pub(crate) fn note_gyro(&mut self, g: [f32; 3]) {
@@ -186,7 +185,7 @@ impl FallDetector {
                 }
             }
         }
-        let delay = self.delay_ticks();
+        let delay = self.delay;
         if let Some(c) = self.cand.filter(|c| k >= c.peak + delay) {
             self.cand = None;
             self.decide(c, k, sink);

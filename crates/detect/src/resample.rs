@@ -92,18 +92,18 @@ impl Resampler {
         }
         let t = s.t_ms;
         match self.last {
-            Some((lt, _)) if t == lt => {
-                self.stats.duplicates += 1;
-            }
-            Some((lt, _)) if t < lt && lt.saturating_sub(t) < self.cfg.clock_reset_ms => {
-                self.stats.out_of_order += 1;
-            }
             Some((lt, _)) if t.saturating_sub(lt) == TICK_MS && t.rem_euclid(TICK_MS) == 0 => {
                 // The common case: the next 100 Hz sample, on the grid.
                 self.stats.accepted += 1;
                 self.stats.ticks += 1;
                 out(Resampled::Tick(t.div_euclid(TICK_MS), acc));
                 self.last = Some((t, acc));
+            }
+            Some((lt, _)) if t == lt => {
+                self.stats.duplicates += 1;
+            }
+            Some((lt, _)) if t < lt && lt.saturating_sub(t) < self.cfg.clock_reset_ms => {
+                self.stats.out_of_order += 1;
             }
             Some((lt, la))
                 if t > lt && t.saturating_sub(lt) <= self.cfg.max_gap_ms.max(TICK_MS) =>

@@ -115,13 +115,6 @@ pub fn cross_validate(trials: &[Trial]) -> (Vec<Outcome>, u64, Duration) {
     let mut outcomes = Vec::new();
     for s in subjects {
         let model = train::fit(&examples, trials, |i| trials[i].subject != s);
-        if std::env::var_os("FALL_EVAL_DEBUG").is_some() {
-            eprintln!(
-                "{s}: threshold {:.4}, {} trees",
-                model.threshold,
-                model.trees.len()
-            );
-        }
         let held = (0..trials.len()).filter(|&i| trials[i].subject == s);
         outcomes.extend(score_all(trials, held, model, &mut acc));
     }
