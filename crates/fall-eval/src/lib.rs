@@ -76,8 +76,13 @@ fn load(
 }
 
 /// Runs every trial with report_candidates on, collecting training examples.
+///
+/// The model never alarms here (threshold above 1), so no alarm's refractory period hides a
+/// candidate: the examples do not depend on any trained model, in particular not on the
+/// shipped one (which has seen every subject).
 fn collect_examples(trials: &[Trial]) -> Vec<train::Example> {
     let mut cfg = config_with(FallModel::TRAINED);
+    cfg.fall.model.threshold = f32::INFINITY;
     cfg.fall.report_candidates = true;
     let mut out = Vec::new();
     for (i, t) in trials.iter().enumerate() {
