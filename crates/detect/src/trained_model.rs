@@ -4,7 +4,7 @@
 use super::Tree;
 
 pub(super) const BASE: f32 = 0e0;
-pub(super) const THRESHOLD: f32 = 7.6765394e-1;
+pub(super) const THRESHOLD: f32 = 5.4703784e-1;
 
 #[rustfmt::skip]
 pub(super) const TREES: &[Tree] = &[

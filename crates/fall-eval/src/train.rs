@@ -75,9 +75,36 @@ const MIN_CHILD_HESSIAN: f64 = 2.0;
 /// Candidate split points per feature (quantiles of the training data).
 const BINS: usize = 64;
 
-/// Fits the model on the examples of `trials` whose index passes `use_trial`: gradient
-/// boosting of depth-3 trees on the class-balanced logistic loss.
+/// Fits the model on the examples of `trials` whose index passes `use_trial`, and picks its
+/// alarm threshold on out-of-fold scores: each training subject is scored by trees fitted
+/// without it (nested leave-one-subject-out), so the threshold sees honest scores rather than
+/// the ensemble's over-confident in-sample ones.
 pub fn fit(all: &[Example], trials: &[Trial], use_trial: impl Fn(usize) -> bool) -> FallModel {
+    let mut model = fit_trees(all, trials, &use_trial);
+    let mut subjects: Vec<&str> = (0..trials.len())
+        .filter(|&i| use_trial(i))
+        .map(|i| trials[i].subject.as_str())
+        .collect();
+    subjects.sort_unstable();
+    subjects.dedup();
+    let mut best = vec![f32::NEG_INFINITY; trials.len()];
+    for s in subjects {
+        let inner = fit_trees(all, trials, &|i: usize| {
+            use_trial(i) && trials[i].subject != s
+        });
+        for e in all
+            .iter()
+            .filter(|e| e.counts && trials[e.trial].subject == s && use_trial(e.trial))
+        {
+            best[e.trial] = best[e.trial].max(inner.probability(&e.x));
+        }
+    }
+    model.threshold = pick_threshold(&best, trials, &use_trial);
+    model
+}
+
+/// Gradient boosting of depth-3 trees on the class-balanced logistic loss (threshold 0.5).
+fn fit_trees(all: &[Example], trials: &[Trial], use_trial: &impl Fn(usize) -> bool) -> FallModel {
     let ex: Vec<&Example> = all
         .iter()
         .filter(|e| use_trial(e.trial) && trainable(e, trials))
@@ -191,31 +218,20 @@ pub fn fit(all: &[Example], trials: &[Trial], use_trial: impl Fn(usize) -> bool)
         }
         trees.push(tree);
     }
-    let mut model = FallModel {
+    FallModel {
         trees: Cow::Owned(trees),
         base: base as f32,
         threshold: 0.5,
-    };
-    model.threshold = pick_threshold(&model, all, trials, &use_trial);
-    model
+    }
 }
 
 fn sigmoid(z: f64) -> f64 {
     1.0 / (1.0 + (-z).exp())
 }
 
-/// The threshold maximising sensitivity + specificity per trial on the training trials
-/// (each trial scored by its highest counting candidate), midway between neighbouring scores.
-fn pick_threshold(
-    model: &FallModel,
-    all: &[Example],
-    trials: &[Trial],
-    use_trial: &impl Fn(usize) -> bool,
-) -> f32 {
-    let mut best = vec![f32::NEG_INFINITY; trials.len()];
-    for e in all.iter().filter(|e| use_trial(e.trial) && e.counts) {
-        best[e.trial] = best[e.trial].max(model.probability(&e.x));
-    }
+/// The threshold maximising sensitivity + specificity per trial (each trial scored by its
+/// highest counting candidate, `best`), midway between neighbouring scores.
+fn pick_threshold(best: &[f32], trials: &[Trial], use_trial: &impl Fn(usize) -> bool) -> f32 {
     let mut scored: Vec<(f32, bool)> = (0..trials.len())
         .filter(|&i| use_trial(i))
         .map(|i| (best[i].max(0.0), trials[i].is_fall))
