@@ -30,8 +30,10 @@ pub struct FallEvalArgs {
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
-    /// Leave-one-subject-out cross-validation: each subject is scored by a model trained on
-    /// the others (needs --labels). Without it the shipped model is scored.
+    /// Leave-one-subject-out cross-validation: each subject is scored by a model (trees and
+    /// threshold, the latter from a nested leave-one-subject-out inside the training subjects)
+    /// trained on the others only (needs --labels; about a minute). Without it the shipped
+    /// model is scored.
     #[arg(long)]
     pub cv: bool,
 }
