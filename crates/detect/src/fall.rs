@@ -29,8 +29,8 @@ pub struct FallConfig {
     /// How long the wearer must be upright and moving to count as recovered, ms.
     pub recovery_moving_ms: i64,
     /// The device's "up" when the wearer stands (as read by the accelerometer, any scale),
-    /// from its mounting, used until the first walking second replaces it with a learnt one.
-    /// `None`: no reference until the wearer has walked.
+    /// from its mounting, used until sustained walking (four steady seconds) replaces it with
+    /// a learnt one. `None`: no reference until the wearer has walked.
     pub upright_hint: Option<[f32; 3]>,
     /// Emit [`Event::FallCandidate`] for every decision (tuning and training).
     pub report_candidates: bool,
