@@ -53,6 +53,8 @@ enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// Evaluate the fall detector, exactly as in production, on a SisFall-layout directory.
+    FallEval(zhulao_fall_eval::FallEvalArgs),
     /// Benchmarks that print figures (ledger import, registry queries).
     Bench(bench::BenchArgs),
 }
@@ -135,6 +137,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Bench(args) => bench::run(args).await,
+        Command::FallEval(args) => zhulao_fall_eval::run(&args),
     }
 }
 

@@ -1,0 +1,341 @@
+//! Fall detection on the 100 Hz stream: candidate impacts, a decision after a fixed delay,
+//! the follow-up report with the trace, and recovery within a grace period.
+//!
+//! A candidate opens when the acceleration magnitude crosses `trigger_g`; its peak follows
+//! larger samples for up to `reanchor_ms`. `decision_delay_ms` after the peak the window
+//! features are computed from the ring and the model decides. An alarm starts a refractory
+//! period (one fall, one alarm), schedules the [`FallReport`] for 5 s after the impact and
+//! watches for the wearer getting up and moving.
+
+use crate::block::BlockStats;
+use crate::event::{Event, EventSink, FallAlarm, FallReport, Posture};
+use crate::fall_model::FallModel;
+use crate::features::{RING, RingView, angle_deg, norm, posture};
+use crate::resample::TICK_MS;
+
+/// Fall-detection parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FallConfig {
+    /// Magnitude that opens a candidate impact, g.
+    pub trigger_g: f32,
+    /// Delay from the impact peak to the decision, ms (kept within 500–2000).
+    pub decision_delay_ms: i64,
+    /// How long after the trigger a larger peak still moves the candidate, ms.
+    pub reanchor_ms: i64,
+    /// No second alarm this long after one, ms.
+    pub refractory_ms: i64,
+    /// After an alarm, getting up and moving within this time turns it into "recovered", ms.
+    pub recovery_grace_ms: i64,
+    /// How long the wearer must be upright and moving to count as recovered, ms.
+    pub recovery_moving_ms: i64,
+    /// The device's "up" when the wearer stands (as read by the accelerometer, any scale),
+    /// from its mounting, used until sustained walking (four steady seconds) replaces it with
+    /// a learnt one. `None`: no reference until the wearer has walked.
+    pub upright_hint: Option<[f32; 3]>,
+    /// Emit [`Event::FallCandidate`] for every decision (tuning and training).
+    pub report_candidates: bool,
+    pub model: FallModel,
+}
+
+impl Default for FallConfig {
+    fn default() -> Self {
+        Self {
+            trigger_g: 1.6,
+            decision_delay_ms: 900,
+            reanchor_ms: 1500,
+            refractory_ms: 10_000,
+            recovery_grace_ms: 60_000,
+            recovery_moving_ms: 3_000,
+            upright_hint: None,
+            report_candidates: false,
+            model: FallModel::TRAINED,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Candidate {
+    first: i64,
+    peak: i64,
+    /// Squared peak magnitude, g².
+    peak_sq: f32,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Pending {
+    impact: i64,
+    reference: Option<[f32; 3]>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Recovery {
+    impact_ms: i64,
+    decision_ms: i64,
+    deadline_ms: i64,
+    reference: [f32; 3],
+    moving_ms: i64,
+}
+
+/// Half the trace length, ticks (5 s).
+const TRACE_HALF: i64 = 500;
+
+/// The fall detector of one device (part of [`crate::Detector`]).
+pub struct FallDetector {
+    cfg: FallConfig,
+    /// Decision delay in ticks.
+    delay: i64,
+    ring: Box<[[i16; 3]; RING]>,
+    valid_from: i64,
+    now: Option<i64>,
+    broken: bool,
+    cand: Option<Candidate>,
+    suppress_until: i64,
+    pending: Option<Pending>,
+    recovery: Option<Recovery>,
+    upright: Option<[f32; 3]>,
+    /// Whether `upright` was learnt from walking (not just the mounting hint).
+    upright_learnt: bool,
+    /// Consecutive walking-like seconds, and the last one's gravity direction.
+    walk_secs: u32,
+    walk_dir: Option<[f32; 3]>,
+    last_gyro: f32,
+    gyro_peak: f32,
+}
+
+impl FallDetector {
+    pub fn new(cfg: FallConfig) -> Self {
+        let hint = cfg.upright_hint.and_then(unit);
+        Self {
+            delay: cfg.decision_delay_ms.clamp(500, 2000) / TICK_MS,
+            cfg,
+            ring: Box::new([[0; 3]; RING]),
+            valid_from: 0,
+            now: None,
+            broken: true,
+            cand: None,
+            suppress_until: i64::MIN,
+            pending: None,
+            recovery: None,
+            upright: hint,
+            upright_learnt: false,
+            walk_secs: 0,
+            walk_dir: None,
+            last_gyro: 0.0,
+            gyro_peak: 0.0,
+        }
+    }
+
+    pub fn config(&self) -> &FallConfig {
+        &self.cfg
+    }
+
+    /// The wearer's upright gravity direction, learnt from walking, if known yet.
+    pub fn upright_reference(&self) -> Option<[f32; 3]> {
+        self.upright
+    }
+
+    pub(crate) fn note_gyro(&mut self, g: [f32; 3]) {
+        let m = norm(g);
+        if m.is_finite() {
+            self.last_gyro = m;
+            if self.cand.is_some() {
+                self.gyro_peak = self.gyro_peak.max(m);
+            }
+        }
+    }
+
+    pub(crate) fn on_break<S: EventSink + ?Sized>(&mut self, sink: &mut S) {
+        if let (Some(p), Some(now)) = (self.pending.take(), self.now) {
+            self.emit_report(p, now, sink);
+        }
+        self.broken = true;
+        self.cand = None;
+    }
+
+    /// One 100 Hz sample: tick `k`, acceleration `acc` (g). Magnitudes are compared squared:
+    /// no square root on the per-sample path.
+    pub(crate) fn tick<S: EventSink + ?Sized>(&mut self, k: i64, acc: [f32; 3], sink: &mut S) {
+        match self.now {
+            Some(n) if k <= n => return,
+            Some(n) if k == n + 1 && !self.broken => {}
+            _ => {
+                self.valid_from = k;
+                self.broken = false;
+                self.cand = None;
+            }
+        }
+        self.now = Some(k);
+        self.ring[(k & (RING as i64 - 1)) as usize] = [to_mg(acc[0]), to_mg(acc[1]), to_mg(acc[2])];
+        let sq = acc[0] * acc[0] + acc[1] * acc[1] + acc[2] * acc[2];
+        match &mut self.cand {
+            None => {
+                if sq >= self.cfg.trigger_g * self.cfg.trigger_g && k >= self.suppress_until {
+                    self.cand = Some(Candidate {
+                        first: k,
+                        peak: k,
+                        peak_sq: sq,
+                    });
+                    self.gyro_peak = self.last_gyro;
+                }
+            }
+            Some(c) => {
+                if sq > c.peak_sq && (k - c.first) * TICK_MS <= self.cfg.reanchor_ms {
+                    c.peak = k;
+                    c.peak_sq = sq;
+                }
+            }
+        }
+        let delay = self.delay;
+        if let Some(c) = self.cand.filter(|c| k >= c.peak + delay) {
+            self.cand = None;
+            self.decide(c, k, sink);
+        }
+        if let Some(p) = self.pending.filter(|p| k >= p.impact + TRACE_HALF) {
+            self.pending = None;
+            self.emit_report(p, k, sink);
+        }
+    }
+
+    fn view(&self, now: i64) -> RingView<'_> {
+        RingView {
+            ring: &self.ring,
+            valid_from: self.valid_from,
+            now,
+        }
+    }
+
+    fn decide<S: EventSink + ?Sized>(&mut self, c: Candidate, k: i64, sink: &mut S) {
+        let view = self.view(k);
+        let (mut features, post) = view.features(c.peak, self.upright);
+        features.gyro_peak_dps = self.gyro_peak;
+        let reference = self
+            .upright
+            .or_else(|| view.mean(c.peak - 200, c.peak - 100));
+        let posture_now = reference.map_or(Posture::Unknown, |r| posture(angle_deg(r, post)));
+        let confidence = self.cfg.model.probability(&features.to_array());
+        let alarm = FallAlarm {
+            impact_ms: c.peak * TICK_MS,
+            decision_ms: k * TICK_MS,
+            confidence,
+            features,
+            posture: posture_now,
+        };
+        if self.cfg.report_candidates {
+            sink.emit(Event::FallCandidate(alarm));
+        }
+        if confidence >= self.cfg.model.threshold {
+            sink.emit(Event::Fall(alarm));
+            self.suppress_until = k.saturating_add(self.cfg.refractory_ms / TICK_MS);
+            if let Some(p) = self.pending.take() {
+                self.emit_report(p, k, sink);
+            }
+            self.pending = Some(Pending {
+                impact: c.peak,
+                reference,
+            });
+            self.recovery = reference.map(|r| Recovery {
+                impact_ms: alarm.impact_ms,
+                decision_ms: alarm.decision_ms,
+                deadline_ms: alarm.impact_ms.saturating_add(self.cfg.recovery_grace_ms),
+                reference: r,
+                moving_ms: 0,
+            });
+        }
+    }
+
+    fn emit_report<S: EventSink + ?Sized>(&self, p: Pending, now: i64, sink: &mut S) {
+        let view = self.view(now);
+        let start = (p.impact - TRACE_HALF)
+            .max(self.valid_from)
+            .max(now - (RING as i64 - 1));
+        let end = (p.impact + TRACE_HALF).min(now + 1);
+        let trace_mg: Vec<[i16; 3]> = (start..end.max(start))
+            .map(|k| self.ring[(k & (RING as i64 - 1)) as usize])
+            .collect();
+        let last = view.mean(end - 100, end);
+        let posture_after = match (p.reference, last) {
+            (Some(r), Some(m)) => posture(angle_deg(r, m)),
+            _ => Posture::Unknown,
+        };
+        sink.emit(Event::FallReport(Box::new(FallReport {
+            impact_ms: p.impact * TICK_MS,
+            posture_after,
+            trace_start_ms: start * TICK_MS,
+            trace_mg,
+        })));
+    }
+
+    pub(crate) fn on_block<S: EventSink + ?Sized>(&mut self, b: &BlockStats, sink: &mut S) {
+        if let Some(r) = &mut self.recovery {
+            if b.end_ms > r.deadline_ms {
+                self.recovery = None;
+            } else if b.end_ms > r.decision_ms {
+                let up = angle_deg(r.reference, b.mean) < 35.0;
+                if up && b.std_g > 0.08 {
+                    r.moving_ms += b.n as i64 * TICK_MS;
+                    if r.moving_ms >= self.cfg.recovery_moving_ms {
+                        sink.emit(Event::FallRecovered {
+                            impact_ms: r.impact_ms,
+                            at_ms: b.end_ms,
+                        });
+                        self.recovery = None;
+                    }
+                } else {
+                    r.moving_ms = 0;
+                }
+            }
+            return;
+        }
+        // Sustained walking shows the upright gravity direction: several consecutive seconds of
+        // moderate movement around a steady direction (rolling over in bed is shorter).
+        let n = norm(b.mean);
+        let walking_like = (0.08..=0.8).contains(&b.std_g) && (n - 1.0).abs() < 0.15;
+        let m = [
+            b.mean[0] / n.max(1e-6),
+            b.mean[1] / n.max(1e-6),
+            b.mean[2] / n.max(1e-6),
+        ];
+        let steady = self.walk_dir.is_some_and(|d| angle_deg(d, m) < 20.0);
+        self.walk_secs = match (walking_like, steady) {
+            (false, _) => 0,
+            (true, true) => self.walk_secs.saturating_add(1),
+            (true, false) => 1,
+        };
+        self.walk_dir = walking_like.then_some(m);
+        if self.walk_secs < WALK_SECS {
+            return;
+        }
+        let prior = if self.upright_learnt {
+            self.upright
+        } else {
+            None
+        };
+        self.upright_learnt = true;
+        self.upright = Some(match prior {
+            None => m,
+            Some(u) => {
+                let v = [
+                    0.9 * u[0] + 0.1 * m[0],
+                    0.9 * u[1] + 0.1 * m[1],
+                    0.9 * u[2] + 0.1 * m[2],
+                ];
+                let nv = norm(v).max(1e-6);
+                [v[0] / nv, v[1] / nv, v[2] / nv]
+            }
+        });
+    }
+}
+
+/// Consecutive walking-like seconds before the upright reference learns from them.
+const WALK_SECS: u32 = 4;
+
+/// The unit vector along `v`, if `v` is finite and not (nearly) zero.
+fn unit(v: [f32; 3]) -> Option<[f32; 3]> {
+    let n = norm(v);
+    (n.is_finite() && n > 1e-3).then(|| [v[0] / n, v[1] / n, v[2] / n])
+}
+
+/// g → milli-g; `as` saturates at the i16 range (±32 g, beyond any full scale).
+fn to_mg(g: f32) -> i16 {
+    (g * 1000.0) as i16
+}
