@@ -17,7 +17,7 @@ use crate::error::{ApiError, ApiResult};
 
 /// Sessions last a working shift and a half.
 pub const SESSION_MS: i64 = 12 * 3600 * 1000;
-/// Failed sign-ins allowed per username (and per client address) within the window.
+/// Failed sign-ins allowed per username within the window.
 pub const MAX_FAILURES: usize = 5;
 pub const FAILURE_WINDOW_MS: i64 = 15 * 60 * 1000;
 
@@ -52,7 +52,7 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Counts failed sign-ins per key (username, client address) in a sliding window. In-process:
+/// Counts failed sign-ins per key (the username) in a sliding window. In-process:
 /// with several instances each limits on its own, which still bounds guessing per instance.
 #[derive(Debug, Default)]
 pub struct LoginLimiter {

@@ -53,6 +53,10 @@ pub enum ApiError {
     TooManyAttempts {
         retry_after_s: i64,
     },
+    /// An upload over the size limit.
+    TooLarge {
+        max_bytes: usize,
+    },
     /// A request that is malformed as a whole (bad JSON, wrong content type, too large).
     BadRequest {
         code: &'static str,
@@ -138,6 +142,12 @@ impl IntoResponse for ApiError {
                 "too_many_attempts",
                 &format!("登录失败次数过多，请 {} 分钟后再试", (retry_after_s + 59) / 60),
                 &format!("too many failed sign-ins; retry in {retry_after_s} s"),
+            ),
+            ApiError::TooLarge { max_bytes } => body(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                &format!("上传文件过大（最大 {} MB）", max_bytes / (1024 * 1024)),
+                &format!("the upload is too large (at most {} MB)", max_bytes / (1024 * 1024)),
             ),
             ApiError::BadRequest { code, zh, en } => body(StatusCode::BAD_REQUEST, code, zh, en),
             ApiError::Internal(detail) => {

@@ -59,7 +59,7 @@ pub fn router(state: AppState) -> Router {
         .route("/ledger/template", get(ledger_template))
         .route("/stats", get(stats))
         .route("/audit", get(list_audit))
-        .layer(DefaultBodyLimit::max(MAX_UPLOAD + 64 * 1024));
+        .layer(DefaultBodyLimit::max(MAX_UPLOAD));
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -148,7 +148,11 @@ fn constrain_elder(v: &Viewer, rec: &mut ElderRecord) -> ApiResult<()> {
         },
         _ => {}
     }
-    if v.role != Role::Admin && v.region.is_some() && !policy::covers_region(v, &rec.region) {
+    // Station staff are scoped by their station (above), others by their region.
+    if !matches!(v.role, Role::Admin | Role::StationStaff)
+        && v.region.is_some()
+        && !policy::covers_region(v, &rec.region)
+    {
         return Err(ApiError::Forbidden);
     }
     Ok(())
@@ -678,6 +682,8 @@ async fn end_assignment(
     Path(id): Path<i64>,
 ) -> ApiResult<Json<AssignmentView>> {
     user.require(Action::ManageAssignments)?;
+    let a = state.store.assignment(id).await?;
+    visible_elder(&state, &user, a.elder_id).await?;
     Ok(Json(state.store.end_assignment(id, user.actor()).await?.into()))
 }
 
@@ -913,13 +919,21 @@ async fn import_ledger(
     State(state): State<AppState>,
     user: CurrentUser,
     ApiQuery(q): ApiQuery<ImportQuery>,
-    body: Bytes,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> ApiResult<Json<ImportReport>> {
     user.require(Action::ImportLedger)?;
+    let body = body.map_err(|rej| match rej {
+        axum::extract::rejection::BytesRejection::FailedToBufferBody(_) => {
+            ApiError::TooLarge { max_bytes: MAX_UPLOAD }
+        }
+        other => ApiError::bad_request("invalid_body", "无法读取上传内容", other.body_text()),
+    })?;
     if body.is_empty() {
         return Err(ApiError::bad_request("empty_upload", "上传的文件为空", "the upload is empty"));
     }
     let regions = all_regions(&state).await?;
+    let known: std::collections::HashSet<String> =
+        regions.iter().map(|r| r.code.as_str().to_string()).collect();
     let today = today(&state);
     let format = zhulao_ledger::Format::detect(q.filename.as_deref(), &body);
     let parsed = tokio::task::spawn_blocking(move || {
@@ -935,6 +949,17 @@ async fn import_ledger(
     let mut records = Vec::with_capacity(parsed.rows.len());
     for row in parsed.rows {
         let mut rec = row.record;
+        if !known.contains(rec.region.as_str()) {
+            errors.push(RowErrorView {
+                row: row.row,
+                column: "区划代码".into(),
+                value: rec.region.to_string(),
+                code: "unknown_region".into(),
+                message: format!("区划代码 {} 不存在", rec.region),
+                message_en: format!("unknown region code {}", rec.region),
+            });
+            continue;
+        }
         if constrain_elder(&v, &mut rec).is_err() {
             errors.push(RowErrorView {
                 row: row.row,

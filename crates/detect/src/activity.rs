@@ -50,13 +50,7 @@ pub(crate) struct ActivityMonitor {
 
 impl ActivityMonitor {
     pub(crate) fn new(cfg: ActivityConfig) -> Self {
-        Self {
-            cfg,
-            last_move_ms: None,
-            inactive_alerted: false,
-            still_since: None,
-            not_worn: false,
-        }
+        Self { cfg, last_move_ms: None, inactive_alerted: false, still_since: None, not_worn: false }
     }
 
     /// A break in the stream: we cannot tell what happened in it, so stillness restarts.
@@ -67,11 +61,7 @@ impl ActivityMonitor {
     fn awake(&self, t_ms: i64) -> bool {
         let minute = (t_ms.div_euclid(60_000) + self.cfg.utc_offset_min as i64).rem_euclid(1440);
         let (s, e) = (self.cfg.wake_start_min as i64, self.cfg.wake_end_min as i64);
-        if s <= e {
-            (s..e).contains(&minute)
-        } else {
-            minute >= s || minute < e
-        }
+        if s <= e { (s..e).contains(&minute) } else { minute >= s || minute < e }
     }
 
     pub(crate) fn on_block<S: EventSink + ?Sized>(&mut self, b: &BlockStats, sink: &mut S) {
@@ -82,19 +72,14 @@ impl ActivityMonitor {
         // Wear.
         let n = crate::features::norm(b.mean);
         let flat = n > 0.5
-            && b.mean.iter().any(|&v| {
-                (v.abs() / n).clamp(-1.0, 1.0).acos().to_degrees() <= self.cfg.flat_tolerance_deg
-            });
+            && b.mean
+                .iter()
+                .any(|&v| (v.abs() / n).clamp(-1.0, 1.0).acos().to_degrees() <= self.cfg.flat_tolerance_deg);
         if flat && max_axis < self.cfg.still_std_g {
-            let since = *self
-                .still_since
-                .get_or_insert(t.saturating_sub(b.n as i64 * 10));
+            let since = *self.still_since.get_or_insert(t.saturating_sub(b.n as i64 * 10));
             if !self.not_worn && t.saturating_sub(since) >= self.cfg.not_worn_ms {
                 self.not_worn = true;
-                sink.emit(Event::NotWorn {
-                    since_ms: since,
-                    at_ms: t,
-                });
+                sink.emit(Event::NotWorn { since_ms: since, at_ms: t });
             }
         } else {
             self.still_since = None;
@@ -121,10 +106,7 @@ impl ActivityMonitor {
         });
         if let Some(since) = due {
             self.inactive_alerted = true;
-            sink.emit(Event::Inactivity {
-                since_ms: since,
-                at_ms: t,
-            });
+            sink.emit(Event::Inactivity { since_ms: since, at_ms: t });
         }
     }
 }
@@ -137,21 +119,10 @@ mod tests {
     const MIDNIGHT: i64 = 1_704_038_400_000;
 
     fn block(end_ms: i64, mean: [f32; 3], std: f32) -> BlockStats {
-        BlockStats {
-            end_ms,
-            n: 100,
-            mean,
-            axis_std: [std; 3],
-            std_g: std * 3f32.sqrt(),
-        }
+        BlockStats { end_ms, n: 100, mean, axis_std: [std; 3], std_g: std * 3f32.sqrt() }
     }
 
-    fn run(
-        cfg: ActivityConfig,
-        from_ms: i64,
-        secs: i64,
-        f: impl Fn(i64) -> BlockStats,
-    ) -> Vec<Event> {
+    fn run(cfg: ActivityConfig, from_ms: i64, secs: i64, f: impl Fn(i64) -> BlockStats) -> Vec<Event> {
         let mut m = ActivityMonitor::new(cfg);
         let mut ev = Vec::new();
         for s in 0..secs {
@@ -162,10 +133,7 @@ mod tests {
 
     #[test]
     fn inactivity_during_the_day_then_resumed() {
-        let cfg = ActivityConfig {
-            inactivity_ms: 600_000,
-            ..Default::default()
-        };
+        let cfg = ActivityConfig { inactivity_ms: 600_000, ..Default::default() };
         let start = MIDNIGHT + 10 * 3_600_000; // 10:00
         let ev = run(cfg, start, 1300, |t| {
             let s = if t - start > 1_200_000 { 0.1 } else { 0.01 };
@@ -174,42 +142,25 @@ mod tests {
         assert_eq!(
             ev,
             vec![
-                Event::Inactivity {
-                    since_ms: start + 1000,
-                    at_ms: start + 601_000
-                },
-                Event::ActivityResumed {
-                    at_ms: start + 1_201_000
-                }
+                Event::Inactivity { since_ms: start + 1000, at_ms: start + 601_000 },
+                Event::ActivityResumed { at_ms: start + 1_201_000 }
             ]
         );
     }
 
     #[test]
     fn no_inactivity_at_night() {
-        let cfg = ActivityConfig {
-            inactivity_ms: 600_000,
-            ..Default::default()
-        };
+        let cfg = ActivityConfig { inactivity_ms: 600_000, ..Default::default() };
         let start = MIDNIGHT + 2 * 3_600_000; // 02:00
         assert!(run(cfg, start, 1300, |t| block(t, [0.3, -0.9, 0.2], 0.01)).is_empty());
     }
 
     #[test]
     fn inactivity_since_night_is_raised_at_wake_time() {
-        let cfg = ActivityConfig {
-            inactivity_ms: 600_000,
-            ..Default::default()
-        };
+        let cfg = ActivityConfig { inactivity_ms: 600_000, ..Default::default() };
         let start = MIDNIGHT + 6 * 3_600_000 + 40 * 60_000; // 06:40
         let ev = run(cfg, start, 1300, |t| block(t, [0.3, -0.9, 0.2], 0.01));
-        assert_eq!(
-            ev,
-            vec![Event::Inactivity {
-                since_ms: start + 1000,
-                at_ms: MIDNIGHT + 7 * 3_600_000
-            }]
-        );
+        assert_eq!(ev, vec![Event::Inactivity { since_ms: start + 1000, at_ms: MIDNIGHT + 7 * 3_600_000 }]);
     }
 
     #[test]
@@ -226,23 +177,15 @@ mod tests {
         assert_eq!(
             ev,
             vec![
-                Event::NotWorn {
-                    since_ms: start,
-                    at_ms: start + 600_000
-                },
-                Event::Worn {
-                    at_ms: start + 651_000
-                }
+                Event::NotWorn { since_ms: start, at_ms: start + 600_000 },
+                Event::Worn { at_ms: start + 651_000 }
             ]
         );
     }
 
     #[test]
     fn still_but_tilted_is_worn() {
-        let cfg = ActivityConfig {
-            inactivity_ms: i64::MAX,
-            ..Default::default()
-        };
+        let cfg = ActivityConfig { inactivity_ms: i64::MAX, ..Default::default() };
         let ev = run(cfg, MIDNIGHT, 900, |t| block(t, [0.5, -0.8, 0.3], 0.002));
         assert!(ev.is_empty());
     }

@@ -39,9 +39,7 @@ impl BlockAccumulator {
 
     /// Adds one tick; returns the finished block when `k` is the last tick of its second.
     pub(crate) fn add(&mut self, k: i64, acc: [f32; 3]) -> Option<BlockStats> {
-        let in_block = self
-            .last_tick
-            .is_some_and(|l| k <= l && k > l - BLOCK_TICKS);
+        let in_block = self.last_tick.is_some_and(|l| k <= l && k > l - BLOCK_TICKS);
         if !in_block {
             *self = Self {
                 last_tick: Some(k.div_euclid(BLOCK_TICKS) * BLOCK_TICKS + BLOCK_TICKS - 1),
@@ -50,17 +48,9 @@ impl BlockAccumulator {
             };
         }
         self.n += 1;
-        let d = [
-            acc[0] - self.origin[0],
-            acc[1] - self.origin[1],
-            acc[2] - self.origin[2],
-        ];
+        let d = [acc[0] - self.origin[0], acc[1] - self.origin[1], acc[2] - self.origin[2]];
         self.sum = [self.sum[0] + d[0], self.sum[1] + d[1], self.sum[2] + d[2]];
-        self.sq = [
-            self.sq[0] + d[0] * d[0],
-            self.sq[1] + d[1] * d[1],
-            self.sq[2] + d[2] * d[2],
-        ];
+        self.sq = [self.sq[0] + d[0] * d[0], self.sq[1] + d[1] * d[1], self.sq[2] + d[2] * d[2]];
         if Some(k) != self.last_tick {
             return None;
         }
@@ -82,10 +72,7 @@ impl BlockAccumulator {
             n,
             mean,
             axis_std,
-            std_g: (axis_std[0] * axis_std[0]
-                + axis_std[1] * axis_std[1]
-                + axis_std[2] * axis_std[2])
-                .sqrt(),
+            std_g: (axis_std[0] * axis_std[0] + axis_std[1] * axis_std[1] + axis_std[2] * axis_std[2]).sqrt(),
         })
     }
 }

@@ -93,15 +93,11 @@ impl DeviceMonitor {
     }
 
     pub(crate) fn check<S: EventSink + ?Sized>(&mut self, now_ms: i64, sink: &mut S) {
-        let due = self
-            .last_seen
-            .filter(|&l| !self.offline && now_ms.saturating_sub(l) > self.cfg.offline_after_ms);
+        let due =
+            self.last_seen.filter(|&l| !self.offline && now_ms.saturating_sub(l) > self.cfg.offline_after_ms);
         if let Some(l) = due {
             self.offline = true;
-            sink.emit(Event::Offline {
-                last_seen_ms: l,
-                at_ms: now_ms,
-            });
+            sink.emit(Event::Offline { last_seen_ms: l, at_ms: now_ms });
         }
     }
 
@@ -111,16 +107,10 @@ impl DeviceMonitor {
         }
         if !self.low_battery && pct <= self.cfg.low_battery_pct {
             self.low_battery = true;
-            sink.emit(Event::LowBattery {
-                percent: pct,
-                at_ms: t_ms,
-            });
+            sink.emit(Event::LowBattery { percent: pct, at_ms: t_ms });
         } else if self.low_battery && pct >= self.cfg.battery_ok_pct {
             self.low_battery = false;
-            sink.emit(Event::BatteryOk {
-                percent: pct,
-                at_ms: t_ms,
-            });
+            sink.emit(Event::BatteryOk { percent: pct, at_ms: t_ms });
         }
     }
 
@@ -151,11 +141,7 @@ impl DeviceMonitor {
         let margin = self.cfg.exit_margin_m.max(fix.accuracy_m);
         // While inside, only a clearly-outside fix counts towards an exit; while outside, only a
         // fix inside the zone counts towards a return. Fixes in the margin keep the run going.
-        let towards_other = if self.outside {
-            depth > 0.0
-        } else {
-            depth < -margin
-        };
+        let towards_other = if self.outside { depth > 0.0 } else { depth < -margin };
         let in_margin = if self.outside { false } else { depth < 0.0 };
         if !towards_other {
             if !in_margin {
@@ -167,18 +153,11 @@ impl DeviceMonitor {
             Some((s, n)) => (s, n + 1),
             None => (fix.t_ms, 1),
         };
-        if n >= self.cfg.confirm_fixes.max(1)
-            && fix.t_ms.saturating_sub(since) >= self.cfg.confirm_ms
-        {
+        if n >= self.cfg.confirm_fixes.max(1) && fix.t_ms.saturating_sub(since) >= self.cfg.confirm_ms {
             self.run = None;
             self.outside = !self.outside;
             sink.emit(if self.outside {
-                Event::GeofenceExit {
-                    at_ms: fix.t_ms,
-                    lat: fix.lat,
-                    lon: fix.lon,
-                    distance_m: -depth,
-                }
+                Event::GeofenceExit { at_ms: fix.t_ms, lat: fix.lat, lon: fix.lon, distance_m: -depth }
             } else {
                 Event::GeofenceReturn { at_ms: fix.t_ms }
             });
@@ -196,22 +175,14 @@ mod tests {
 
     fn monitor() -> DeviceMonitor {
         DeviceMonitor::new(DeviceConfig {
-            zones: vec![GeoZone::Circle {
-                center: HOME,
-                radius_m: 200.0,
-            }],
+            zones: vec![GeoZone::Circle { center: HOME, radius_m: 200.0 }],
             ..Default::default()
         })
     }
 
     /// A fix `north_m` metres north of home.
     fn fix(t_s: i64, north_m: f64) -> GpsFix {
-        GpsFix {
-            t_ms: t_s * 1000,
-            lat: HOME.0 + north_m / 111_132.0,
-            lon: HOME.1,
-            accuracy_m: 10.0,
-        }
+        GpsFix { t_ms: t_s * 1000, lat: HOME.0 + north_m / 111_132.0, lon: HOME.1, accuracy_m: 10.0 }
     }
 
     #[test]
@@ -227,10 +198,7 @@ mod tests {
         assert_eq!(
             ev,
             vec![
-                Event::Offline {
-                    last_seen_ms: 1_000,
-                    at_ms: 1_001 + 15 * 60_000
-                },
+                Event::Offline { last_seen_ms: 1_000, at_ms: 1_001 + 15 * 60_000 },
                 Event::Online { at_ms: 2_000_000 }
             ]
         );
@@ -240,29 +208,12 @@ mod tests {
     fn low_battery_with_hysteresis() {
         let mut m = DeviceMonitor::new(DeviceConfig::default());
         let mut ev = Vec::new();
-        for (t, p) in [
-            (0, 50.0),
-            (1, 15.0),
-            (2, 16.0),
-            (3, 14.0),
-            (4, 20.0),
-            (5, 26.0),
-            (6, 150.0),
-        ] {
+        for (t, p) in [(0, 50.0), (1, 15.0), (2, 16.0), (3, 14.0), (4, 20.0), (5, 26.0), (6, 150.0)] {
             m.battery(t, p, &mut ev);
         }
         assert_eq!(
             ev,
-            vec![
-                Event::LowBattery {
-                    percent: 15.0,
-                    at_ms: 1
-                },
-                Event::BatteryOk {
-                    percent: 26.0,
-                    at_ms: 5
-                }
-            ]
+            vec![Event::LowBattery { percent: 15.0, at_ms: 1 }, Event::BatteryOk { percent: 26.0, at_ms: 5 }]
         );
     }
 
@@ -289,10 +240,7 @@ mod tests {
         for s in 30..60 {
             m.location(fix(s * 10, 50.0), &mut ev);
         }
-        assert!(
-            matches!(ev[0], Event::GeofenceExit { at_ms: 180_000, .. }),
-            "{ev:?}"
-        );
+        assert!(matches!(ev[0], Event::GeofenceExit { at_ms: 180_000, .. }), "{ev:?}");
         assert_eq!(ev[1], Event::GeofenceReturn { at_ms: 360_000 });
         assert_eq!(ev.len(), 2);
     }
@@ -310,12 +258,7 @@ mod tests {
             ..Default::default()
         });
         let mut ev = Vec::new();
-        let bad = GpsFix {
-            t_ms: 1,
-            lat: f64::NAN,
-            lon: 0.0,
-            accuracy_m: 5.0,
-        };
+        let bad = GpsFix { t_ms: 1, lat: f64::NAN, lon: 0.0, accuracy_m: 5.0 };
         m.location(bad, &mut ev);
         for s in 0..10 {
             m.location(fix(s * 30, 1_000.0), &mut ev);

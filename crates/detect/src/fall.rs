@@ -170,11 +170,7 @@ impl FallDetector {
         match &mut self.cand {
             None => {
                 if sq >= self.cfg.trigger_g * self.cfg.trigger_g && k >= self.suppress_until {
-                    self.cand = Some(Candidate {
-                        first: k,
-                        peak: k,
-                        peak_sq: sq,
-                    });
+                    self.cand = Some(Candidate { first: k, peak: k, peak_sq: sq });
                     self.gyro_peak = self.last_gyro;
                 }
             }
@@ -197,20 +193,14 @@ impl FallDetector {
     }
 
     fn view(&self, now: i64) -> RingView<'_> {
-        RingView {
-            ring: &self.ring,
-            valid_from: self.valid_from,
-            now,
-        }
+        RingView { ring: &self.ring, valid_from: self.valid_from, now }
     }
 
     fn decide<S: EventSink + ?Sized>(&mut self, c: Candidate, k: i64, sink: &mut S) {
         let view = self.view(k);
         let (mut features, post) = view.features(c.peak, self.upright);
         features.gyro_peak_dps = self.gyro_peak;
-        let reference = self
-            .upright
-            .or_else(|| view.mean(c.peak - 200, c.peak - 100));
+        let reference = self.upright.or_else(|| view.mean(c.peak - 200, c.peak - 100));
         let posture_now = reference.map_or(Posture::Unknown, |r| posture(angle_deg(r, post)));
         let confidence = self.cfg.model.probability(&features.to_array());
         let alarm = FallAlarm {
@@ -229,10 +219,7 @@ impl FallDetector {
             if let Some(p) = self.pending.take() {
                 self.emit_report(p, k, sink);
             }
-            self.pending = Some(Pending {
-                impact: c.peak,
-                reference,
-            });
+            self.pending = Some(Pending { impact: c.peak, reference });
             self.recovery = reference.map(|r| Recovery {
                 impact_ms: alarm.impact_ms,
                 decision_ms: alarm.decision_ms,
@@ -245,13 +232,10 @@ impl FallDetector {
 
     fn emit_report<S: EventSink + ?Sized>(&self, p: Pending, now: i64, sink: &mut S) {
         let view = self.view(now);
-        let start = (p.impact - TRACE_HALF)
-            .max(self.valid_from)
-            .max(now - (RING as i64 - 1));
+        let start = (p.impact - TRACE_HALF).max(self.valid_from).max(now - (RING as i64 - 1));
         let end = (p.impact + TRACE_HALF).min(now + 1);
-        let trace_mg: Vec<[i16; 3]> = (start..end.max(start))
-            .map(|k| self.ring[(k & (RING as i64 - 1)) as usize])
-            .collect();
+        let trace_mg: Vec<[i16; 3]> =
+            (start..end.max(start)).map(|k| self.ring[(k & (RING as i64 - 1)) as usize]).collect();
         let last = view.mean(end - 100, end);
         let posture_after = match (p.reference, last) {
             (Some(r), Some(m)) => posture(angle_deg(r, m)),
@@ -274,10 +258,7 @@ impl FallDetector {
                 if up && b.std_g > 0.08 {
                     r.moving_ms += b.n as i64 * TICK_MS;
                     if r.moving_ms >= self.cfg.recovery_moving_ms {
-                        sink.emit(Event::FallRecovered {
-                            impact_ms: r.impact_ms,
-                            at_ms: b.end_ms,
-                        });
+                        sink.emit(Event::FallRecovered { impact_ms: r.impact_ms, at_ms: b.end_ms });
                         self.recovery = None;
                     }
                 } else {
@@ -290,11 +271,7 @@ impl FallDetector {
         // moderate movement around a steady direction (rolling over in bed is shorter).
         let n = norm(b.mean);
         let walking_like = (0.08..=0.8).contains(&b.std_g) && (n - 1.0).abs() < 0.15;
-        let m = [
-            b.mean[0] / n.max(1e-6),
-            b.mean[1] / n.max(1e-6),
-            b.mean[2] / n.max(1e-6),
-        ];
+        let m = [b.mean[0] / n.max(1e-6), b.mean[1] / n.max(1e-6), b.mean[2] / n.max(1e-6)];
         let steady = self.walk_dir.is_some_and(|d| angle_deg(d, m) < 20.0);
         self.walk_secs = match (walking_like, steady) {
             (false, _) => 0,
@@ -305,20 +282,12 @@ impl FallDetector {
         if self.walk_secs < WALK_SECS {
             return;
         }
-        let prior = if self.upright_learnt {
-            self.upright
-        } else {
-            None
-        };
+        let prior = if self.upright_learnt { self.upright } else { None };
         self.upright_learnt = true;
         self.upright = Some(match prior {
             None => m,
             Some(u) => {
-                let v = [
-                    0.9 * u[0] + 0.1 * m[0],
-                    0.9 * u[1] + 0.1 * m[1],
-                    0.9 * u[2] + 0.1 * m[2],
-                ];
+                let v = [0.9 * u[0] + 0.1 * m[0], 0.9 * u[1] + 0.1 * m[1], 0.9 * u[2] + 0.1 * m[2]];
                 let nv = norm(v).max(1e-6);
                 [v[0] / nv, v[1] / nv, v[2] / nv]
             }

@@ -88,11 +88,8 @@ mod tests {
 
     #[test]
     fn tree_walk_and_bounds() {
-        let mut t = Tree {
-            feature: [0; TREE_SPLITS],
-            threshold: [0.5; TREE_SPLITS],
-            leaf: [0.0; TREE_LEAVES],
-        };
+        let mut t =
+            Tree { feature: [0; TREE_SPLITS], threshold: [0.5; TREE_SPLITS], leaf: [0.0; TREE_LEAVES] };
         t.leaf = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0];
         t.feature[0] = 3;
         let mut x = [0.0; N_FEATURES];
@@ -101,11 +98,7 @@ mod tests {
         assert_eq!(t.eval(&x), 4.0);
         x[0] = 1.0; // right all the way
         assert_eq!(t.eval(&x), 7.0);
-        let m = FallModel {
-            trees: Cow::Owned(vec![t]),
-            base: 0.0,
-            threshold: 0.5,
-        };
+        let m = FallModel { trees: Cow::Owned(vec![t]), base: 0.0, threshold: 0.5 };
         assert!((m.probability(&[0.0; N_FEATURES]) - 0.5).abs() < 1e-6);
         assert_eq!(m.probability(&[f32::NAN; N_FEATURES]), 0.0);
         let p = FallModel::TRAINED.probability(&[0.0; N_FEATURES]);

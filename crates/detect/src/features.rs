@@ -180,9 +180,7 @@ impl RingView<'_> {
     /// Computes the features of the candidate with peak at tick `p`.
     pub(crate) fn features(&self, p: i64, upright: Option<[f32; 3]>) -> (FallFeatures, [f32; 3]) {
         let peak_g = norm(self.at(p));
-        let pre_grav = self
-            .mean(p - 200, p - 100)
-            .or_else(|| self.mean(p - 250, p - 50));
+        let pre_grav = self.mean(p - 200, p - 100).or_else(|| self.mean(p - 250, p - 50));
         let post = self.mean(p + 40, self.now + 1).unwrap_or([0.0; 3]);
 
         let mut freefall_min_g = peak_g;
@@ -257,10 +255,7 @@ impl RingView<'_> {
                 (Some(u), Some(g)) => angle_deg(u, g),
                 _ => 0.0,
             },
-            early_tilt_deg: match (
-                upright,
-                self.mean(early, (early + 100).min(p - 100)).or(pre_grav),
-            ) {
+            early_tilt_deg: match (upright, self.mean(early, (early + 100).min(p - 100)).or(pre_grav)) {
                 (Some(u), Some(g)) => angle_deg(u, g),
                 _ => 0.0,
             },
@@ -296,11 +291,7 @@ mod tests {
             };
             ring[(k & MASK) as usize] = v;
         }
-        let view = RingView {
-            ring: &ring,
-            valid_from: 0,
-            now: 1079,
-        };
+        let view = RingView { ring: &ring, valid_from: 0, now: 1079 };
         let (f, _) = view.features(1000, None);
         assert!(f.peak_g > 5.8);
         assert!(f.freefall_min_g < 0.25);
@@ -313,11 +304,7 @@ mod tests {
     #[test]
     fn empty_windows_are_harmless() {
         let ring = Box::new([[0i16; 3]; RING]);
-        let view = RingView {
-            ring: &ring,
-            valid_from: 500,
-            now: 500,
-        };
+        let view = RingView { ring: &ring, valid_from: 500, now: 500 };
         let (f, _) = view.features(500, None);
         assert!(f.to_array().iter().all(|v| v.is_finite()));
     }

@@ -12,11 +12,7 @@ pub(crate) fn project(origin: (f64, f64), p: (f64, f64)) -> (f64, f64) {
 fn seg_dist(p: (f64, f64), a: (f64, f64), b: (f64, f64)) -> f64 {
     let (dx, dy) = (b.0 - a.0, b.1 - a.1);
     let len2 = dx * dx + dy * dy;
-    let t = if len2 > 0.0 {
-        (((p.0 - a.0) * dx + (p.1 - a.1) * dy) / len2).clamp(0.0, 1.0)
-    } else {
-        0.0
-    };
+    let t = if len2 > 0.0 { (((p.0 - a.0) * dx + (p.1 - a.1) * dy) / len2).clamp(0.0, 1.0) } else { 0.0 };
     let (cx, cy) = (a.0 + t * dx, a.1 + t * dy);
     ((p.0 - cx).powi(2) + (p.1 - cy).powi(2)).sqrt()
 }
@@ -62,12 +58,8 @@ mod tests {
         let p = (40.0 + 200.0 / M_PER_DEG_LAT, 113.3);
         assert!((circle_depth(p, c, 100.0) + 100.0).abs() < 0.5);
         let d = 0.001; // ≈ 111 m of latitude
-        let square = [
-            (40.0 - d, 113.3 - d),
-            (40.0 - d, 113.3 + d),
-            (40.0 + d, 113.3 + d),
-            (40.0 + d, 113.3 - d),
-        ];
+        let square =
+            [(40.0 - d, 113.3 - d), (40.0 - d, 113.3 + d), (40.0 + d, 113.3 + d), (40.0 + d, 113.3 - d)];
         assert!((polygon_depth(c, &square) - 85.1).abs() < 1.0); // nearest edge: east/west, 0.001° lon
         assert!(polygon_depth((40.0 + 2.0 * d, 113.3), &square) < -100.0);
         assert_eq!(polygon_depth(c, &square[..2]), f64::NEG_INFINITY);

@@ -56,11 +56,7 @@ pub struct MotionSample {
 impl MotionSample {
     /// An accelerometer-only sample.
     pub const fn accel(t_ms: i64, acc: [f32; 3]) -> Self {
-        Self {
-            t_ms,
-            acc,
-            gyro: None,
-        }
+        Self { t_ms, acc, gyro: None }
     }
 }
 
@@ -102,13 +98,7 @@ impl Detector {
     /// Feeds one motion sample (any rate from 25 to 200 Hz; resampled to 100 Hz).
     pub fn push_motion<S: EventSink + ?Sized>(&mut self, sample: &MotionSample, sink: &mut S) {
         self.device.heartbeat(sample.t_ms, sink);
-        let Self {
-            resampler,
-            blocks,
-            fall,
-            activity,
-            ..
-        } = self;
+        let Self { resampler, blocks, fall, activity, .. } = self;
         if let Some(g) = sample.gyro {
             fall.note_gyro(g);
         }

@@ -19,11 +19,7 @@ pub struct ResampleConfig {
 
 impl Default for ResampleConfig {
     fn default() -> Self {
-        Self {
-            full_scale_g: 16.0,
-            max_gap_ms: 250,
-            clock_reset_ms: 60_000,
-        }
+        Self { full_scale_g: 16.0, max_gap_ms: 250, clock_reset_ms: 60_000 }
     }
 }
 
@@ -58,11 +54,7 @@ pub(crate) const TICK_MS: i64 = 10;
 
 impl Resampler {
     pub(crate) fn new(cfg: ResampleConfig) -> Self {
-        Self {
-            cfg,
-            last: None,
-            stats: StreamStats::default(),
-        }
+        Self { cfg, last: None, stats: StreamStats::default() }
     }
 
     pub(crate) fn stats(&self) -> StreamStats {
@@ -105,9 +97,7 @@ impl Resampler {
             Some((lt, _)) if t < lt && lt.saturating_sub(t) < self.cfg.clock_reset_ms => {
                 self.stats.out_of_order += 1;
             }
-            Some((lt, la))
-                if t > lt && t.saturating_sub(lt) <= self.cfg.max_gap_ms.max(TICK_MS) =>
-            {
+            Some((lt, la)) if t > lt && t.saturating_sub(lt) <= self.cfg.max_gap_ms.max(TICK_MS) => {
                 self.stats.accepted += 1;
                 // Ticks k with lt < k*10 <= t, linearly interpolated.
                 let first = lt.div_euclid(TICK_MS) + 1;
@@ -182,32 +172,16 @@ mod tests {
     fn drops_duplicates_and_out_of_order_and_nan() {
         let mut r = Resampler::new(ResampleConfig::default());
         let mut n = 0;
-        for (t, a) in [
-            (0, 1.0),
-            (10, 1.0),
-            (10, 5.0),
-            (5, 1.0),
-            (20, f32::NAN),
-            (20, 1.0),
-        ] {
+        for (t, a) in [(0, 1.0), (10, 1.0), (10, 5.0), (5, 1.0), (20, f32::NAN), (20, 1.0)] {
             r.push(&MotionSample::accel(t, [a, 0.0, 0.0]), |_| n += 1);
         }
         let s = r.stats();
-        assert_eq!(
-            (n, s.duplicates, s.out_of_order, s.non_finite),
-            (3, 1, 1, 1)
-        );
+        assert_eq!((n, s.duplicates, s.out_of_order, s.non_finite), (3, 1, 1, 1));
     }
 
     #[test]
     fn long_gap_and_clock_reset_break_the_stream() {
-        let (v, s) = run(&[
-            (0, 1.0),
-            (10, 1.0),
-            (5_000, 1.0),
-            (5_010, 1.0),
-            (-100_000, 1.0),
-        ]);
+        let (v, s) = run(&[(0, 1.0), (10, 1.0), (5_000, 1.0), (5_010, 1.0), (-100_000, 1.0)]);
         assert_eq!(s.breaks, 2);
         assert_eq!(v.iter().filter(|o| **o == Resampled::Break).count(), 2);
     }

@@ -23,13 +23,8 @@ pub enum VitalKind {
 }
 
 impl VitalKind {
-    pub const ALL: [VitalKind; 5] = [
-        Self::HeartRate,
-        Self::Systolic,
-        Self::Diastolic,
-        Self::SpO2,
-        Self::Temperature,
-    ];
+    pub const ALL: [VitalKind; 5] =
+        [Self::HeartRate, Self::Systolic, Self::Diastolic, Self::SpO2, Self::Temperature];
 
     fn index(self) -> usize {
         self as usize
@@ -125,18 +120,9 @@ impl Default for VitalConfig {
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum State {
     Normal,
-    Pending {
-        dir: Direction,
-        since: i64,
-        count: u32,
-    },
-    Alarm {
-        dir: Direction,
-    },
-    Clearing {
-        dir: Direction,
-        since: i64,
-    },
+    Pending { dir: Direction, since: i64, count: u32 },
+    Alarm { dir: Direction },
+    Clearing { dir: Direction, since: i64 },
 }
 
 pub(crate) struct VitalsMonitor {
@@ -147,11 +133,7 @@ pub(crate) struct VitalsMonitor {
 
 impl VitalsMonitor {
     pub(crate) fn new(cfg: VitalConfig) -> Self {
-        Self {
-            cfg,
-            state: [State::Normal; 5],
-            last_t: [i64::MIN; 5],
-        }
+        Self { cfg, state: [State::Normal; 5], last_t: [i64::MIN; 5] }
     }
 
     pub(crate) fn push<S: EventSink + ?Sized>(&mut self, r: VitalReading, sink: &mut S) {
@@ -169,8 +151,8 @@ impl VitalsMonitor {
         } else {
             None
         };
-        let settled = r.value >= rule.limits.low + rule.hysteresis
-            && r.value <= rule.limits.high - rule.hysteresis;
+        let settled =
+            r.value >= rule.limits.low + rule.hysteresis && r.value <= rule.limits.high - rule.hysteresis;
         let t = r.t_ms;
         self.state[i] = match (self.state[i], out) {
             (State::Normal, None) => State::Normal,
@@ -184,10 +166,7 @@ impl VitalsMonitor {
             (s @ State::Alarm { .. }, _) => s,
             (State::Clearing { dir, since }, _) if settled => {
                 if t.saturating_sub(since) >= rule.rearm_ms {
-                    sink.emit(Event::VitalCleared {
-                        kind: r.kind,
-                        at_ms: t,
-                    });
+                    sink.emit(Event::VitalCleared { kind: r.kind, at_ms: t });
                     State::Normal
                 } else {
                     State::Clearing { dir, since }
@@ -229,33 +208,18 @@ mod tests {
         let mut m = VitalsMonitor::new(cfg);
         let mut ev = Vec::new();
         for &(t, value) in readings {
-            m.push(
-                VitalReading {
-                    t_ms: t,
-                    kind,
-                    value,
-                },
-                &mut ev,
-            );
+            m.push(VitalReading { t_ms: t, kind, value }, &mut ev);
         }
         ev
     }
 
     fn hr_series(values: &[f32]) -> Vec<(i64, f32)> {
-        values
-            .iter()
-            .enumerate()
-            .map(|(i, &v)| (i as i64 * 30_000, v))
-            .collect()
+        values.iter().enumerate().map(|(i, &v)| (i as i64 * 30_000, v)).collect()
     }
 
     #[test]
     fn single_bad_reading_is_ignored() {
-        let ev = feed(
-            VitalConfig::default(),
-            VitalKind::HeartRate,
-            &hr_series(&[70.0, 150.0, 72.0, 71.0]),
-        );
+        let ev = feed(VitalConfig::default(), VitalKind::HeartRate, &hr_series(&[70.0, 150.0, 72.0, 71.0]));
         assert!(ev.is_empty());
     }
 
@@ -297,9 +261,7 @@ mod tests {
 
     #[test]
     fn hysteresis_keeps_a_flapping_value_in_alarm() {
-        let s = [
-            50.0, 50.0, 50.0, 91.0, 89.0, 91.0, 89.0, 91.0, 89.0, 91.0, 89.0,
-        ];
+        let s = [50.0, 50.0, 50.0, 91.0, 89.0, 91.0, 89.0, 91.0, 89.0, 91.0, 89.0];
         let ev = feed(VitalConfig::default(), VitalKind::SpO2, &hr_series(&s));
         assert_eq!(ev.len(), 1);
     }
@@ -309,11 +271,7 @@ mod tests {
         let cfg = VitalConfig::default().with_limits(VitalKind::Systolic, 90.0, 140.0);
         let ev = feed(cfg, VitalKind::Systolic, &[(0, 150.0), (60_000, 152.0)]);
         assert_eq!(ev.len(), 1);
-        let ev = feed(
-            VitalConfig::default(),
-            VitalKind::Systolic,
-            &[(0, 150.0), (60_000, 152.0)],
-        );
+        let ev = feed(VitalConfig::default(), VitalKind::Systolic, &[(0, 150.0), (60_000, 152.0)]);
         assert!(ev.is_empty());
     }
 
@@ -322,30 +280,14 @@ mod tests {
         let ev = feed(
             VitalConfig::default(),
             VitalKind::Temperature,
-            &[
-                (0, f32::NAN),
-                (1, 99.0),
-                (400_000, 38.5),
-                (100, 39.0),
-                (500_000, 38.6),
-            ],
+            &[(0, f32::NAN), (1, 99.0), (400_000, 38.5), (100, 39.0), (500_000, 38.6)],
         );
         assert!(ev.is_empty()); // two plausible readings, but only 100 s apart
     }
 
     #[test]
     fn low_temperature_sustained() {
-        let ev = feed(
-            VitalConfig::default(),
-            VitalKind::Temperature,
-            &[(0, 34.5), (300_000, 34.6)],
-        );
-        assert!(matches!(
-            ev[..],
-            [Event::VitalAlarm(VitalAlarm {
-                direction: Direction::Low,
-                ..
-            })]
-        ));
+        let ev = feed(VitalConfig::default(), VitalKind::Temperature, &[(0, 34.5), (300_000, 34.6)]);
+        assert!(matches!(ev[..], [Event::VitalAlarm(VitalAlarm { direction: Direction::Low, .. })]));
     }
 }

@@ -4,29 +4,19 @@
 
 use std::borrow::Cow;
 
-use zhulao_detect::{
-    FallConfig, FallFeatures, FallModel, MotionSample, TREE_LEAVES, TREE_SPLITS, Tree,
-};
+use zhulao_detect::{FallConfig, FallFeatures, FallModel, MotionSample, TREE_LEAVES, TREE_SPLITS, Tree};
 
 pub const T0: i64 = 1_704_067_200_000; // 2024-01-01 08:00 Beijing time
 
 /// Walking upright: the device reads about [0, −1, 0] g (as SisFall's waist device), with steps.
 pub fn walking(t: f64) -> [f32; 3] {
     let w = std::f64::consts::TAU * 1.8 * t;
-    [
-        (0.05 * (w + 1.0).sin()) as f32,
-        (-1.0 + 0.25 * w.sin()) as f32,
-        (0.1 * (w / 2.0).sin()) as f32,
-    ]
+    [(0.05 * (w + 1.0).sin()) as f32, (-1.0 + 0.25 * w.sin()) as f32, (0.1 * (w / 2.0).sin()) as f32]
 }
 
 /// Lying still on the side: gravity along +Z, with a breath of noise.
 pub fn lying(t: f64) -> [f32; 3] {
-    [
-        0.004 * (7.0 * t).sin() as f32,
-        0.003 * (5.0 * t).cos() as f32,
-        1.0,
-    ]
+    [0.004 * (7.0 * t).sin() as f32, 0.003 * (5.0 * t).cos() as f32, 1.0]
 }
 
 /// Walks until 10 s, falls (0.4 s of free fall, a 6 g impact peaking at 10.47 s), then lies
@@ -39,11 +29,7 @@ pub fn fall(t: f64, get_up_at: Option<f64>) -> [f32; 3] {
             let mag = 1.0 + 5.0 * (1.0 - (t - 10.47).abs() / 0.08).max(0.0);
             let d = [0.5f64, -0.8, 0.33];
             let n = (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sqrt();
-            [
-                (d[0] / n * mag) as f32,
-                (d[1] / n * mag) as f32,
-                (d[2] / n * mag) as f32,
-            ]
+            [(d[0] / n * mag) as f32, (d[1] / n * mag) as f32, (d[2] / n * mag) as f32]
         }
         t if get_up_at.is_some_and(|g| t >= g) => walking(t),
         t => lying(t),
@@ -62,10 +48,7 @@ pub fn sample(f: impl Fn(f64) -> [f32; 3], hz: u32, secs: f64) -> Vec<MotionSamp
 }
 
 fn index(name: &str) -> u8 {
-    FallFeatures::NAMES
-        .iter()
-        .position(|n| *n == name)
-        .expect("feature") as u8
+    FallFeatures::NAMES.iter().position(|n| *n == name).expect("feature") as u8
 }
 
 /// A transparent rule as a one-tree model: fall when peak > 3 g and lying (> 60°) afterwards.
@@ -81,18 +64,11 @@ pub fn rule_model() -> FallModel {
     tree.threshold[2] = 60.0;
     // Node 6 (peak and tilt both high) keeps threshold +inf: always left, to leaf 6.
     tree.leaf[6] = 10.0;
-    FallModel {
-        trees: Cow::Owned(vec![tree]),
-        base: 0.0,
-        threshold: 0.5,
-    }
+    FallModel { trees: Cow::Owned(vec![tree]), base: 0.0, threshold: 0.5 }
 }
 
 pub fn rule_config() -> FallConfig {
-    FallConfig {
-        model: rule_model(),
-        ..FallConfig::default()
-    }
+    FallConfig { model: rule_model(), ..FallConfig::default() }
 }
 
 /// Rotates a vector: 30° about X, then 45° about Z (the device worn askew).

@@ -3,29 +3,16 @@
 
 use proptest::prelude::*;
 use zhulao_detect::{
-    Detector, DetectorConfig, DeviceConfig, Event, GeoZone, GpsFix, MotionSample, VitalKind,
-    VitalReading,
+    Detector, DetectorConfig, DeviceConfig, Event, GeoZone, GpsFix, MotionSample, VitalKind, VitalReading,
 };
 
 #[derive(Clone, Debug)]
 enum Op {
-    Motion {
-        dt: i64,
-        acc: [f32; 3],
-        gyro: Option<[f32; 3]>,
-    },
+    Motion { dt: i64, acc: [f32; 3], gyro: Option<[f32; 3]> },
     Jump(i64),
-    Vital {
-        dt: i64,
-        kind: usize,
-        value: f32,
-    },
+    Vital { dt: i64, kind: usize, value: f32 },
     Battery(f32),
-    Location {
-        lat: f64,
-        lon: f64,
-        accuracy: f64,
-    },
+    Location { lat: f64, lon: f64, accuracy: f64 },
     Check(i64),
 }
 
@@ -56,10 +43,7 @@ fn config(report_candidates: bool) -> DetectorConfig {
     let mut c = DetectorConfig {
         device: DeviceConfig {
             zones: vec![
-                GeoZone::Circle {
-                    center: (40.08, 113.30),
-                    radius_m: 300.0,
-                },
+                GeoZone::Circle { center: (40.08, 113.30), radius_m: 300.0 },
                 GeoZone::Polygon(vec![(40.0, 113.2), (40.0, 113.25), (40.05, 113.25)]),
                 GeoZone::Polygon(vec![(40.0, 113.2)]),
             ],
@@ -141,9 +125,5 @@ proptest! {
 #[test]
 fn state_is_fixed_size() {
     // The detector owns no growing collection: its inline size plus the 6 KB ring is all.
-    assert!(
-        std::mem::size_of::<Detector>() < 1024,
-        "{}",
-        std::mem::size_of::<Detector>()
-    );
+    assert!(std::mem::size_of::<Detector>() < 1024, "{}", std::mem::size_of::<Detector>());
 }

@@ -4,8 +4,8 @@ mod common;
 
 use common::*;
 use zhulao_detect::{
-    Detector, DetectorConfig, DeviceConfig, Event, FallAlarm, GeoZone, GpsFix, MotionSample,
-    Posture, VitalKind, VitalReading,
+    Detector, DetectorConfig, DeviceConfig, Event, FallAlarm, GeoZone, GpsFix, MotionSample, Posture,
+    VitalKind, VitalReading,
 };
 
 fn run(config: DetectorConfig, samples: &[MotionSample]) -> Vec<Event> {
@@ -18,23 +18,11 @@ fn run(config: DetectorConfig, samples: &[MotionSample]) -> Vec<Event> {
 }
 
 fn config() -> DetectorConfig {
-    DetectorConfig {
-        fall: rule_config(),
-        ..DetectorConfig::default()
-    }
+    DetectorConfig { fall: rule_config(), ..DetectorConfig::default() }
 }
 
 fn alarms(events: &[Event]) -> Vec<FallAlarm> {
-    events
-        .iter()
-        .filter_map(|e| {
-            if let Event::Fall(a) = e {
-                Some(*a)
-            } else {
-                None
-            }
-        })
-        .collect()
+    events.iter().filter_map(|e| if let Event::Fall(a) = e { Some(*a) } else { None }).collect()
 }
 
 #[test]
@@ -43,28 +31,14 @@ fn a_fall_raises_one_alarm_then_the_report() {
     let a = alarms(&events);
     assert_eq!(a.len(), 1, "{events:?}");
     let a = a[0];
-    assert!(
-        (a.impact_ms - (T0 + 10_470)).abs() <= 10,
-        "impact at {}",
-        a.impact_ms - T0
-    );
+    assert!((a.impact_ms - (T0 + 10_470)).abs() <= 10, "impact at {}", a.impact_ms - T0);
     assert_eq!(a.decision_ms - a.impact_ms, 900);
     assert_eq!(a.posture, Posture::Lying);
-    assert!(
-        a.features.peak_g > 5.5 && a.features.post_tilt_deg > 80.0,
-        "{:?}",
-        a.features
-    );
+    assert!(a.features.peak_g > 5.5 && a.features.post_tilt_deg > 80.0, "{:?}", a.features);
     assert!(a.confidence > 0.99);
     let report = events
         .iter()
-        .find_map(|e| {
-            if let Event::FallReport(r) = e {
-                Some(r)
-            } else {
-                None
-            }
-        })
+        .find_map(|e| if let Event::FallReport(r) = e { Some(r) } else { None })
         .expect("report");
     assert_eq!(report.impact_ms, a.impact_ms);
     assert_eq!(report.trace_start_ms, a.impact_ms - 5_000);
@@ -72,18 +46,8 @@ fn a_fall_raises_one_alarm_then_the_report() {
     assert_eq!(report.posture_after, Posture::Lying);
     // The trace holds the impact 500 samples in.
     let peak = report.trace_mg[500];
-    assert!(
-        peak.iter()
-            .map(|&v| (v as f32 / 1000.0).powi(2))
-            .sum::<f32>()
-            .sqrt()
-            > 5.5
-    );
-    assert!(
-        !events
-            .iter()
-            .any(|e| matches!(e, Event::FallRecovered { .. }))
-    );
+    assert!(peak.iter().map(|&v| (v as f32 / 1000.0).powi(2)).sum::<f32>().sqrt() > 5.5);
+    assert!(!events.iter().any(|e| matches!(e, Event::FallRecovered { .. })));
 }
 
 #[test]
@@ -94,19 +58,11 @@ fn getting_up_within_the_grace_period_is_recovered() {
     let at = events
         .iter()
         .find_map(|e| {
-            if let Event::FallRecovered { impact_ms, at_ms } = e {
-                Some((*impact_ms, *at_ms))
-            } else {
-                None
-            }
+            if let Event::FallRecovered { impact_ms, at_ms } = e { Some((*impact_ms, *at_ms)) } else { None }
         })
         .expect("recovered");
     assert_eq!(at.0, a[0].impact_ms);
-    assert!(
-        at.1 >= T0 + 23_000 && at.1 <= T0 + 25_000,
-        "recovered at {}",
-        at.1 - T0
-    );
+    assert!(at.1 >= T0 + 23_000 && at.1 <= T0 + 25_000, "recovered at {}", at.1 - T0);
 }
 
 #[test]
@@ -115,22 +71,14 @@ fn getting_up_after_the_grace_period_is_not_recovered() {
     cfg.fall.recovery_grace_ms = 5_000;
     let events = run(cfg, &sample(|t| fall(t, Some(20.0)), 100, 40.0));
     assert_eq!(alarms(&events).len(), 1);
-    assert!(
-        !events
-            .iter()
-            .any(|e| matches!(e, Event::FallRecovered { .. }))
-    );
+    assert!(!events.iter().any(|e| matches!(e, Event::FallRecovered { .. })));
 }
 
 #[test]
 fn walking_and_jogging_raise_nothing() {
     let jog = |t: f64| {
         let w = std::f64::consts::TAU * 2.8 * t;
-        [
-            0.3 * (w + 1.0).sin() as f32,
-            (-1.0 + 1.6 * w.sin()) as f32,
-            0.2 * (w / 2.0).sin() as f32,
-        ]
+        [0.3 * (w + 1.0).sin() as f32, (-1.0 + 1.6 * w.sin()) as f32, 0.2 * (w / 2.0).sin() as f32]
     };
     assert!(alarms(&run(config(), &sample(walking, 100, 120.0))).is_empty());
     assert!(alarms(&run(config(), &sample(jog, 100, 120.0))).is_empty());
@@ -141,16 +89,9 @@ fn the_same_fall_is_found_at_25_and_200_hz_and_when_worn_rotated() {
     for hz in [25, 50, 200] {
         let a = alarms(&run(config(), &sample(|t| fall(t, None), hz, 30.0)));
         assert_eq!(a.len(), 1, "{hz} Hz");
-        assert!(
-            (a[0].impact_ms - (T0 + 10_470)).abs() <= 40,
-            "{hz} Hz: {}",
-            a[0].impact_ms - T0
-        );
+        assert!((a[0].impact_ms - (T0 + 10_470)).abs() <= 40, "{hz} Hz: {}", a[0].impact_ms - T0);
     }
-    let a = alarms(&run(
-        config(),
-        &sample(|t| rotate(fall(t, None)), 100, 30.0),
-    ));
+    let a = alarms(&run(config(), &sample(|t| rotate(fall(t, None)), 100, 30.0)));
     assert_eq!(a.len(), 1);
     assert_eq!(a[0].posture, Posture::Lying);
 }
@@ -183,10 +124,8 @@ fn duplicates_out_of_order_nan_and_clipping_do_not_change_the_outcome() {
     let mut cfg = config();
     cfg.resample.full_scale_g = 4.0;
     cfg.fall.model = rule_model();
-    let clipped: Vec<MotionSample> = clean
-        .iter()
-        .map(|s| MotionSample::accel(s.t_ms, s.acc.map(|v| v.clamp(-4.0, 4.0))))
-        .collect();
+    let clipped: Vec<MotionSample> =
+        clean.iter().map(|s| MotionSample::accel(s.t_ms, s.acc.map(|v| v.clamp(-4.0, 4.0)))).collect();
     assert_eq!(alarms(&run(cfg, &clipped)).len(), 1);
 }
 
@@ -207,19 +146,11 @@ fn a_gap_in_the_stream_breaks_it_without_inventing_a_fall() {
 #[test]
 fn a_second_impact_within_the_refractory_period_is_one_alarm() {
     let twice = |t: f64| {
-        if t >= 15.0 {
-            fall(t - 5.0, None)
-        } else {
-            fall(t, None)
-        }
+        if t >= 15.0 { fall(t - 5.0, None) } else { fall(t, None) }
     };
     assert_eq!(alarms(&run(config(), &sample(twice, 100, 30.0))).len(), 1);
     let far = |t: f64| {
-        if t >= 30.0 {
-            fall(t - 20.0, None)
-        } else {
-            fall(t, None)
-        }
+        if t >= 30.0 { fall(t - 20.0, None) } else { fall(t, None) }
     };
     assert_eq!(alarms(&run(config(), &sample(far, 100, 50.0))).len(), 2);
 }
@@ -236,10 +167,7 @@ fn candidates_are_reported_only_when_asked() {
 
 #[test]
 fn shipped_model_flags_the_synthetic_fall_and_not_walking() {
-    let events = run(
-        DetectorConfig::default(),
-        &sample(|t| fall(t, None), 100, 30.0),
-    );
+    let events = run(DetectorConfig::default(), &sample(|t| fall(t, None), 100, 30.0));
     assert_eq!(alarms(&events).len(), 1, "{events:?}");
     assert!(alarms(&run(DetectorConfig::default(), &sample(walking, 100, 60.0))).is_empty());
 }
@@ -249,9 +177,7 @@ fn a_device_on_the_table_is_not_worn() {
     let flat = |t: f64| [0.0, 0.0, 1.0 + 0.001 * (3.0 * t).sin() as f32];
     let events = run(DetectorConfig::default(), &sample(flat, 25, 11.0 * 60.0));
     assert!(
-        events
-            .iter()
-            .any(|e| matches!(e, Event::NotWorn { at_ms, .. } if *at_ms - T0 >= 600_000)),
+        events.iter().any(|e| matches!(e, Event::NotWorn { at_ms, .. } if *at_ms - T0 >= 600_000)),
         "{events:?}"
     );
 }
@@ -261,10 +187,7 @@ fn vitals_battery_location_and_offline_through_the_detector() {
     let home = (40.08, 113.30);
     let mut det = Detector::new(DetectorConfig {
         device: DeviceConfig {
-            zones: vec![GeoZone::Circle {
-                center: home,
-                radius_m: 200.0,
-            }],
+            zones: vec![GeoZone::Circle { center: home, radius_m: 200.0 }],
             ..Default::default()
         },
         ..Default::default()
@@ -272,22 +195,14 @@ fn vitals_battery_location_and_offline_through_the_detector() {
     let mut ev = Vec::new();
     for i in 0..4 {
         det.push_vital(
-            VitalReading {
-                t_ms: T0 + i * 30_000,
-                kind: VitalKind::HeartRate,
-                value: 140.0,
-            },
+            VitalReading { t_ms: T0 + i * 30_000, kind: VitalKind::HeartRate, value: 140.0 },
             &mut ev,
         );
     }
     det.push_battery(T0 + 100_000, 10.0, &mut ev);
     for i in 0..10 {
-        let fix = GpsFix {
-            t_ms: T0 + 100_000 + i * 20_000,
-            lat: home.0 + 0.01,
-            lon: home.1,
-            accuracy_m: 8.0,
-        };
+        let fix =
+            GpsFix { t_ms: T0 + 100_000 + i * 20_000, lat: home.0 + 0.01, lon: home.1, accuracy_m: 8.0 };
         det.push_location(fix, &mut ev);
     }
     det.check(T0 + 280_000 + 16 * 60_000, &mut ev);

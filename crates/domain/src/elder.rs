@@ -103,8 +103,10 @@ pub struct Contact {
     pub phone: Phone,
 }
 
-/// The validated content of an elder's record: everything staff enter.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+/// The validated content of an elder's record: everything staff enter. Its `Debug` shows
+/// no personal data (ID number and phone masked, name, address and contacts left out), so a
+/// record in a log line or panic message leaks nothing.
+#[derive(Clone, PartialEq, serde::Serialize)]
 pub struct ElderRecord {
     pub id_number: IdNumber,
     pub name: String,
@@ -124,6 +126,20 @@ pub struct ElderRecord {
     pub home_station_id: Option<i64>,
     pub card_no: Option<String>,
     pub card_balance: Fen,
+}
+
+impl std::fmt::Debug for ElderRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ElderRecord")
+            .field("id_number", &self.id_number)
+            .field("region", &self.region)
+            .field("living", &self.living)
+            .field("economic", &self.economic)
+            .field("capability", &self.capability)
+            .field("care_manager_id", &self.care_manager_id)
+            .field("home_station_id", &self.home_station_id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A stored elder.

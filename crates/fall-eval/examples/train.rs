@@ -8,15 +8,7 @@ use zhulao_fall_eval::TrainArgs;
 fn main() -> anyhow::Result<()> {
     let args = TrainArgs::parse();
     let model = zhulao_fall_eval::train_and_write(&args)?;
-    println!(
-        "{} trees over {}",
-        model.trees.len(),
-        FallFeatures::NAMES.join(", ")
-    );
-    println!(
-        "threshold {:.4}; written to {}",
-        model.threshold,
-        args.out.display()
-    );
+    println!("{} trees over {}", model.trees.len(), FallFeatures::NAMES.join(", "));
+    println!("threshold {:.4}; written to {}", model.threshold, args.out.display());
     Ok(())
 }

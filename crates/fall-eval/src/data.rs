@@ -43,11 +43,7 @@ pub fn load(raw: &Path, labels: Option<&Path>) -> Result<(Vec<Trial>, Vec<Skippe
         .collect();
     subjects.sort();
     for dir in subjects {
-        let subject = dir
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
+        let subject = dir.file_name().unwrap_or_default().to_string_lossy().into_owned();
         let mut files: Vec<PathBuf> = fs::read_dir(&dir)
             .with_context(|| format!("reading {}", dir.display()))?
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -55,22 +51,12 @@ pub fn load(raw: &Path, labels: Option<&Path>) -> Result<(Vec<Trial>, Vec<Skippe
             .collect();
         files.sort();
         for path in files {
-            let name = path
-                .file_stem()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned();
+            let name = path.file_stem().unwrap_or_default().to_string_lossy().into_owned();
             let Some(activity) = parse_name(&name, &subject) else {
-                skipped.push(Skipped {
-                    path,
-                    reason: "name is not <ACTIVITY>_<SUBJECT>_R<NN>".into(),
-                });
+                skipped.push(Skipped { path, reason: "name is not <ACTIVITY>_<SUBJECT>_R<NN>".into() });
                 continue;
             };
-            let acc = match fs::read_to_string(&path)
-                .map_err(|e| e.to_string())
-                .and_then(|s| parse_raw(&s))
-            {
+            let acc = match fs::read_to_string(&path).map_err(|e| e.to_string()).and_then(|s| parse_raw(&s)) {
                 Ok(a) => a,
                 Err(reason) => {
                     skipped.push(Skipped { path, reason });
@@ -83,10 +69,7 @@ pub fn load(raw: &Path, labels: Option<&Path>) -> Result<(Vec<Trial>, Vec<Skippe
                 match parse_labels(&text, acc.len()) {
                     Ok(v) => Some(v),
                     Err(reason) => {
-                        skipped.push(Skipped {
-                            path: p,
-                            reason: format!("labels ignored: {reason}"),
-                        });
+                        skipped.push(Skipped { path: p, reason: format!("labels ignored: {reason}") });
                         None
                     }
                 }
@@ -135,14 +118,10 @@ pub fn parse_raw(text: &str) -> Result<Vec<[f32; 3]>, String> {
             if n == 9 {
                 return Err(format!("line {}: more than 9 columns", i + 1));
             }
-            v[n] = field.trim().parse().map_err(|_| {
-                format!(
-                    "line {}: non-numeric column {}: {:?}",
-                    i + 1,
-                    n + 1,
-                    field.trim()
-                )
-            })?;
+            v[n] = field
+                .trim()
+                .parse()
+                .map_err(|_| format!("line {}: non-numeric column {}: {:?}", i + 1, n + 1, field.trim()))?;
             n += 1;
         }
         if n < 9 {
@@ -163,9 +142,7 @@ pub fn parse_raw(text: &str) -> Result<Vec<[f32; 3]>, String> {
 pub fn parse_labels(text: &str, ticks: usize) -> Result<Vec<u8>, String> {
     let mut out = vec![0u8; ticks];
     for (i, tok) in text.split_whitespace().enumerate() {
-        let v: u8 = tok
-            .parse()
-            .map_err(|_| format!("row {}: not a label: {tok:?}", i + 1))?;
+        let v: u8 = tok.parse().map_err(|_| format!("row {}: not a label: {tok:?}", i + 1))?;
         if let Some(slot) = out.get_mut(i / 2) {
             *slot = (*slot).max(v);
         }
@@ -183,16 +160,8 @@ mod tests {
         let v = parse_raw(ok).expect("valid");
         assert_eq!(v.len(), 1);
         assert!((v[0][1] - (-260.0 / 256.0)).abs() < 1e-6);
-        assert!(
-            parse_raw("1,2,3;\n4,5,6;\n")
-                .unwrap_err()
-                .contains("short row")
-        );
-        assert!(
-            parse_raw("1,2,x,4,5,6,7,8,9;\n1,2,3,4,5,6,7,8,9;\n")
-                .unwrap_err()
-                .contains("non-numeric")
-        );
+        assert!(parse_raw("1,2,3;\n4,5,6;\n").unwrap_err().contains("short row"));
+        assert!(parse_raw("1,2,x,4,5,6,7,8,9;\n1,2,3,4,5,6,7,8,9;\n").unwrap_err().contains("non-numeric"));
         assert!(parse_raw("").is_err());
     }
 
@@ -201,10 +170,7 @@ mod tests {
         assert_eq!(parse_name("F01_SA01_R01", "SA01").as_deref(), Some("F01"));
         assert_eq!(parse_name("F01_SA02_R01", "SA01"), None);
         assert_eq!(parse_name("Readme", "SA01"), None);
-        assert_eq!(
-            parse_labels("0\n1\n2\n0\n0\n", 2).expect("labels"),
-            vec![1, 2]
-        );
+        assert_eq!(parse_labels("0\n1\n2\n0\n0\n", 2).expect("labels"), vec![1, 2]);
         assert!(parse_labels("0\nz\n", 2).is_err());
     }
 }

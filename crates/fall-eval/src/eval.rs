@@ -33,13 +33,7 @@ fn svm(a: [f32; 3]) -> f32 {
 }
 
 fn peak_in(acc: &[[f32; 3]], lo: usize, hi: usize) -> usize {
-    (lo..hi.min(acc.len())).fold(lo, |best, i| {
-        if svm(acc[i]) > svm(acc[best]) {
-            i
-        } else {
-            best
-        }
-    })
+    (lo..hi.min(acc.len())).fold(lo, |best, i| if svm(acc[i]) > svm(acc[best]) { i } else { best })
 }
 
 /// The fall window of a fall trial: the labelled fall (first tick labelled 1 or 2) and the
@@ -54,18 +48,12 @@ pub fn fall_window(t: &Trial) -> Option<FallWindow> {
         let last = l.iter().rposition(|&v| v > 0);
         if let (Some(a), Some(b)) = (first, last) {
             let p = peak_in(&t.acc, a, b + 51);
-            return Some(FallWindow {
-                start_ms: a as i64 * TICK_MS,
-                impact_ms: p as i64 * TICK_MS,
-            });
+            return Some(FallWindow { start_ms: a as i64 * TICK_MS, impact_ms: p as i64 * TICK_MS });
         }
     }
     let p = peak_in(&t.acc, 0, t.acc.len());
     let impact_ms = p as i64 * TICK_MS;
-    Some(FallWindow {
-        start_ms: impact_ms - UNLABELLED_START_MS,
-        impact_ms,
-    })
+    Some(FallWindow { start_ms: impact_ms - UNLABELLED_START_MS, impact_ms })
 }
 
 /// What the detector said about one trial.
@@ -86,12 +74,7 @@ pub fn run_trial(t: &Trial, config: &DetectorConfig) -> TrialRun {
         det.push_motion(&MotionSample::accel(i as i64 * TICK_MS, acc), &mut events);
     }
     let elapsed = start.elapsed();
-    let mut run = TrialRun {
-        alarms: Vec::new(),
-        candidates: Vec::new(),
-        ticks: t.acc.len() as u64,
-        elapsed,
-    };
+    let mut run = TrialRun { alarms: Vec::new(), candidates: Vec::new(), ticks: t.acc.len() as u64, elapsed };
     for e in events {
         match e {
             Event::Fall(a) => run.alarms.push(a),
@@ -202,13 +185,11 @@ pub fn report(
     lat.sort_unstable();
     let mut per_activity: BTreeMap<String, ActivityRow> = BTreeMap::new();
     for o in outcomes {
-        let row = per_activity
-            .entry(o.activity.clone())
-            .or_insert(ActivityRow {
-                trials: 0,
-                alarmed: 0,
-                rate: 0.0,
-            });
+        let row = per_activity.entry(o.activity.clone()).or_insert(ActivityRow {
+            trials: 0,
+            alarmed: 0,
+            rate: 0.0,
+        });
         row.trials += 1;
         row.alarmed += o.alarmed as usize;
     }
@@ -226,11 +207,7 @@ pub fn report(
         specificity: 1.0 - ratio(fp, adls.len()),
         adl_hours,
         false_alarms,
-        false_alarms_per_hour: if adl_hours > 0.0 {
-            false_alarms as f64 / adl_hours
-        } else {
-            0.0
-        },
+        false_alarms_per_hour: if adl_hours > 0.0 { false_alarms as f64 / adl_hours } else { 0.0 },
         latency_ms: Latency {
             p50: percentile(&lat, 0.5),
             p95: percentile(&lat, 0.95),
@@ -239,16 +216,8 @@ pub fn report(
         samples,
         samples_per_second: samples as f64 / elapsed.as_secs_f64().max(1e-9),
         per_activity,
-        missed: falls
-            .iter()
-            .filter(|o| !o.alarmed)
-            .map(|o| o.name.clone())
-            .collect(),
-        false_positives: adls
-            .iter()
-            .filter(|o| o.alarmed)
-            .map(|o| o.name.clone())
-            .collect(),
+        missed: falls.iter().filter(|o| !o.alarmed).map(|o| o.name.clone()).collect(),
+        false_positives: adls.iter().filter(|o| o.alarmed).map(|o| o.name.clone()).collect(),
         skipped_files: skipped,
     }
 }
@@ -286,28 +255,15 @@ impl std::fmt::Display for Report {
             self.samples_per_second / 1e6,
             self.samples
         )?;
-        writeln!(
-            f,
-            "  per activity (falls: detected; daily activities: trials with a false alarm):"
-        )?;
+        writeln!(f, "  per activity (falls: detected; daily activities: trials with a false alarm):")?;
         for (code, row) in &self.per_activity {
-            writeln!(
-                f,
-                "    {code}  {:>4}/{:<4} {:>6.1}%",
-                row.alarmed,
-                row.trials,
-                100.0 * row.rate
-            )?;
+            writeln!(f, "    {code}  {:>4}/{:<4} {:>6.1}%", row.alarmed, row.trials, 100.0 * row.rate)?;
         }
         if !self.missed.is_empty() {
             writeln!(f, "  missed falls: {}", self.missed.join(" "))?;
         }
         if !self.false_positives.is_empty() {
-            writeln!(
-                f,
-                "  false-positive trials: {}",
-                self.false_positives.join(" ")
-            )?;
+            writeln!(f, "  false-positive trials: {}", self.false_positives.join(" "))?;
         }
         for s in &self.skipped_files {
             writeln!(f, "  skipped: {s}")?;

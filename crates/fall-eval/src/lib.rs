@@ -65,15 +65,9 @@ pub fn config_with(model: FallModel) -> DetectorConfig {
     c
 }
 
-fn load(
-    raw: &std::path::Path,
-    labels: Option<&std::path::Path>,
-) -> Result<(Vec<Trial>, Vec<String>)> {
+fn load(raw: &std::path::Path, labels: Option<&std::path::Path>) -> Result<(Vec<Trial>, Vec<String>)> {
     let (trials, skipped) = data::load(raw, labels)?;
-    let skipped = skipped
-        .into_iter()
-        .map(|s| format!("{}: {}", s.path.display(), s.reason))
-        .collect();
+    let skipped = skipped.into_iter().map(|s| format!("{}: {}", s.path.display(), s.reason)).collect();
     Ok((trials, skipped))
 }
 
@@ -145,9 +139,7 @@ pub fn evaluate(args: &FallEvalArgs) -> Result<Report> {
         let protocol = format!(
             "leave-one-subject-out cross-validation over {n} subjects; every trial scored by a model not trained on its subject"
         );
-        Ok(eval::report(
-            &protocol, &outcomes, samples, elapsed, skipped,
-        ))
+        Ok(eval::report(&protocol, &outcomes, samples, elapsed, skipped))
     } else {
         let mut acc = (0u64, Duration::ZERO);
         let outcomes = score_all(&trials, 0..trials.len(), FallModel::TRAINED, &mut acc);
@@ -166,9 +158,7 @@ pub fn run(args: &FallEvalArgs) -> Result<()> {
         report.to_string()
     };
     match std::io::stdout().lock().write_all(text.as_bytes()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            Err(e).context("writing the report")
-        }
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e).context("writing the report"),
         _ => Ok(()),
     }
 }

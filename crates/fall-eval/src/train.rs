@@ -35,27 +35,12 @@ pub fn examples(trial_index: usize, t: &Trial, run: &TrialRun, out: &mut Vec<Exa
             continue;
         }
         match window {
-            None => out.push(Example {
-                x,
-                fall: false,
-                trial: trial_index,
-                counts: true,
-            }),
+            None => out.push(Example { x, fall: false, trial: trial_index, counts: true }),
             Some(w) if w.contains(c.decision_ms) => {
                 let fall = (c.impact_ms - w.impact_ms).abs() <= MATCH_MS;
-                out.push(Example {
-                    x,
-                    fall,
-                    trial: trial_index,
-                    counts: true,
-                });
+                out.push(Example { x, fall, trial: trial_index, counts: true });
             }
-            Some(_) => out.push(Example {
-                x,
-                fall: false,
-                trial: trial_index,
-                counts: false,
-            }),
+            Some(_) => out.push(Example { x, fall: false, trial: trial_index, counts: false }),
         }
     }
 }
@@ -81,21 +66,14 @@ const BINS: usize = 64;
 /// the ensemble's over-confident in-sample ones.
 pub fn fit(all: &[Example], trials: &[Trial], use_trial: impl Fn(usize) -> bool) -> FallModel {
     let mut model = fit_trees(all, trials, &use_trial);
-    let mut subjects: Vec<&str> = (0..trials.len())
-        .filter(|&i| use_trial(i))
-        .map(|i| trials[i].subject.as_str())
-        .collect();
+    let mut subjects: Vec<&str> =
+        (0..trials.len()).filter(|&i| use_trial(i)).map(|i| trials[i].subject.as_str()).collect();
     subjects.sort_unstable();
     subjects.dedup();
     let mut best = vec![f32::NEG_INFINITY; trials.len()];
     for s in subjects {
-        let inner = fit_trees(all, trials, &|i: usize| {
-            use_trial(i) && trials[i].subject != s
-        });
-        for e in all
-            .iter()
-            .filter(|e| e.counts && trials[e.trial].subject == s && use_trial(e.trial))
-        {
+        let inner = fit_trees(all, trials, &|i: usize| use_trial(i) && trials[i].subject != s);
+        for e in all.iter().filter(|e| e.counts && trials[e.trial].subject == s && use_trial(e.trial)) {
             best[e.trial] = best[e.trial].max(inner.probability(&e.x));
         }
     }
@@ -105,23 +83,12 @@ pub fn fit(all: &[Example], trials: &[Trial], use_trial: impl Fn(usize) -> bool)
 
 /// Gradient boosting of depth-3 trees on the class-balanced logistic loss (threshold 0.5).
 fn fit_trees(all: &[Example], trials: &[Trial], use_trial: &impl Fn(usize) -> bool) -> FallModel {
-    let ex: Vec<&Example> = all
-        .iter()
-        .filter(|e| use_trial(e.trial) && trainable(e, trials))
-        .collect();
+    let ex: Vec<&Example> = all.iter().filter(|e| use_trial(e.trial) && trainable(e, trials)).collect();
     let n = ex.len();
     let pos = ex.iter().filter(|e| e.fall).count().max(1) as f64;
     let neg = (n as f64 - pos).max(1.0);
-    let weight: Vec<f64> = ex
-        .iter()
-        .map(|e| {
-            if e.fall {
-                n as f64 / (2.0 * pos)
-            } else {
-                n as f64 / (2.0 * neg)
-            }
-        })
-        .collect();
+    let weight: Vec<f64> =
+        ex.iter().map(|e| if e.fall { n as f64 / (2.0 * pos) } else { n as f64 / (2.0 * neg) }).collect();
     let y: Vec<f64> = ex.iter().map(|e| f64::from(u8::from(e.fall))).collect();
 
     // Quantile split points per feature, and each example's bin.
@@ -129,25 +96,20 @@ fn fit_trees(all: &[Example], trials: &[Trial], use_trial: &impl Fn(usize) -> bo
         .map(|f| {
             let mut v: Vec<f32> = ex.iter().map(|e| e.x[f]).collect();
             v.sort_by(f32::total_cmp);
-            let mut c: Vec<f32> = (1..BINS)
-                .map(|q| v[(q * v.len() / BINS).min(v.len().saturating_sub(1))])
-                .collect();
+            let mut c: Vec<f32> =
+                (1..BINS).map(|q| v[(q * v.len() / BINS).min(v.len().saturating_sub(1))]).collect();
             c.dedup();
             c
         })
         .collect();
-    let bin: Vec<[u8; N_FEATURES]> = ex
-        .iter()
-        .map(|e| std::array::from_fn(|f| cuts[f].partition_point(|&c| c < e.x[f]) as u8))
-        .collect();
+    let bin: Vec<[u8; N_FEATURES]> =
+        ex.iter().map(|e| std::array::from_fn(|f| cuts[f].partition_point(|&c| c < e.x[f]) as u8)).collect();
 
     let base = (pos * (n as f64 / (2.0 * pos)) / (neg * (n as f64 / (2.0 * neg)))).ln(); // 0 with balanced weights
     let mut score = vec![base; n];
     let mut trees = Vec::with_capacity(TREES);
     for _ in 0..TREES {
-        let g: Vec<f64> = (0..n)
-            .map(|i| weight[i] * (sigmoid(score[i]) - y[i]))
-            .collect();
+        let g: Vec<f64> = (0..n).map(|i| weight[i] * (sigmoid(score[i]) - y[i])).collect();
         let h: Vec<f64> = (0..n)
             .map(|i| {
                 let p = sigmoid(score[i]);
@@ -166,9 +128,7 @@ fn fit_trees(all: &[Example], trials: &[Trial], use_trial: &impl Fn(usize) -> bo
             for k in first..first + width {
                 let (mut best_gain, mut best) = (0.0, None);
                 let members: Vec<usize> = (0..n).filter(|&i| node[i] == k).collect();
-                let (gt, ht): (f64, f64) = members
-                    .iter()
-                    .fold((0.0, 0.0), |a, &i| (a.0 + g[i], a.1 + h[i]));
+                let (gt, ht): (f64, f64) = members.iter().fold((0.0, 0.0), |a, &i| (a.0 + g[i], a.1 + h[i]));
                 for f in 0..N_FEATURES {
                     let nb = cuts[f].len() + 1;
                     let mut hg = vec![0.0; nb];
@@ -185,8 +145,8 @@ fn fit_trees(all: &[Example], trials: &[Trial], use_trial: &impl Fn(usize) -> bo
                         if hl < MIN_CHILD_HESSIAN || hr < MIN_CHILD_HESSIAN {
                             continue;
                         }
-                        let gain = gl * gl / (hl + LAMBDA) + gr * gr / (hr + LAMBDA)
-                            - gt * gt / (ht + LAMBDA);
+                        let gain =
+                            gl * gl / (hl + LAMBDA) + gr * gr / (hr + LAMBDA) - gt * gt / (ht + LAMBDA);
                         if gain > best_gain {
                             best_gain = gain;
                             best = Some((f, b));
@@ -218,11 +178,7 @@ fn fit_trees(all: &[Example], trials: &[Trial], use_trial: &impl Fn(usize) -> bo
         }
         trees.push(tree);
     }
-    FallModel {
-        trees: Cow::Owned(trees),
-        base: base as f32,
-        threshold: 0.5,
-    }
+    FallModel { trees: Cow::Owned(trees), base: base as f32, threshold: 0.5 }
 }
 
 fn sigmoid(z: f64) -> f64 {
@@ -232,10 +188,8 @@ fn sigmoid(z: f64) -> f64 {
 /// The threshold maximising sensitivity + specificity per trial (each trial scored by its
 /// highest counting candidate, `best`), midway between neighbouring scores.
 fn pick_threshold(best: &[f32], trials: &[Trial], use_trial: &impl Fn(usize) -> bool) -> f32 {
-    let mut scored: Vec<(f32, bool)> = (0..trials.len())
-        .filter(|&i| use_trial(i))
-        .map(|i| (best[i].max(0.0), trials[i].is_fall))
-        .collect();
+    let mut scored: Vec<(f32, bool)> =
+        (0..trials.len()).filter(|&i| use_trial(i)).map(|i| (best[i].max(0.0), trials[i].is_fall)).collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0));
     let falls = scored.iter().filter(|s| s.1).count().max(1) as f64;
     let adls = scored.iter().filter(|s| !s.1).count().max(1) as f64;
@@ -281,13 +235,7 @@ pub fn model_source(model: &FallModel, provenance: &str) -> String {
         let th: Vec<String> = t
             .threshold
             .iter()
-            .map(|v| {
-                if v.is_finite() {
-                    format!("{v:e}")
-                } else {
-                    "f32::INFINITY".into()
-                }
-            })
+            .map(|v| if v.is_finite() { format!("{v:e}") } else { "f32::INFINITY".into() })
             .collect();
         let leaf: Vec<String> = t.leaf.iter().map(|v| format!("{v:e}")).collect();
         let _ = writeln!(
@@ -305,8 +253,6 @@ pub fn model_source(model: &FallModel, provenance: &str) -> String {
 /// The candidate the model scored highest in a trial (for diagnostics).
 pub fn top_candidate<'a>(model: &FallModel, run: &'a TrialRun) -> Option<&'a FallAlarm> {
     run.candidates.iter().max_by(|a, b| {
-        model
-            .probability(&a.features.to_array())
-            .total_cmp(&model.probability(&b.features.to_array()))
+        model.probability(&a.features.to_array()).total_cmp(&model.probability(&b.features.to_array()))
     })
 }

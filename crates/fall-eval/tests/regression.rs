@@ -29,20 +29,14 @@ fn each_trial_is_detected_or_not_within_the_latency_bound() {
     assert_eq!(trials.len(), EXPECTED.len());
     let cfg = config_with(FallModel::TRAINED);
     for &(name, expect_alarm) in EXPECTED {
-        let t = trials
-            .iter()
-            .find(|t| t.name == name)
-            .unwrap_or_else(|| panic!("{name} missing"));
+        let t = trials.iter().find(|t| t.name == name).unwrap_or_else(|| panic!("{name} missing"));
         assert!(t.labels.is_some(), "{name}: labels");
         let run = eval::run_trial(t, &cfg);
         let o = eval::score(t, &run);
         assert_eq!(o.alarmed, expect_alarm, "{name}: alarms {:?}", run.alarms);
         if expect_alarm {
             let latency = o.latency_ms.expect("latency");
-            assert!(
-                (0..=MAX_LATENCY_MS).contains(&latency),
-                "{name}: latency {latency} ms"
-            );
+            assert!((0..=MAX_LATENCY_MS).contains(&latency), "{name}: latency {latency} ms");
         } else {
             assert!(run.alarms.is_empty(), "{name}: {:?}", run.alarms);
         }
@@ -52,21 +46,11 @@ fn each_trial_is_detected_or_not_within_the_latency_bound() {
 #[test]
 fn the_report_over_the_directory() {
     let dir = data_dir();
-    let args = FallEvalArgs {
-        sisfall: dir.join("raw"),
-        labels: Some(dir.join("labels")),
-        json: true,
-        cv: false,
-    };
+    let args =
+        FallEvalArgs { sisfall: dir.join("raw"), labels: Some(dir.join("labels")), json: true, cv: false };
     let r = zhulao_fall_eval::evaluate(&args).expect("evaluate");
-    assert_eq!(
-        (r.falls, r.adls, r.detected, r.false_positive_trials),
-        (3, 3, 3, 0)
-    );
-    assert_eq!(
-        (r.sensitivity, r.specificity, r.false_alarms_per_hour),
-        (1.0, 1.0, 0.0)
-    );
+    assert_eq!((r.falls, r.adls, r.detected, r.false_positive_trials), (3, 3, 3, 0));
+    assert_eq!((r.sensitivity, r.specificity, r.false_alarms_per_hour), (1.0, 1.0, 0.0));
     assert!(r.latency_ms.p95 <= MAX_LATENCY_MS && r.samples > 0 && r.samples_per_second > 0.0);
     assert_eq!(r.per_activity.len(), 6);
     let json = serde_json::to_value(&r).expect("json");
@@ -86,10 +70,7 @@ fn the_report_over_the_directory() {
         assert!(json["latency_ms"].get(key).is_some(), "{key}");
     }
     // Without labels the impact is the trial's peak: the falls are still found in time.
-    let args = FallEvalArgs {
-        labels: None,
-        ..args
-    };
+    let args = FallEvalArgs { labels: None, ..args };
     let r = zhulao_fall_eval::evaluate(&args).expect("evaluate");
     assert_eq!((r.detected, r.false_positive_trials), (3, 0));
 }
@@ -99,49 +80,27 @@ fn bad_files_are_reported_and_skipped() {
     let root = std::env::temp_dir().join(format!("zhulao-fall-eval-bad-{}", std::process::id()));
     let subject = root.join("SA01");
     std::fs::create_dir_all(&subject).expect("mkdir");
-    std::fs::copy(
-        data_dir().join("raw/SA03/D18_SA03_R02.txt"),
-        subject.join("D18_SA01_R01.txt"),
-    )
-    .expect("copy");
-    std::fs::write(
-        subject.join("D01_SA01_R01.txt"),
-        "1,2,3,4,5,6,7,8,9;\n1,2,x,4,5,6,7,8,9;\n",
-    )
-    .expect("write");
-    std::fs::write(
-        subject.join("D02_SA01_R01.txt"),
-        "1,2,3,4,5,6,7,8,9;\n1,2,3;\n",
-    )
-    .expect("write");
+    std::fs::copy(data_dir().join("raw/SA03/D18_SA03_R02.txt"), subject.join("D18_SA01_R01.txt"))
+        .expect("copy");
+    std::fs::write(subject.join("D01_SA01_R01.txt"), "1,2,3,4,5,6,7,8,9;\n1,2,x,4,5,6,7,8,9;\n")
+        .expect("write");
+    std::fs::write(subject.join("D02_SA01_R01.txt"), "1,2,3,4,5,6,7,8,9;\n1,2,3;\n").expect("write");
     std::fs::write(subject.join("notes.txt"), "hello").expect("write");
-    let args = FallEvalArgs {
-        sisfall: root.clone(),
-        labels: None,
-        json: false,
-        cv: false,
-    };
+    let args = FallEvalArgs { sisfall: root.clone(), labels: None, json: false, cv: false };
     let r = zhulao_fall_eval::evaluate(&args);
     std::fs::remove_dir_all(&root).ok();
     let r = r.expect("evaluate");
     assert_eq!(r.adls, 1);
     assert_eq!(r.skipped_files.len(), 3, "{:?}", r.skipped_files);
     let all = r.skipped_files.join("\n");
-    assert!(
-        all.contains("D01_SA01_R01.txt: line 2: non-numeric column 3"),
-        "{all}"
-    );
+    assert!(all.contains("D01_SA01_R01.txt: line 2: non-numeric column 3"), "{all}");
     assert!(all.contains("D02_SA01_R01.txt: line 2: short row"), "{all}");
     assert!(r.to_string().contains("skipped:"));
 }
 
 #[test]
 fn a_missing_directory_is_an_error_not_a_panic() {
-    let args = FallEvalArgs {
-        sisfall: PathBuf::from("/nonexistent/sisfall"),
-        labels: None,
-        json: false,
-        cv: false,
-    };
+    let args =
+        FallEvalArgs { sisfall: PathBuf::from("/nonexistent/sisfall"), labels: None, json: false, cv: false };
     assert!(zhulao_fall_eval::evaluate(&args).is_err());
 }

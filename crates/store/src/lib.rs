@@ -239,7 +239,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn elder_status_history(&self, id: i64) -> Result<Vec<StatusChange>>;
     async fn list_elders(&self, f: &ElderFilter) -> Result<Page<Elder>>;
     /// Inserts new records and updates existing ones (matched by ID number) in one
-    /// transaction: all or nothing.
+    /// transaction: all or nothing. An existing elder's care manager and home station are
+    /// kept when the imported record leaves them empty (ledgers do not carry them).
     async fn import_elders(&self, recs: &[ElderRecord], actor: Actor) -> Result<ImportSummary>;
 
     // Who may see an elder beyond region scope.
@@ -247,6 +248,7 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn is_family_of(&self, account_id: i64, elder_id: i64) -> Result<bool>;
     async fn start_assignment(&self, caregiver_id: i64, elder_id: i64, actor: Actor) -> Result<Assignment>;
     async fn end_assignment(&self, id: i64, actor: Actor) -> Result<Assignment>;
+    async fn assignment(&self, id: i64) -> Result<Assignment>;
     async fn is_serving(&self, caregiver_id: i64, elder_id: i64) -> Result<bool>;
     async fn active_assignments(&self, caregiver_id: i64) -> Result<Vec<Assignment>>;
 

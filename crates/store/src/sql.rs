@@ -659,7 +659,7 @@ macro_rules! sql_store {
                 if done.rows_affected() == 0 {
                     return Err(not_found("account"));
                 }
-                // Other sessions end when the password changes.
+                // Every session ends when the password changes; the caller signs in again.
                 sqlx::query("DELETE FROM sessions WHERE account_id = $1").bind(id).execute(&mut *tx).await?;
                 audit(&mut tx, now, actor, "set_password", "account", id, None, None).await?;
                 tx.commit().await?;
@@ -888,9 +888,17 @@ macro_rules! sql_store {
                     let mut fresh = Vec::new();
                     for rec in chunk {
                         match existing.get(rec.id_number.as_str()) {
-                            Some(old) if old.record == *rec => summary.unchanged += 1,
                             Some(old) => {
-                                let v = ElderValues::of(rec);
+                                // A ledger has no columns for the care manager and the home
+                                // station: a row that leaves them empty keeps the links.
+                                let mut rec = rec.clone();
+                                rec.care_manager_id = rec.care_manager_id.or(old.record.care_manager_id);
+                                rec.home_station_id = rec.home_station_id.or(old.record.home_station_id);
+                                if old.record == rec {
+                                    summary.unchanged += 1;
+                                    continue;
+                                }
+                                let v = ElderValues::of(&rec);
                                 let sql = elder_update_sql();
                                 bind_elder(sqlx::query(&sql), &v)
                                     .bind(now)
@@ -1070,6 +1078,17 @@ macro_rules! sql_store {
                 audit(&mut tx, now, actor, "end", "assignment", a.id, None, Some(to_json(&a))).await?;
                 tx.commit().await?;
                 Ok(a)
+            }
+
+            async fn assignment(&self, id: i64) -> Result<Assignment> {
+                Ok(sqlx::query_as::<_, AssignmentRow>(
+                    "SELECT id, caregiver_id, elder_id, started_at, ended_at FROM care_assignments WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?
+                .ok_or_else(|| not_found("assignment"))?
+                .into())
             }
 
             async fn is_serving(&self, caregiver_id: i64, elder_id: i64) -> Result<bool> {

@@ -418,13 +418,22 @@ async fn import_is_all_or_nothing_and_idempotent(s: Arc<dyn Store>, _clock: Manu
     assert_eq!((first.inserted, first.updated, first.unchanged), (900, 0, 0));
     let again = s.import_elders(&recs, Actor::SYSTEM).await.unwrap();
     assert_eq!((again.inserted, again.updated, again.unchanged), (0, 0, 900));
+    // Links a ledger does not carry survive a re-import.
+    let linked = s.elder_by_id_number(recs[3].id_number.as_str()).await.unwrap().unwrap();
+    let mut with_links = linked.record.clone();
+    with_links.care_manager_id = Some(fx.manager);
+    with_links.home_station_id = Some(fx.station);
+    s.update_elder(linked.id, &with_links, None, Actor::SYSTEM).await.unwrap();
+    let again = s.import_elders(&recs, Actor::SYSTEM).await.unwrap();
+    assert_eq!(again.unchanged, 900);
+    assert_eq!(s.elder(linked.id).await.unwrap().record, with_links);
     let mut changed = recs.clone();
     changed[5].living = LivingArrangement::WithChildren;
     changed.push(record(950, 1940, &fx.village));
     let third = s.import_elders(&changed, Actor::SYSTEM).await.unwrap();
     assert_eq!((third.inserted, third.updated, third.unchanged), (1, 1, 899));
     assert_eq!(s.list_elders(&ElderFilter::scoped(ElderScope::All)).await.unwrap().total, 901);
-    assert_eq!(audit_count(&s, "elder").await, 902);
+    assert_eq!(audit_count(&s, "elder").await, 903);
     let imported = s.elder_by_id_number(recs[7].id_number.as_str()).await.unwrap().unwrap();
     assert_eq!(s.elder_status_history(imported.id).await.unwrap()[0].reason, "台账导入");
     // One bad reference: nothing of the batch is written.

@@ -89,6 +89,22 @@ pub async fn load(store: &Arc<dyn Store>, d: &DemoDistrict) -> anyhow::Result<Lo
             store.link_family(*id, elder_id(i)?, sys).await?;
         }
     }
+    // Each caregiver is at a few homes today, so the caregiver view has elders to show.
+    let caregivers: Vec<i64> = d
+        .accounts
+        .iter()
+        .zip(&account_ids)
+        .filter(|(a, _)| a.input.role == "caregiver")
+        .map(|(_, id)| *id)
+        .collect();
+    for (n, caregiver) in caregivers.iter().enumerate() {
+        for k in 0..3 {
+            let i = (n * 37 + k * 11) % records.len().max(1);
+            if !records.is_empty() {
+                store.start_assignment(*caregiver, elder_id(i)?, sys).await?;
+            }
+        }
+    }
     for dev in &d.devices {
         let new = dev.input.validate().map_err(fields)?;
         let secret_hash = zhulao_api::auth::token_hash(&demo_device_secret(&new.serial));

@@ -83,7 +83,7 @@ async fn main() -> anyhow::Result<()> {
             if demo::already_loaded(&store).await? {
                 println!(
                     "演示数据已存在 / demo district already loaded in {} (use --fresh to rebuild)",
-                    s.database_url
+                    redact(&s.database_url)
                 );
             } else {
                 let today = store.clock().today();
@@ -103,7 +103,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Migrate(common) => {
             let s = common.settings(Settings::default())?;
             open(&s.database_url).await?;
-            println!("schema is up to date: {}", s.database_url);
+            println!("schema is up to date: {}", redact(&s.database_url));
             Ok(())
         }
         Command::CreateAdmin { common, username } => {

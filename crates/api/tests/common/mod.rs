@@ -234,6 +234,14 @@ impl World {
         (status, bytes)
     }
 
+    /// Uploads bytes to `path` as the admin.
+    pub async fn call_bytes(&self, path: &str, bytes: Vec<u8>) -> (StatusCode, Value) {
+        let (status, raw) = self
+            .raw(Method::POST, path, Some(self.token("admin")), Some(bytes), "application/octet-stream")
+            .await;
+        (status, serde_json::from_slice(&raw).unwrap_or(Value::Null))
+    }
+
     pub fn token(&self, role: &str) -> &str {
         &self.tokens[ROLES.iter().position(|r| *r == role).unwrap()]
     }
