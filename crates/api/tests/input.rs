@@ -191,7 +191,11 @@ async fn ledger_uploads(w: &World) {
     let coded = "身份证号,姓名,住址,居住状况,区划代码\n14021319400506003X,新人,平城区3号,独居,140213050099\n";
     let (status, v) = import(coded.as_bytes().to_vec(), "coded.csv", false).await;
     assert_eq!(status, StatusCode::OK, "{v}");
-    assert_eq!((v["errors"][0]["column"].as_str(), v["errors"][0]["code"].as_str()), (Some("区划代码"), Some("unknown_region")), "{v}");
+    assert_eq!(
+        (v["errors"][0]["column"].as_str(), v["errors"][0]["code"].as_str()),
+        (Some("区划代码"), Some("unknown_region")),
+        "{v}"
+    );
     // Whole-file errors: nothing written.
     let n = w.elder_count().await;
     let xlsx = zhulao_ledger::template_xlsx();
