@@ -12,8 +12,10 @@ type Embedded = &'static [(i64, &'static str, &'static str)];
 
 pub(crate) const SQLITE: Embedded =
     &[(1, "foundation", include_str!("../migrations/sqlite/0001_foundation.sql"))];
-pub(crate) const POSTGRES: Embedded =
-    &[(1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql"))];
+pub(crate) const POSTGRES: Embedded = &[
+    (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
+    (2, "region prefix index", include_str!("../migrations/postgres/0002_region_prefix_index.sql")),
+];
 
 #[derive(Debug)]
 struct Source(Embedded);

@@ -989,6 +989,10 @@ macro_rules! sql_store {
                     summary.inserted += fresh.len();
                 }
                 tx.commit().await?;
+                if summary.inserted + summary.updated >= 1000 {
+                    // Fresh statistics, so the planner picks the indexes after a bulk load.
+                    sqlx::query("ANALYZE elders").execute(&self.pool).await?;
+                }
                 Ok(summary)
             }
 
@@ -1249,70 +1253,69 @@ macro_rules! sql_store {
                 region_prefix: &str,
                 today: NaiveDate,
             ) -> Result<RegionStats> {
+                use std::collections::BTreeMap;
+                use zhulao_domain::{CapabilityLevel, Count, EconomicStatus, LivingArrangement};
+
                 let d70 = years_before(today, 70).format("%Y-%m-%d").to_string();
                 let d80 = years_before(today, 80).format("%Y-%m-%d").to_string();
                 let mut f = ElderFilter::scoped(scope.clone());
                 f.region_prefix = Some(region_prefix.to_string()).filter(|p| !p.is_empty());
-                let mut active = f.clone();
-                active.status = Some(ElderStatus::Active);
 
-                let mut qb = QueryBuilder::<$db>::new("SELECT COUNT(*) AS elders, COALESCE(SUM(CASE WHEN birth_date <= ");
-                qb.push_bind(d70.clone()).push(" THEN 1 ELSE 0 END), 0) AS aged70, COALESCE(SUM(CASE WHEN birth_date <= ");
-                qb.push_bind(d80).push(" THEN 1 ELSE 0 END), 0) AS aged80, COALESCE(SUM(CASE WHEN card_no IS NOT NULL AND birth_date <= ");
-                qb.push_bind(d70.clone()).push(" THEN 1 ELSE 0 END), 0) AS cards70, COALESCE(SUM(CASE WHEN card_no IS NOT NULL AND birth_date <= ");
-                qb.push_bind(d70).push(
-                    " AND EXISTS (SELECT 1 FROM devices d WHERE d.elder_id = elders.id AND d.active) THEN 1 ELSE 0 END), 0) \
-                     AS cards_devices, COUNT(DISTINCT care_manager_id) AS managers FROM elders",
+                // One scan: counts per (status, living, economic, capability), with the age,
+                // card and device figures summed inside each group.
+                let mut qb = QueryBuilder::<$db>::new(
+                    "SELECT status, living, economic, capability, COUNT(*) AS n, \
+                     COALESCE(SUM(CASE WHEN birth_date <= ",
                 );
-                push_elder_filter(&mut qb, &active);
-                let row = qb.build().fetch_one(&self.pool).await?;
-                let get = |name: &str| row.try_get::<i64, _>(name);
-                let mut stats = RegionStats {
-                    region_code: region_prefix.to_string(),
-                    elders: get("elders")?,
-                    aged_70_plus: get("aged70")?,
-                    aged_80_plus: get("aged80")?,
-                    card_holders_70_plus: get("cards70")?,
-                    card_holders_with_device: get("cards_devices")?,
-                    care_managers: get("managers")?,
-                    ..Default::default()
-                };
+                qb.push_bind(d70.clone());
+                qb.push(" THEN 1 ELSE 0 END), 0) AS aged70, COALESCE(SUM(CASE WHEN birth_date <= ");
+                qb.push_bind(d80);
+                qb.push(" THEN 1 ELSE 0 END), 0) AS aged80, COALESCE(SUM(CASE WHEN card_no IS NOT NULL AND birth_date <= ");
+                qb.push_bind(d70.clone());
+                qb.push(" THEN 1 ELSE 0 END), 0) AS cards70, COALESCE(SUM(CASE WHEN card_no IS NOT NULL AND birth_date <= ");
+                qb.push_bind(d70);
+                qb.push(
+                    " AND id IN (SELECT elder_id FROM devices WHERE active AND elder_id IS NOT NULL) \
+                     THEN 1 ELSE 0 END), 0) AS cards_devices FROM elders",
+                );
+                push_elder_filter(&mut qb, &f);
+                qb.push(" GROUP BY status, living, economic, capability");
+                let rows = qb.build().fetch_all(&self.pool).await?;
 
-                let group = |col: &'static str, filter: &ElderFilter| {
-                    let mut qb = QueryBuilder::<$db>::new(format!("SELECT CAST({col} AS TEXT) AS k, COUNT(*) AS n FROM elders"));
-                    push_elder_filter(&mut qb, filter);
-                    qb.push(format!(" GROUP BY {col} ORDER BY {col}"));
-                    qb
-                };
-                let counts = |rows: Vec<<$db as sqlx::Database>::Row>, label: &dyn Fn(&str) -> Option<&'static str>| {
-                    rows.iter()
-                        .map(|r| {
-                            let key: String = r.try_get("k")?;
-                            Ok(zhulao_domain::Count {
-                                label_zh: label(&key).unwrap_or("未知").to_string(),
-                                key,
-                                count: r.try_get("n")?,
-                            })
-                        })
-                        .collect::<std::result::Result<Vec<_>, sqlx::Error>>()
-                };
-                use zhulao_domain::{CapabilityLevel, EconomicStatus, LivingArrangement};
-                stats.by_living = counts(
-                    group("living", &active).build().fetch_all(&self.pool).await?,
-                    &|k| LivingArrangement::parse_label(k).map(|v| v.label_zh()),
-                )?;
-                stats.by_economic = counts(
-                    group("economic", &active).build().fetch_all(&self.pool).await?,
-                    &|k| EconomicStatus::parse_label(k).map(|v| v.label_zh()),
-                )?;
-                stats.by_capability = counts(
-                    group("capability", &active).build().fetch_all(&self.pool).await?,
-                    &|k| CapabilityLevel::parse_label(k).map(|v| v.label_zh()),
-                )?;
-                stats.by_status = counts(
-                    group("status", &f).build().fetch_all(&self.pool).await?,
-                    &|k| ElderStatus::parse_label(k).map(|v| v.label_zh()),
-                )?;
+                let mut stats = RegionStats { region_code: region_prefix.to_string(), ..Default::default() };
+                let (mut living, mut economic, mut capability, mut status) =
+                    (BTreeMap::new(), BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
+                for r in &rows {
+                    let st: String = r.try_get("status")?;
+                    let n: i64 = r.try_get("n")?;
+                    *status.entry(st.clone()).or_insert(0) += n;
+                    if st != ElderStatus::Active.as_str() {
+                        continue;
+                    }
+                    stats.elders += n;
+                    stats.aged_70_plus += r.try_get::<i64, _>("aged70")?;
+                    stats.aged_80_plus += r.try_get::<i64, _>("aged80")?;
+                    stats.card_holders_70_plus += r.try_get::<i64, _>("cards70")?;
+                    stats.card_holders_with_device += r.try_get::<i64, _>("cards_devices")?;
+                    *living.entry(r.try_get::<String, _>("living")?).or_insert(0) += n;
+                    *economic.entry(r.try_get::<String, _>("economic")?).or_insert(0) += n;
+                    *capability.entry(r.try_get::<i16, _>("capability")?.to_string()).or_insert(0) += n;
+                }
+                fn counts(map: BTreeMap<String, i64>, label: impl Fn(&str) -> Option<&'static str>) -> Vec<Count> {
+                    map.into_iter()
+                        .map(|(key, count)| Count { label_zh: label(&key).unwrap_or("未知").to_string(), key, count })
+                        .collect()
+                }
+                stats.by_living = counts(living, |k| LivingArrangement::parse_label(k).map(|v| v.label_zh()));
+                stats.by_economic = counts(economic, |k| EconomicStatus::parse_label(k).map(|v| v.label_zh()));
+                stats.by_capability = counts(capability, |k| CapabilityLevel::parse_label(k).map(|v| v.label_zh()));
+                stats.by_status = counts(status, |k| ElderStatus::parse_label(k).map(|v| v.label_zh()));
+
+                let mut active = f;
+                active.status = Some(ElderStatus::Active);
+                let mut qb = QueryBuilder::<$db>::new("SELECT COUNT(DISTINCT care_manager_id) FROM elders");
+                push_elder_filter(&mut qb, &active);
+                stats.care_managers = count(&mut qb, &self.pool).await?;
                 Ok(stats)
             }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::Months;
-use zhulao_domain::{ElderScope, LivingArrangement};
+use zhulao_domain::{CapabilityLevel, EconomicStatus, ElderScope, LivingArrangement};
 use zhulao_store::testing::{self, TestDb};
 use zhulao_store::{ElderFilter, SystemClock};
 
@@ -112,15 +112,22 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             "filter: alone + 80+",
             ElderFilter { living: Some(LivingArrangement::Alone), born_on_or_before: Some(eighty), ..all() },
         ),
-        ("filter: has device", ElderFilter { has_device: Some(true), ..all() }),
+        (
+            "filter: dibao + level 2",
+            ElderFilter {
+                economic: Some(EconomicStatus::Dibao),
+                capability: Some(CapabilityLevel::Moderate),
+                ..all()
+            },
+        ),
         ("search: name fragment", ElderFilter { query: Some("秀英".into()), ..all() }),
         (
             "search: exact ID number",
             ElderFilter { query: Some(valid[valid.len() / 2].id_number.as_str().into()), ..all() },
         ),
         (
-            "scope: care manager",
-            ElderFilter { scope: ElderScope::CareManager(valid[0].care_manager_id.unwrap_or(1)), ..all() },
+            "scope: one community",
+            ElderFilter { scope: ElderScope::RegionPrefix(valid[0].region.prefix().to_string()), ..all() },
         ),
     ];
     println!("  queries (median of {} runs, each = count + one page of 20):", args.runs);
