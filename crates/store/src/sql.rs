@@ -328,6 +328,26 @@ macro_rules! sql_store {
             Ok(qb.build_query_scalar::<i64>().fetch_one(pool).await?)
         }
 
+        /// One page of a list: `build(select)` gives the query up to its filters; this adds the
+        /// count, the order, the page bounds and the row conversion.
+        async fn paged<R, T>(
+            pool: &sqlx::Pool<$db>,
+            build: impl Fn(&str) -> QueryBuilder<'static, $db>,
+            columns: &str,
+            order: &str,
+            (offset, limit): (i64, i64),
+            convert: impl Fn(R) -> Result<T>,
+        ) -> Result<Page<T>>
+        where
+            R: for<'r> sqlx::FromRow<'r, <$db as sqlx::Database>::Row> + Send + Unpin,
+        {
+            let total = count(&mut build("SELECT COUNT(*)"), pool).await?;
+            let mut qb = build(&format!("SELECT {columns}"));
+            qb.push(format!(" ORDER BY {order} LIMIT ")).push_bind(limit).push(" OFFSET ").push_bind(offset);
+            let items = qb.build_query_as::<R>().fetch_all(pool).await?.into_iter().map(convert).collect::<Result<_>>()?;
+            Ok(Page { items, total, offset, limit })
+        }
+
         #[async_trait]
         impl Store for $store {
             fn backend(&self) -> Backend {
@@ -519,17 +539,7 @@ macro_rules! sql_store {
                     }
                     qb
                 };
-                let total = count(&mut build("SELECT COUNT(*)"), &self.pool).await?;
-                let mut qb = build(&format!("SELECT {FACILITY_COLUMNS}"));
-                qb.push(" ORDER BY id LIMIT ").push_bind(limit).push(" OFFSET ").push_bind(offset);
-                let items = qb
-                    .build_query_as::<FacilityRow>()
-                    .fetch_all(&self.pool)
-                    .await?
-                    .into_iter()
-                    .map(FacilityRow::into_domain)
-                    .collect::<Result<_>>()?;
-                Ok(Page { items, total, offset, limit })
+                paged(&self.pool, build, FACILITY_COLUMNS, "id", (offset, limit), FacilityRow::into_domain).await
             }
 
             async fn create_account(&self, a: &NewAccount, password_hash: &str, actor: Actor) -> Result<Account> {
@@ -613,17 +623,7 @@ macro_rules! sql_store {
                     }
                     qb
                 };
-                let total = count(&mut build("SELECT COUNT(*)"), &self.pool).await?;
-                let mut qb = build(&format!("SELECT {ACCOUNT_COLUMNS}"));
-                qb.push(" ORDER BY id LIMIT ").push_bind(limit).push(" OFFSET ").push_bind(offset);
-                let items = qb
-                    .build_query_as::<AccountRow>()
-                    .fetch_all(&self.pool)
-                    .await?
-                    .into_iter()
-                    .map(AccountRow::into_domain)
-                    .collect::<Result<_>>()?;
-                Ok(Page { items, total, offset, limit })
+                paged(&self.pool, build, ACCOUNT_COLUMNS, "id", (offset, limit), AccountRow::into_domain).await
             }
 
             async fn set_account_active(&self, id: i64, active: bool, actor: Actor) -> Result<Account> {
@@ -848,21 +848,12 @@ macro_rules! sql_store {
             }
 
             async fn list_elders(&self, f: &ElderFilter) -> Result<Page<Elder>> {
-                let (offset, limit) = page_bounds(f.offset, f.limit);
-                let mut qb = QueryBuilder::<$db>::new("SELECT COUNT(*) FROM elders");
-                push_elder_filter(&mut qb, f);
-                let total = count(&mut qb, &self.pool).await?;
-                let mut qb = QueryBuilder::<$db>::new(format!("SELECT {ELDER_COLUMNS} FROM elders"));
-                push_elder_filter(&mut qb, f);
-                qb.push(" ORDER BY id LIMIT ").push_bind(limit).push(" OFFSET ").push_bind(offset);
-                let items = qb
-                    .build_query_as::<ElderRow>()
-                    .fetch_all(&self.pool)
-                    .await?
-                    .into_iter()
-                    .map(ElderRow::into_domain)
-                    .collect::<Result<_>>()?;
-                Ok(Page { items, total, offset, limit })
+                let build = |select: &str| {
+                    let mut qb = QueryBuilder::<$db>::new(format!("{select} FROM elders"));
+                    push_elder_filter(&mut qb, f);
+                    qb
+                };
+                paged(&self.pool, build, ELDER_COLUMNS, "id", page_bounds(f.offset, f.limit), ElderRow::into_domain).await
             }
 
             async fn import_elders(&self, recs: &[ElderRecord], actor: Actor) -> Result<ImportSummary> {
@@ -1176,17 +1167,7 @@ macro_rules! sql_store {
                     }
                     qb
                 };
-                let total = count(&mut build("SELECT COUNT(*)"), &self.pool).await?;
-                let mut qb = build(&format!("SELECT {DEVICE_COLUMNS}"));
-                qb.push(" ORDER BY id LIMIT ").push_bind(limit).push(" OFFSET ").push_bind(offset);
-                let items = qb
-                    .build_query_as::<DeviceRow>()
-                    .fetch_all(&self.pool)
-                    .await?
-                    .into_iter()
-                    .map(DeviceRow::into_domain)
-                    .collect::<Result<_>>()?;
-                Ok(Page { items, total, offset, limit })
+                paged(&self.pool, build, DEVICE_COLUMNS, "id", (offset, limit), DeviceRow::into_domain).await
             }
 
             async fn bind_device(&self, device_id: i64, elder_id: i64, actor: Actor) -> Result<Device> {
@@ -1335,17 +1316,7 @@ macro_rules! sql_store {
                     }
                     qb
                 };
-                let total = count(&mut build("SELECT COUNT(*)"), &self.pool).await?;
-                let mut qb = build("SELECT id, at, actor_id, action, entity, entity_id, before, after");
-                qb.push(" ORDER BY id DESC LIMIT ").push_bind(limit).push(" OFFSET ").push_bind(offset);
-                let items = qb
-                    .build_query_as::<AuditRow>()
-                    .fetch_all(&self.pool)
-                    .await?
-                    .into_iter()
-                    .map(AuditRow::into_domain)
-                    .collect::<Result<_>>()?;
-                Ok(Page { items, total, offset, limit })
+                paged(&self.pool, build, "id, at, actor_id, action, entity, entity_id, before, after", "id DESC", (offset, limit), AuditRow::into_domain).await
             }
         }
 
