@@ -2,7 +2,7 @@
 //! record scope via the policy), then reads or writes through the store.
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -21,7 +21,7 @@ use zhulao_store::{
 use crate::AppState;
 use crate::auth::{self, CurrentUser};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::views::{ElderView, PageView, scrub_personal};
 
 /// The largest ledger upload accepted.
@@ -312,7 +312,7 @@ async fn list_regions(
 async fn get_region(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(code): Path<String>,
+    ApiPath(code): ApiPath<String>,
 ) -> ApiResult<Json<Region>> {
     user.require(Action::ReadRegions)?;
     let code = RegionCode::parse("code", &code).map_err(ApiError::field)?;
@@ -391,7 +391,7 @@ async fn list_facilities(
 async fn get_facility(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Facility>> {
     user.require(Action::ReadFacilities)?;
     Ok(Json(state.store.facility(id).await?))
@@ -412,7 +412,7 @@ async fn create_facility(
 async fn update_facility(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<FacilityInput>,
 ) -> ApiResult<Json<Facility>> {
     user.require(Action::ManageFacilities)?;
@@ -430,7 +430,7 @@ pub struct ActiveFlag {
 async fn set_facility_active(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(flag): ApiJson<ActiveFlag>,
 ) -> ApiResult<Json<Facility>> {
     user.require(Action::ManageFacilities)?;
@@ -519,7 +519,7 @@ async fn list_elders(
 async fn get_elder(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<ElderView>> {
     user.require(Action::ReadElders)?;
     let e = visible_elder(&state, &user, id).await?;
@@ -544,7 +544,7 @@ async fn create_elder(
 async fn update_elder(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     headers: HeaderMap,
     ApiJson(input): ApiJson<ElderInput>,
 ) -> ApiResult<Json<ElderView>> {
@@ -580,7 +580,7 @@ pub struct StatusRequest {
 async fn set_elder_status(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(req): ApiJson<StatusRequest>,
 ) -> ApiResult<Json<ElderView>> {
     user.require(Action::ChangeElderStatus)?;
@@ -595,7 +595,7 @@ async fn set_elder_status(
 async fn elder_history(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Vec<StatusChangeView>>> {
     user.require(Action::ReadElders)?;
     visible_elder(&state, &user, id).await?;
@@ -626,7 +626,7 @@ pub struct AccountRef {
 async fn link_family(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(req): ApiJson<AccountRef>,
 ) -> ApiResult<StatusCode> {
     user.require(Action::LinkFamily)?;
@@ -666,7 +666,7 @@ pub struct CaregiverRef {
 async fn start_assignment(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(req): ApiJson<CaregiverRef>,
 ) -> ApiResult<(StatusCode, Json<AssignmentView>)> {
     user.require(Action::ManageAssignments)?;
@@ -679,7 +679,7 @@ async fn start_assignment(
 async fn end_assignment(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<AssignmentView>> {
     user.require(Action::ManageAssignments)?;
     let a = state.store.assignment(id).await?;
@@ -691,7 +691,7 @@ async fn end_assignment(
 async fn elder_devices(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Vec<Device>>> {
     user.require(Action::ReadDevices)?;
     visible_elder(&state, &user, id).await?;
@@ -759,7 +759,7 @@ async fn create_account(
 async fn set_account_active(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(flag): ApiJson<ActiveFlag>,
 ) -> ApiResult<Json<Account>> {
     user.require(Action::ManageAccounts)?;
@@ -804,7 +804,7 @@ async fn visible_device(state: &AppState, user: &CurrentUser, id: i64) -> ApiRes
 async fn get_device(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Device>> {
     user.require(Action::ReadDevices)?;
     Ok(Json(visible_device(&state, &user, id).await?))
@@ -842,7 +842,7 @@ pub struct ElderRef {
 async fn bind_device(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(req): ApiJson<ElderRef>,
 ) -> ApiResult<Json<Device>> {
     user.require(Action::ManageDevices)?;
@@ -855,7 +855,7 @@ async fn bind_device(
 async fn unbind_device(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Device>> {
     user.require(Action::ManageDevices)?;
     visible_device(&state, &user, id).await?;
@@ -866,7 +866,7 @@ async fn unbind_device(
 async fn device_bindings(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Vec<DeviceBinding>>> {
     user.require(Action::ReadDevices)?;
     visible_device(&state, &user, id).await?;

@@ -123,6 +123,8 @@ async fn elder_input_errors(w: &World) {
     // Unknown records and routes.
     let (status, v) = w.call(Method::GET, "/api/v1/elders/999999", Some(w.token("admin")), None).await;
     assert_eq!((status, v["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+    let (status, v) = w.call(Method::GET, "/api/v1/elders/abc", Some(w.token("admin")), None).await;
+    assert_eq!((status, v["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_path")), "{v}");
     let (status, _) = w.call(Method::GET, "/api/v1/nothing", Some(w.token("admin")), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
