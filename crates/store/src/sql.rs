@@ -110,10 +110,10 @@ macro_rules! sql_store {
             format!("UPDATE elders SET {sets}, updated_at = $20, version = version + 1 WHERE id = $21")
         }
 
-        async fn fetch_elder(tx: &mut Tx, id: i64) -> Result<Elder> {
+        async fn fetch_elder<'e>(e: impl sqlx::Executor<'e, Database = $db>, id: i64) -> Result<Elder> {
             sqlx::query_as::<_, ElderRow>(&format!("SELECT {ELDER_COLUMNS} FROM elders WHERE id = $1"))
                 .bind(id)
-                .fetch_optional(&mut **tx)
+                .fetch_optional(e)
                 .await?
                 .ok_or_else(|| not_found("elder"))?
                 .into_domain()
@@ -269,28 +269,28 @@ macro_rules! sql_store {
             day.checked_sub_months(Months::new(12 * years)).unwrap_or(NaiveDate::MIN)
         }
 
-        async fn fetch_device(tx: &mut Tx, id: i64) -> Result<Device> {
+        async fn fetch_device<'e>(e: impl sqlx::Executor<'e, Database = $db>, id: i64) -> Result<Device> {
             sqlx::query_as::<_, DeviceRow>(&format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE id = $1"))
                 .bind(id)
-                .fetch_optional(&mut **tx)
+                .fetch_optional(e)
                 .await?
                 .ok_or_else(|| not_found("device"))?
                 .into_domain()
         }
 
-        async fn fetch_facility(tx: &mut Tx, id: i64) -> Result<Facility> {
+        async fn fetch_facility<'e>(e: impl sqlx::Executor<'e, Database = $db>, id: i64) -> Result<Facility> {
             sqlx::query_as::<_, FacilityRow>(&format!("SELECT {FACILITY_COLUMNS} FROM facilities WHERE id = $1"))
                 .bind(id)
-                .fetch_optional(&mut **tx)
+                .fetch_optional(e)
                 .await?
                 .ok_or_else(|| not_found("facility"))?
                 .into_domain()
         }
 
-        async fn fetch_account(tx: &mut Tx, id: i64) -> Result<Account> {
+        async fn fetch_account<'e>(e: impl sqlx::Executor<'e, Database = $db>, id: i64) -> Result<Account> {
             sqlx::query_as::<_, AccountRow>(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1"))
                 .bind(id)
-                .fetch_optional(&mut **tx)
+                .fetch_optional(e)
                 .await?
                 .ok_or_else(|| not_found("account"))?
                 .into_domain()
@@ -312,7 +312,7 @@ macro_rules! sql_store {
         }
 
         async fn active_elder(tx: &mut Tx, id: i64) -> Result<Elder> {
-            let elder = fetch_elder(tx, id).await?;
+            let elder = fetch_elder(&mut **tx, id).await?;
             if elder.status != ElderStatus::Active {
                 return Err(StoreError::invalid(
                     "elder_id",
@@ -454,7 +454,7 @@ macro_rules! sql_store {
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(StoreError::from_db)?;
-                let f = fetch_facility(&mut tx, id).await?;
+                let f = fetch_facility(&mut *tx, id).await?;
                 audit(&mut tx, now, actor, "create", "facility", id, None, Some(to_json(&f))).await?;
                 tx.commit().await?;
                 Ok(f)
@@ -463,7 +463,7 @@ macro_rules! sql_store {
             async fn update_facility(&self, id: i64, rec: &FacilityRecord, actor: Actor) -> Result<Facility> {
                 let now = self.clock.now_ms();
                 let mut tx = self.begin().await?;
-                let before = fetch_facility(&mut tx, id).await?;
+                let before = fetch_facility(&mut *tx, id).await?;
                 check_region(&mut tx, &rec.region).await?;
                 sqlx::query(
                     "UPDATE facilities SET kind = $1, name = $2, region_code = $3, address = $4, lat = $5, \
@@ -486,7 +486,7 @@ macro_rules! sql_store {
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-                let after = fetch_facility(&mut tx, id).await?;
+                let after = fetch_facility(&mut *tx, id).await?;
                 audit(&mut tx, now, actor, "update", "facility", id, Some(to_json(&before)), Some(to_json(&after)))
                     .await?;
                 tx.commit().await?;
@@ -496,14 +496,14 @@ macro_rules! sql_store {
             async fn set_facility_active(&self, id: i64, active: bool, actor: Actor) -> Result<Facility> {
                 let now = self.clock.now_ms();
                 let mut tx = self.begin().await?;
-                let before = fetch_facility(&mut tx, id).await?;
+                let before = fetch_facility(&mut *tx, id).await?;
                 sqlx::query("UPDATE facilities SET active = $1, updated_at = $2 WHERE id = $3")
                     .bind(active)
                     .bind(now)
                     .bind(id)
                     .execute(&mut *tx)
                     .await?;
-                let after = fetch_facility(&mut tx, id).await?;
+                let after = fetch_facility(&mut *tx, id).await?;
                 let action = if active { "activate" } else { "deactivate" };
                 audit(&mut tx, now, actor, action, "facility", id, Some(to_json(&before)), Some(to_json(&after)))
                     .await?;
@@ -512,12 +512,7 @@ macro_rules! sql_store {
             }
 
             async fn facility(&self, id: i64) -> Result<Facility> {
-                sqlx::query_as::<_, FacilityRow>(&format!("SELECT {FACILITY_COLUMNS} FROM facilities WHERE id = $1"))
-                    .bind(id)
-                    .fetch_optional(&self.pool)
-                    .await?
-                    .ok_or_else(|| not_found("facility"))?
-                    .into_domain()
+                fetch_facility(&self.pool, id).await
             }
 
             async fn list_facilities(&self, f: &FacilityFilter) -> Result<Page<Facility>> {
@@ -549,7 +544,7 @@ macro_rules! sql_store {
                     check_region(&mut tx, r).await?;
                 }
                 if let Some(fid) = a.facility_id {
-                    fetch_facility(&mut tx, fid).await.map_err(|_| {
+                    fetch_facility(&mut *tx, fid).await.map_err(|_| {
                         StoreError::invalid(
                             "facility_id",
                             "unknown_facility",
@@ -576,19 +571,14 @@ macro_rules! sql_store {
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(StoreError::from_db)?;
-                let acc = fetch_account(&mut tx, id).await?;
+                let acc = fetch_account(&mut *tx, id).await?;
                 audit(&mut tx, now, actor, "create", "account", id, None, Some(to_json(&acc))).await?;
                 tx.commit().await?;
                 Ok(acc)
             }
 
             async fn account(&self, id: i64) -> Result<Account> {
-                sqlx::query_as::<_, AccountRow>(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1"))
-                    .bind(id)
-                    .fetch_optional(&self.pool)
-                    .await?
-                    .ok_or_else(|| not_found("account"))?
-                    .into_domain()
+                fetch_account(&self.pool, id).await
             }
 
             async fn credentials(&self, username: &str) -> Result<Option<(Account, String)>> {
@@ -629,7 +619,7 @@ macro_rules! sql_store {
             async fn set_account_active(&self, id: i64, active: bool, actor: Actor) -> Result<Account> {
                 let now = self.clock.now_ms();
                 let mut tx = self.begin().await?;
-                let before = fetch_account(&mut tx, id).await?;
+                let before = fetch_account(&mut *tx, id).await?;
                 sqlx::query("UPDATE accounts SET active = $1, updated_at = $2 WHERE id = $3")
                     .bind(active)
                     .bind(now)
@@ -639,7 +629,7 @@ macro_rules! sql_store {
                 if !active {
                     sqlx::query("DELETE FROM sessions WHERE account_id = $1").bind(id).execute(&mut *tx).await?;
                 }
-                let after = fetch_account(&mut tx, id).await?;
+                let after = fetch_account(&mut *tx, id).await?;
                 let action = if active { "activate" } else { "deactivate" };
                 audit(&mut tx, now, actor, action, "account", id, Some(to_json(&before)), Some(to_json(&after)))
                     .await?;
@@ -727,7 +717,7 @@ macro_rules! sql_store {
                 .bind(actor.account_id)
                 .execute(&mut *tx)
                 .await?;
-                let elder = fetch_elder(&mut tx, id).await?;
+                let elder = fetch_elder(&mut *tx, id).await?;
                 audit(&mut tx, now, actor, "create", "elder", id, None, Some(to_json(&elder))).await?;
                 tx.commit().await?;
                 Ok(elder)
@@ -742,7 +732,7 @@ macro_rules! sql_store {
             ) -> Result<Elder> {
                 let now = self.clock.now_ms();
                 let mut tx = self.begin().await?;
-                let before = fetch_elder(&mut tx, id).await?;
+                let before = fetch_elder(&mut *tx, id).await?;
                 if let Some(v) = expected_version {
                     if v != before.version {
                         return Err(StoreError::Stale { current: before.version });
@@ -757,7 +747,7 @@ macro_rules! sql_store {
                     .execute(&mut *tx)
                     .await
                     .map_err(StoreError::from_db)?;
-                let after = fetch_elder(&mut tx, id).await?;
+                let after = fetch_elder(&mut *tx, id).await?;
                 audit(&mut tx, now, actor, "update", "elder", id, Some(to_json(&before)), Some(to_json(&after)))
                     .await?;
                 tx.commit().await?;
@@ -773,7 +763,7 @@ macro_rules! sql_store {
             ) -> Result<Elder> {
                 let now = self.clock.now_ms();
                 let mut tx = self.begin().await?;
-                let before = fetch_elder(&mut tx, id).await?;
+                let before = fetch_elder(&mut *tx, id).await?;
                 if before.status == status {
                     return Ok(before);
                 }
@@ -810,7 +800,7 @@ macro_rules! sql_store {
                         .execute(&mut *tx)
                         .await?;
                 }
-                let after = fetch_elder(&mut tx, id).await?;
+                let after = fetch_elder(&mut *tx, id).await?;
                 audit(&mut tx, now, actor, "status", "elder", id, Some(to_json(&before)), Some(to_json(&after)))
                     .await?;
                 tx.commit().await?;
@@ -818,12 +808,7 @@ macro_rules! sql_store {
             }
 
             async fn elder(&self, id: i64) -> Result<Elder> {
-                sqlx::query_as::<_, ElderRow>(&format!("SELECT {ELDER_COLUMNS} FROM elders WHERE id = $1"))
-                    .bind(id)
-                    .fetch_optional(&self.pool)
-                    .await?
-                    .ok_or_else(|| not_found("elder"))?
-                    .into_domain()
+                fetch_elder(&self.pool, id).await
             }
 
             async fn elder_by_id_number(&self, id_number: &str) -> Result<Option<Elder>> {
@@ -897,7 +882,7 @@ macro_rules! sql_store {
                                     .execute(&mut *tx)
                                     .await
                                     .map_err(StoreError::from_db)?;
-                                let after = fetch_elder(&mut tx, old.id).await?;
+                                let after = fetch_elder(&mut *tx, old.id).await?;
                                 audit(&mut tx, now, actor, "import_update", "elder", old.id, Some(to_json(old)), Some(to_json(&after)))
                                     .await?;
                                 summary.updated += 1;
@@ -990,7 +975,7 @@ macro_rules! sql_store {
             async fn link_family(&self, account_id: i64, elder_id: i64, actor: Actor) -> Result<()> {
                 let now = self.clock.now_ms();
                 let mut tx = self.begin().await?;
-                let acc = fetch_account(&mut tx, account_id).await?;
+                let acc = fetch_account(&mut *tx, account_id).await?;
                 if acc.role != Role::Family {
                     return Err(StoreError::invalid(
                         "account_id",
@@ -999,7 +984,7 @@ macro_rules! sql_store {
                         "only family accounts can be linked to an elder",
                     ));
                 }
-                fetch_elder(&mut tx, elder_id).await?;
+                fetch_elder(&mut *tx, elder_id).await?;
                 let done = sqlx::query(
                     "INSERT INTO family_links (account_id, elder_id, created_at) VALUES ($1, $2, $3) \
                      ON CONFLICT (account_id, elder_id) DO NOTHING",
@@ -1031,7 +1016,7 @@ macro_rules! sql_store {
             async fn start_assignment(&self, caregiver_id: i64, elder_id: i64, actor: Actor) -> Result<Assignment> {
                 let now = self.clock.now_ms();
                 let mut tx = self.begin().await?;
-                let acc = fetch_account(&mut tx, caregiver_id).await?;
+                let acc = fetch_account(&mut *tx, caregiver_id).await?;
                 if acc.role != Role::Caregiver || !acc.active {
                     return Err(StoreError::invalid(
                         "caregiver_id",
@@ -1125,19 +1110,14 @@ macro_rules! sql_store {
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(StoreError::from_db)?;
-                let dev = fetch_device(&mut tx, id).await?;
+                let dev = fetch_device(&mut *tx, id).await?;
                 audit(&mut tx, now, actor, "create", "device", id, None, Some(to_json(&dev))).await?;
                 tx.commit().await?;
                 Ok(dev)
             }
 
             async fn device(&self, id: i64) -> Result<Device> {
-                sqlx::query_as::<_, DeviceRow>(&format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE id = $1"))
-                    .bind(id)
-                    .fetch_optional(&self.pool)
-                    .await?
-                    .ok_or_else(|| not_found("device"))?
-                    .into_domain()
+                fetch_device(&self.pool, id).await
             }
 
             async fn device_by_serial(&self, serial: &str) -> Result<Option<(Device, String)>> {
@@ -1173,7 +1153,7 @@ macro_rules! sql_store {
             async fn bind_device(&self, device_id: i64, elder_id: i64, actor: Actor) -> Result<Device> {
                 let now = self.clock.now_ms();
                 let mut tx = self.begin().await?;
-                let before = fetch_device(&mut tx, device_id).await?;
+                let before = fetch_device(&mut *tx, device_id).await?;
                 if !before.active {
                     return Err(StoreError::invalid("device_id", "device_inactive", "设备已停用", "the device is retired"));
                 }
@@ -1199,7 +1179,7 @@ macro_rules! sql_store {
                 .bind(actor.account_id.unwrap_or(0))
                 .execute(&mut *tx)
                 .await?;
-                let after = fetch_device(&mut tx, device_id).await?;
+                let after = fetch_device(&mut *tx, device_id).await?;
                 audit(&mut tx, now, actor, "bind", "device", device_id, Some(to_json(&before)), Some(to_json(&after)))
                     .await?;
                 tx.commit().await?;
@@ -1209,7 +1189,7 @@ macro_rules! sql_store {
             async fn unbind_device(&self, device_id: i64, actor: Actor) -> Result<Device> {
                 let now = self.clock.now_ms();
                 let mut tx = self.begin().await?;
-                fetch_device(&mut tx, device_id).await?;
+                fetch_device(&mut *tx, device_id).await?;
                 let after = unbind_in(&mut tx, device_id, now, actor).await?;
                 tx.commit().await?;
                 Ok(after)
@@ -1322,7 +1302,7 @@ macro_rules! sql_store {
 
         /// Ends a device's current binding inside a transaction (no-op if unbound).
         async fn unbind_in(tx: &mut Tx, device_id: i64, now: i64, actor: Actor) -> Result<Device> {
-            let before = fetch_device(tx, device_id).await?;
+            let before = fetch_device(&mut **tx, device_id).await?;
             if before.elder_id.is_none() {
                 return Ok(before);
             }
@@ -1336,7 +1316,7 @@ macro_rules! sql_store {
                 .bind(device_id)
                 .execute(&mut **tx)
                 .await?;
-            let after = fetch_device(tx, device_id).await?;
+            let after = fetch_device(&mut **tx, device_id).await?;
             audit(tx, now, actor, "unbind", "device", device_id, Some(to_json(&before)), Some(to_json(&after))).await?;
             Ok(after)
         }
