@@ -3,6 +3,35 @@
 //! reads them as numbered parameters), `RETURNING`, `ON CONFLICT … DO UPDATE`, `TRUE`/`FALSE`.
 //! Timestamps come from the injected clock.
 
+/// Binds the columns of `ELDER_WRITE_COLUMNS` from an `ElderValues`, in order, with `$method`
+/// (`bind` on a query, `push_bind` on a multi-row insert): one list for both.
+macro_rules! elder_binds {
+    ($target:expr, $method:ident, $v:expr) => {
+        $target
+            .$method(&$v.id_number)
+            .$method(&$v.name)
+            .$method($v.sex)
+            .$method(&$v.birth_date)
+            .$method(&$v.phone)
+            .$method(&$v.address)
+            .$method($v.lat)
+            .$method($v.lon)
+            .$method(&$v.region_code)
+            .$method($v.hukou)
+            .$method($v.living)
+            .$method($v.economic)
+            .$method($v.capability)
+            .$method(&$v.health)
+            .$method(&$v.contacts)
+            .$method($v.care_manager_id)
+            .$method($v.home_station_id)
+            .$method(&$v.card_no)
+            .$method($v.card_balance_fen)
+    };
+}
+
+pub(crate) use elder_binds;
+
 /// Implements `Store` for `$store` (a struct with `pool: sqlx::Pool<$db>` and
 /// `clock: Arc<dyn Clock>`); `$begin` is the statement that opens a write transaction.
 macro_rules! sql_store {
@@ -73,28 +102,10 @@ macro_rules! sql_store {
         }
 
         fn bind_elder<'q>(q: Q<'q>, v: &'q ElderValues) -> Q<'q> {
-            q.bind(&v.id_number)
-                .bind(&v.name)
-                .bind(v.sex)
-                .bind(&v.birth_date)
-                .bind(&v.phone)
-                .bind(&v.address)
-                .bind(v.lat)
-                .bind(v.lon)
-                .bind(&v.region_code)
-                .bind(v.hukou)
-                .bind(v.living)
-                .bind(v.economic)
-                .bind(v.capability)
-                .bind(&v.health)
-                .bind(&v.contacts)
-                .bind(v.care_manager_id)
-                .bind(v.home_station_id)
-                .bind(&v.card_no)
-                .bind(v.card_balance_fen)
+            $crate::sql::elder_binds!(q, bind, v)
         }
 
-        /// The elder columns a write sets, in `bind_elder` order.
+        /// The elder columns a write sets, in `elder_binds!` order.
         const ELDER_WRITE_COLUMNS: &str = "id_number, name, sex, birth_date, phone, address, lat, lon, \
              region_code, hukou, living, economic, capability, health, contacts, care_manager_id, \
              home_station_id, card_no, card_balance_fen";
@@ -898,25 +909,7 @@ macro_rules! sql_store {
                         "INSERT INTO elders ({ELDER_WRITE_COLUMNS}, status, created_at, updated_at, version) "
                     ));
                     qb.push_values(&values, |mut b, v| {
-                        b.push_bind(&v.id_number)
-                            .push_bind(&v.name)
-                            .push_bind(v.sex)
-                            .push_bind(&v.birth_date)
-                            .push_bind(&v.phone)
-                            .push_bind(&v.address)
-                            .push_bind(v.lat)
-                            .push_bind(v.lon)
-                            .push_bind(&v.region_code)
-                            .push_bind(v.hukou)
-                            .push_bind(v.living)
-                            .push_bind(v.economic)
-                            .push_bind(v.capability)
-                            .push_bind(&v.health)
-                            .push_bind(&v.contacts)
-                            .push_bind(v.care_manager_id)
-                            .push_bind(v.home_station_id)
-                            .push_bind(&v.card_no)
-                            .push_bind(v.card_balance_fen)
+                        $crate::sql::elder_binds!(b, push_bind, v)
                             .push_bind("active")
                             .push_bind(now)
                             .push_bind(now)
