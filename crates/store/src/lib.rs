@@ -5,6 +5,8 @@
 //! others reference are never deleted (the schema refuses it); "row not found" is
 //! [`StoreError::NotFound`], unique violations are [`StoreError::Conflict`] on the field.
 
+mod alarm_sql;
+pub mod alarms;
 pub mod clock;
 pub mod error;
 mod migrate;
@@ -24,6 +26,10 @@ use zhulao_domain::{
     Region, RegionCode, RegionStats, Role,
 };
 
+pub use alarms::{
+    AlarmEvent, AlarmFilter, AlarmLocation, AlarmRow, AlarmStore, DeviceState, LocationSource, NewAlarm,
+    NewAlarmEvent, NotificationRecord, Raised,
+};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Result, StoreError};
 pub use postgres::PgStore;
@@ -184,7 +190,7 @@ pub struct ImportSummary {
 
 /// The storage interface. Both backends pass the same conformance suite.
 #[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+pub trait Store: AlarmStore + Send + Sync + std::fmt::Debug + 'static {
     fn backend(&self) -> Backend;
     fn clock(&self) -> &dyn Clock;
     /// A cheap round trip, for readiness checks.

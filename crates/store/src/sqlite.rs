@@ -42,3 +42,4 @@ impl SqliteStore {
 }
 
 crate::sql::sql_store!(SqliteStore, sqlx::Sqlite, Backend::Sqlite, "BEGIN IMMEDIATE");
+crate::alarm_sql::alarm_store!(SqliteStore, sqlx::Sqlite);

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use chrono::NaiveDate;
+use zhulao_alarms::{AlarmKind, Command, Policy, Stage, Timer};
 use zhulao_domain::elder::ContactInput;
 use zhulao_domain::id_number::compose;
 use zhulao_domain::{
@@ -12,7 +13,8 @@ use zhulao_domain::{
 };
 use zhulao_store::testing;
 use zhulao_store::{
-    Actor, AuditFilter, DeviceFilter, ElderFilter, FacilityFilter, ManualClock, Store, StoreError,
+    Actor, AlarmFilter, AlarmLocation, AuditFilter, DeviceFilter, DeviceState, ElderFilter, FacilityFilter,
+    LocationSource, ManualClock, NewAlarm, NewAlarmEvent, Raised, Store, StoreError,
 };
 
 /// 2026-11-23 00:00 UTC.
@@ -57,6 +59,9 @@ conformance!(
     accounts_and_sessions,
     devices_bind_with_history,
     statistics,
+    alarms_are_idempotent_and_merge_repeats,
+    alarm_steps_are_versioned_and_timed,
+    device_state_upserts_keep_known_values,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -586,4 +591,158 @@ async fn statistics(s: Arc<dyn Store>, _clock: ManualClock) {
     let other = s.region_stats(&ElderScope::All, "140213051", today()).await.unwrap();
     assert_eq!(other.elders, 0);
     assert_eq!(other.card_coverage(), None);
+}
+
+async fn bound_device(s: &Arc<dyn Store>, serial: &str, elder: i64) -> i64 {
+    let input =
+        DeviceInput { serial: serial.into(), kind: "pendant".into(), model: "P1".into() }.validate().unwrap();
+    let d = s.register_device(&input, "h", Actor::SYSTEM).await.unwrap();
+    s.bind_device(d.id, elder, Actor::SYSTEM).await.unwrap();
+    d.id
+}
+
+fn sos(elder: i64, device: i64, msg: &str) -> NewAlarm {
+    NewAlarm {
+        kind: AlarmKind::Sos,
+        elder_id: Some(elder),
+        device_id: Some(device),
+        region_code: "140213050002".into(),
+        location: Some(AlarmLocation {
+            lat: 40.07,
+            lon: 113.3,
+            source: LocationSource::LastKnown,
+            at: Some(T0 - 5000),
+        }),
+        source: "device_event".into(),
+        detail: serde_json::json!({"type": "sos"}),
+        contacts: 1,
+        msg_id: Some(msg.into()),
+    }
+}
+
+async fn alarms_are_idempotent_and_merge_repeats(s: Arc<dyn Store>, clock: ManualClock) {
+    let fx = fixture(&s).await;
+    let e = s.create_elder(&record(1, 1940, &fx.village), Actor::SYSTEM).await.unwrap();
+    let d = bound_device(&s, "ZL-P-1", e.id).await;
+    let p = Policy::default();
+    let Raised::New(first) = s.raise_alarm(&sos(e.id, d, "m1"), &p).await.unwrap() else { panic!("new") };
+    assert_eq!(first.case.stage, Stage::Queued);
+    assert_eq!(first.next_due_at, Some(T0 + 30_000));
+    assert_eq!(first.location.unwrap().source, LocationSource::LastKnown);
+    // The same message again (a retransmission): nothing written, same alarm.
+    assert_eq!(
+        s.raise_alarm(&sos(e.id, d, "m1"), &p).await.unwrap(),
+        Raised::Duplicate { alarm_id: Some(first.id) }
+    );
+    // A second press while the first is open merges.
+    clock.advance_ms(1000);
+    let Raised::Merged(merged) = s.raise_alarm(&sos(e.id, d, "m2"), &p).await.unwrap() else {
+        panic!("merge")
+    };
+    assert_eq!((merged.id, merged.case.repeats, merged.version), (first.id, 1, 2));
+    // Another kind is another alarm.
+    let mut fall = sos(e.id, d, "m3");
+    fall.kind = AlarmKind::Fall;
+    let Raised::New(fall) = s.raise_alarm(&fall, &p).await.unwrap() else { panic!("fall") };
+    assert_ne!(fall.id, first.id);
+    // Once closed, the next SOS opens a new alarm.
+    let mut case = merged.case.clone();
+    case.apply(&Command::Answer { by: fx.manager }, T0 + 2000).unwrap();
+    case.apply(
+        &Command::Close { by: fx.manager, outcome: zhulao_alarms::Outcome::FalseAlarm, notes: String::new() },
+        T0 + 3000,
+    )
+    .unwrap();
+    let ev = |kind: &str| NewAlarmEvent {
+        actor: Actor::account(fx.manager),
+        actor_kind: "operator".into(),
+        kind: kind.into(),
+        detail: serde_json::json!({}),
+    };
+    let closed = s.save_alarm(first.id, merged.version, &case, &p, &ev("close")).await.unwrap();
+    assert_eq!((closed.next_due_at, closed.version), (None, 3));
+    let Raised::New(again) = s.raise_alarm(&sos(e.id, d, "m4"), &p).await.unwrap() else {
+        panic!("new again")
+    };
+    assert_ne!(again.id, first.id);
+    assert!(s.record_device_message(d, "cancel-1").await.unwrap());
+    assert!(!s.record_device_message(d, "cancel-1").await.unwrap());
+    let kinds: Vec<String> = s.alarm_events(first.id).await.unwrap().into_iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, ["raised", "repeat", "close"]);
+    assert_eq!(audit_count(&s, "alarm").await, 5);
+    let open =
+        s.list_alarms(&AlarmFilter { open: Some(true), limit: 10, ..Default::default() }).await.unwrap();
+    // Priority 1 both; oldest first.
+    assert_eq!(open.items.iter().map(|a| a.id).collect::<Vec<_>>(), vec![fall.id, again.id]);
+    let scoped = AlarmFilter { region_prefix: Some("140213051".into()), limit: 10, ..Default::default() };
+    assert_eq!(s.list_alarms(&scoped).await.unwrap().total, 0);
+    let family = AlarmFilter { elder_ids: Some(vec![e.id]), limit: 10, ..Default::default() };
+    assert_eq!(s.list_alarms(&family).await.unwrap().total, 3);
+}
+
+async fn alarm_steps_are_versioned_and_timed(s: Arc<dyn Store>, clock: ManualClock) {
+    let fx = fixture(&s).await;
+    let e = s.create_elder(&record(1, 1940, &fx.village), Actor::SYSTEM).await.unwrap();
+    let d = bound_device(&s, "ZL-P-2", e.id).await;
+    let p = Policy::default();
+    let a = s.raise_alarm(&sos(e.id, d, "x"), &p).await.unwrap();
+    let Raised::New(a) = a else { panic!() };
+    assert!(s.due_alarms(T0 + 29_999, 10).await.unwrap().is_empty());
+    assert_eq!(s.next_alarm_due().await.unwrap(), Some(T0 + 30_000));
+    clock.set_ms(T0 + 30_000);
+    let due = s.due_alarms(T0 + 30_000, 10).await.unwrap();
+    assert_eq!(due.len(), 1);
+    let mut case = due[0].case.clone();
+    let fired = case.fire_due(T0 + 30_000, &p);
+    assert_eq!(fired[0].0, Timer::AnswerEscalate);
+    let ev = NewAlarmEvent {
+        actor: Actor::SYSTEM,
+        actor_kind: "system".into(),
+        kind: "timer:answer_escalate".into(),
+        detail: serde_json::json!({}),
+    };
+    let saved = s.save_alarm(a.id, a.version, &case, &p, &ev).await.unwrap();
+    assert_eq!(saved.next_due_at, Some(T0 + 90_000));
+    // A second instance holding the old version loses.
+    match s.save_alarm(a.id, a.version, &case, &p, &ev).await {
+        Err(StoreError::Stale { current }) => assert_eq!(current, saved.version),
+        other => panic!("expected stale, got {other:?}"),
+    }
+    assert!(s.alarm(9999).await.is_err());
+    let attempts = vec![zhulao_store::NotificationRecord {
+        at: T0,
+        channel: "webhook".into(),
+        target: "hooks.example.cn".into(),
+        purpose: "family_call".into(),
+        attempt: 1,
+        duration_ms: 12,
+        outcome: "delivered".into(),
+        status: Some(200),
+        detail: String::new(),
+    }];
+    s.record_notifications(a.id, &attempts).await.unwrap();
+    assert_eq!(s.alarm_notifications(a.id).await.unwrap(), attempts);
+}
+
+async fn device_state_upserts_keep_known_values(s: Arc<dyn Store>, _clock: ManualClock) {
+    let fx = fixture(&s).await;
+    let e = s.create_elder(&record(1, 1940, &fx.village), Actor::SYSTEM).await.unwrap();
+    let d = bound_device(&s, "ZL-P-3", e.id).await;
+    let st = |seen: i64, lat: Option<f64>, battery: Option<i16>| DeviceState {
+        device_id: d,
+        last_seen_at: seen,
+        online: true,
+        battery_pct: battery,
+        lat,
+        lon: lat.map(|_| 113.3),
+        location_at: lat.map(|_| seen),
+        vitals: None,
+        vitals_at: None,
+    };
+    s.upsert_device_states(&[st(T0, Some(40.07), Some(80))]).await.unwrap();
+    // An older report and one without a fix keep the newest time and the last known position.
+    s.upsert_device_states(&[st(T0 - 10, None, None)]).await.unwrap();
+    let got = s.device_state(d).await.unwrap().unwrap();
+    assert_eq!((got.last_seen_at, got.lat, got.battery_pct), (T0, Some(40.07), Some(80)));
+    assert!(s.device_state(d + 100).await.unwrap().is_none());
 }
