@@ -1,0 +1,65 @@
+//! The service's two outward ports: notifications to people, and messages to devices.
+
+use async_trait::async_trait;
+use serde::Serialize;
+use zhulao_alarms::Feedback;
+use zhulao_store::NotificationRecord;
+
+/// Who is notified. Personal data stays inside the notifier; records carry masked targets.
+#[derive(Debug, Clone, Serialize)]
+pub struct Recipient {
+    pub name: String,
+    pub role: String,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+}
+
+/// One message to one person about one alarm.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutgoingNotification {
+    /// Idempotency key, stable across retries: `alarm-<id>-<purpose>-<n>`.
+    pub id: String,
+    pub alarm_id: i64,
+    /// `family_call`, `escalation`, `dispatch`, `supervisor`.
+    pub purpose: String,
+    pub recipient: Recipient,
+    pub subject_zh: String,
+    pub subject_en: String,
+    pub body_zh: String,
+    pub body_en: String,
+    pub data: serde_json::Value,
+}
+
+/// Sends notifications through whatever channels are configured (webhook for SMS and voice
+/// providers, e-mail, the operator console) and reports every attempt.
+#[async_trait]
+pub trait Notifier: Send + Sync {
+    async fn notify(&self, n: &OutgoingNotification) -> Vec<NotificationRecord>;
+}
+
+/// A message for a device, queued by the gateway that holds its connection.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum Downlink {
+    /// The device's message `msg_id` is safely stored (and raised or merged into `alarm_id`).
+    Ack {
+        msg_id: String,
+        alarm_id: Option<i64>,
+    },
+    Feedback {
+        alarm_id: i64,
+        state: Feedback,
+    },
+}
+
+/// Reaches devices. `send` must not block: it queues.
+pub trait DeviceLink: Send + Sync {
+    fn send(&self, device_id: i64, msg: Downlink);
+}
+
+/// For tools and tests without devices.
+#[derive(Debug, Default)]
+pub struct NoDevices;
+
+impl DeviceLink for NoDevices {
+    fn send(&self, _device_id: i64, _msg: Downlink) {}
+}

@@ -1,0 +1,555 @@
+//! The response service: raise, act, tick, and the effects that follow each committed step.
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use serde::Serialize;
+use zhulao_alarms::{
+    AlarmKind, Candidate, Command, Effect, Feedback, TransitionError, TravelMode, rank_by_eta,
+};
+use zhulao_domain::{GeoPoint, Role};
+use zhulao_store::{
+    AccountFilter, Actor, AlarmFilter, AlarmRow, NewAlarm, NewAlarmEvent, NotificationRecord, Raised, Store,
+    StoreError,
+};
+
+use crate::live::{LiveEvent, LiveHub};
+use crate::notifier::{DeviceLink, Downlink, NoDevices, Notifier, OutgoingNotification, Recipient};
+use crate::policy::Policies;
+
+/// Why a step was refused.
+#[derive(Debug)]
+pub enum ActError {
+    /// The step does not fit the alarm's state (409 for the API).
+    Transition(TransitionError),
+    Store(StoreError),
+}
+
+impl From<StoreError> for ActError {
+    fn from(e: StoreError) -> Self {
+        ActError::Store(e)
+    }
+}
+
+impl std::fmt::Display for ActError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ActError::Transition(e) => write!(f, "{e}"),
+            ActError::Store(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for ActError {}
+
+/// Where a responder is, as their phone last reported.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ResponderPosition {
+    pub at: GeoPoint,
+    pub reported_at: i64,
+    pub on_duty: bool,
+    pub mode: TravelMode,
+}
+
+/// A phone position older than this is not used for dispatch.
+const POSITION_TTL_MS: i64 = 30 * 60 * 1000;
+/// Concurrent-change retries for one step.
+const RETRIES: usize = 5;
+
+/// Counts effect tasks in flight, so tests (and shutdown) can wait for them.
+#[derive(Debug, Default)]
+struct Tracker {
+    running: AtomicUsize,
+    idle: tokio::sync::Notify,
+}
+
+pub struct Response {
+    store: Arc<dyn Store>,
+    policies: Policies,
+    hub: LiveHub,
+    notifier: Arc<dyn Notifier>,
+    devices: RwLock<Arc<dyn DeviceLink>>,
+    positions: Mutex<HashMap<i64, ResponderPosition>>,
+    tracker: Tracker,
+}
+
+impl std::fmt::Debug for Response {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Response").field("policies", &self.policies).finish_non_exhaustive()
+    }
+}
+
+type BoxFut = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+fn step_name(cmd: &Command) -> &'static str {
+    match cmd {
+        Command::Answer { .. } => "answer",
+        Command::Assess { .. } => "assess",
+        Command::Dispatch { .. } => "dispatch",
+        Command::Accept { .. } => "accept",
+        Command::Decline { .. } => "decline",
+        Command::OnSite { .. } => "on_site",
+        Command::Called120 { .. } => "called_120",
+        Command::NotifyFamily => "notify_family",
+        Command::FamilyResult { .. } => "family_result",
+        Command::Close { .. } => "close",
+        Command::Repeat => "repeat",
+    }
+}
+
+/// The live-feed view of an alarm: what a console needs to place and sort it, no personal data.
+pub fn alarm_summary(a: &AlarmRow) -> serde_json::Value {
+    let c = &a.case;
+    serde_json::json!({
+        "id": a.id,
+        "kind": c.kind,
+        "kind_zh": c.kind.label_zh(),
+        "priority": c.priority,
+        "stage": c.stage,
+        "stage_zh": c.stage.label_zh(),
+        "elder_id": a.elder_id,
+        "device_id": a.device_id,
+        "region_code": a.region_code,
+        "raised_at": c.raised_at,
+        "answered_at": c.answered_at,
+        "answered_by": c.answered_by,
+        "repeats": c.repeats,
+        "escalation": c.answer_escalation,
+        "responder_id": c.current_offer().map(|o| o.responder),
+        "on_site_at": c.on_site_at,
+        "closed_at": c.closed_at,
+        "location": a.location,
+        "version": a.version,
+    })
+}
+
+impl Response {
+    pub fn new(
+        store: Arc<dyn Store>,
+        policies: Policies,
+        notifier: Arc<dyn Notifier>,
+        hub: LiveHub,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            store,
+            policies,
+            hub,
+            notifier,
+            devices: RwLock::new(Arc::new(NoDevices)),
+            positions: Mutex::new(HashMap::new()),
+            tracker: Tracker::default(),
+        })
+    }
+
+    /// Connects the gateway that holds device connections (it starts after the service).
+    pub fn set_device_link(&self, link: Arc<dyn DeviceLink>) {
+        *self.devices.write().expect("device link lock") = link;
+    }
+
+    pub fn hub(&self) -> &LiveHub {
+        &self.hub
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn policies(&self) -> &Policies {
+        &self.policies
+    }
+
+    fn now(&self) -> i64 {
+        self.store.clock().now_ms()
+    }
+
+    fn device(&self, device_id: i64, msg: Downlink) {
+        let link = self.devices.read().expect("device link lock").clone();
+        link.send(device_id, msg);
+    }
+
+    /// Raises (or merges, or recognises a retransmission of) an alarm. When this returns
+    /// `Ok`, the alarm is committed: the caller may acknowledge the device's message.
+    pub async fn raise(self: &Arc<Self>, a: &NewAlarm) -> Result<Raised, StoreError> {
+        let policy = self.policies.for_region(&a.region_code);
+        let raised = self.store.raise_alarm(a, policy).await?;
+        match &raised {
+            Raised::New(row) => {
+                let (_, fx) = zhulao_alarms::AlarmCase::raise(a.kind, row.case.raised_at, a.contacts);
+                self.publish(row, "raised");
+                self.spawn_effects(row.clone(), fx);
+            }
+            Raised::Merged(row) => {
+                self.publish(row, "repeat");
+                self.spawn_effects(row.clone(), vec![Effect::DeviceFeedback { state: Feedback::Received }]);
+            }
+            Raised::Duplicate { .. } => {}
+        }
+        Ok(raised)
+    }
+
+    /// Applies one step by `actor` and runs its effects. Concurrent changes are retried
+    /// against the fresh state, so the step either fits the current state or is refused.
+    pub async fn act(
+        self: &Arc<Self>,
+        id: i64,
+        cmd: &Command,
+        actor: Actor,
+        actor_kind: &str,
+    ) -> Result<AlarmRow, ActError> {
+        for _ in 0..RETRIES {
+            let row = self.store.alarm(id).await?;
+            let mut case = row.case.clone();
+            let fx = case.apply(cmd, self.now()).map_err(ActError::Transition)?;
+            let event = NewAlarmEvent {
+                actor,
+                actor_kind: actor_kind.to_string(),
+                kind: step_name(cmd).to_string(),
+                detail: serde_json::to_value(cmd).unwrap_or_default(),
+            };
+            let policy = self.policies.for_region(&row.region_code);
+            match self.store.save_alarm(id, row.version, &case, policy, &event).await {
+                Ok(saved) => {
+                    self.publish(&saved, step_name(cmd));
+                    self.spawn_effects(saved.clone(), fx);
+                    return Ok(saved);
+                }
+                Err(StoreError::Stale { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ActError::Store(StoreError::Stale { current: -1 }))
+    }
+
+    /// Fires every escalation timer due now. Returns how many alarms were advanced. Another
+    /// instance firing the same timer first is not an error: its version wins and this one
+    /// skips.
+    pub async fn tick(self: &Arc<Self>) -> Result<usize, StoreError> {
+        let now = self.now();
+        let mut advanced = 0;
+        for row in self.store.due_alarms(now, 200).await? {
+            let policy = self.policies.for_region(&row.region_code);
+            let mut case = row.case.clone();
+            let fired = case.fire_due(now, policy);
+            if fired.is_empty() {
+                continue;
+            }
+            let timers: Vec<_> = fired.iter().map(|(t, _)| *t).collect();
+            let event = NewAlarmEvent {
+                actor: Actor::SYSTEM,
+                actor_kind: "system".into(),
+                kind: "timer".into(),
+                detail: serde_json::json!({ "timers": timers }),
+            };
+            match self.store.save_alarm(row.id, row.version, &case, policy, &event).await {
+                Ok(saved) => {
+                    advanced += 1;
+                    self.publish(&saved, "escalation");
+                    self.spawn_effects(saved, fired.into_iter().flat_map(|(_, fx)| fx).collect());
+                }
+                Err(StoreError::Stale { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(advanced)
+    }
+
+    /// Runs [`Self::tick`] until `shutdown` resolves: every `period`, and sooner when a timer
+    /// is due sooner.
+    pub async fn run_timers(self: Arc<Self>, period: Duration, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            if let Err(e) = self.tick().await {
+                tracing::warn!(error = %e, "alarm timers: tick failed");
+            }
+            let wait = match self.store.next_alarm_due().await {
+                Ok(Some(due)) => {
+                    Duration::from_millis((due - self.now()).clamp(10, period.as_millis() as i64) as u64)
+                }
+                _ => period,
+            };
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    /// A responder's phone reports where they are and whether they are on duty.
+    pub fn report_position(&self, account_id: i64, pos: ResponderPosition) {
+        self.positions.lock().expect("positions lock").insert(account_id, pos);
+    }
+
+    /// Waits until every effect task started so far has finished.
+    pub async fn idle(&self) {
+        loop {
+            let notified = self.tracker.idle.notified();
+            if self.tracker.running.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    fn publish(&self, row: &AlarmRow, change: &str) {
+        let mut data = alarm_summary(row);
+        data["change"] = change.into();
+        self.hub.publish(LiveEvent {
+            topic: "alarm",
+            region_code: row.region_code.clone(),
+            elder_id: row.elder_id,
+            responder_id: row.case.current_offer().map(|o| o.responder),
+            at: row.updated_at,
+            data,
+        });
+    }
+
+    fn spawn_effects(self: &Arc<Self>, row: AlarmRow, fx: Vec<Effect>) {
+        if fx.is_empty() {
+            return;
+        }
+        self.tracker.running.fetch_add(1, Ordering::SeqCst);
+        let this = self.clone();
+        let fut: BoxFut = Box::pin(async move {
+            for e in fx {
+                this.run_effect(&row, e).await;
+            }
+            if this.tracker.running.fetch_sub(1, Ordering::SeqCst) == 1 {
+                this.tracker.idle.notify_waiters();
+            }
+        });
+        tokio::spawn(fut);
+    }
+
+    async fn run_effect(self: &Arc<Self>, row: &AlarmRow, e: Effect) {
+        let result: Result<(), StoreError> = async {
+            match e {
+                Effect::NotifyOperators { escalated } => {
+                    if escalated {
+                        // Every console sees the escalation; the live event carries the level.
+                        self.publish(row, "escalated");
+                    }
+                }
+                Effect::NotifySupervisor { reason } => self.notify_supervisors(row, &reason).await?,
+                Effect::CallFamily { contact } => self.call_family(row, contact).await?,
+                Effect::FamilyUnreachable => {
+                    self.publish(row, "family_unreachable");
+                    self.notify_supervisors(row, "family_unreachable").await?;
+                }
+                Effect::FindResponder { exclude } => self.dispatch_nearest(row, &exclude).await?,
+                Effect::DeviceFeedback { state } => {
+                    if let Some(d) = row.device_id {
+                        self.device(d, Downlink::Feedback { alarm_id: row.id, state });
+                    }
+                }
+            }
+            Ok(())
+        }
+        .await;
+        if let Err(err) = result {
+            tracing::warn!(alarm = row.id, error = %err, "alarm effect failed");
+        }
+    }
+
+    async fn send(&self, alarm_id: i64, n: OutgoingNotification) -> Result<(), StoreError> {
+        let records: Vec<NotificationRecord> = self.notifier.notify(&n).await;
+        self.store.record_notifications(alarm_id, &records).await
+    }
+
+    fn texts(row: &AlarmRow, who: &str) -> (String, String, String, String) {
+        let kind = row.case.kind;
+        (
+            format!("【助老】{who}{}警情", kind.label_zh()),
+            format!("[zhulao] {} alarm: {who}", kind.label_en()),
+            format!(
+                "{who}触发{}警情（{}），警情编号 {}，请尽快处理。",
+                kind.label_zh(),
+                row.case.stage.label_zh(),
+                row.id
+            ),
+            format!("{} alarm #{} ({}) for {who}.", kind.label_en(), row.id, row.case.stage.label_en()),
+        )
+    }
+
+    async fn call_family(&self, row: &AlarmRow, contact: usize) -> Result<(), StoreError> {
+        let Some(elder_id) = row.elder_id else { return Ok(()) };
+        let elder = self.store.elder(elder_id).await?;
+        let Some(c) = elder.record.contacts.get(contact) else { return Ok(()) };
+        let (subject_zh, subject_en, body_zh, body_en) = Self::texts(row, &elder.record.name);
+        let n = OutgoingNotification {
+            id: format!("alarm-{}-family-{contact}-{}", row.id, row.version),
+            alarm_id: row.id,
+            purpose: "family_call".into(),
+            recipient: Recipient {
+                name: c.name.clone(),
+                role: "family".into(),
+                phone: Some(c.phone.as_str().to_string()),
+                email: None,
+            },
+            subject_zh,
+            subject_en,
+            body_zh,
+            body_en,
+            data: serde_json::json!({ "alarm": alarm_summary(row), "contact": contact, "relation": c.relation }),
+        };
+        self.send(row.id, n).await
+    }
+
+    async fn notify_supervisors(&self, row: &AlarmRow, reason: &str) -> Result<(), StoreError> {
+        let supervisors = self
+            .store
+            .list_accounts(&AccountFilter {
+                role: Some(Role::Supervisor),
+                active: Some(true),
+                limit: 200,
+                ..Default::default()
+            })
+            .await?;
+        for s in supervisors.items {
+            let covers = s.region.as_ref().is_none_or(|r| row.region_code.starts_with(r.prefix()));
+            if !covers {
+                continue;
+            }
+            let (subject_zh, subject_en, body_zh, body_en) = Self::texts(row, "老人");
+            let n = OutgoingNotification {
+                id: format!("alarm-{}-supervisor-{}-{reason}", row.id, s.id),
+                alarm_id: row.id,
+                purpose: "escalation".into(),
+                recipient: Recipient {
+                    name: s.display_name.clone(),
+                    role: "supervisor".into(),
+                    phone: s.phone.as_ref().map(|p| p.as_str().to_string()),
+                    email: None,
+                },
+                subject_zh,
+                subject_en,
+                body_zh: format!("{body_zh}升级原因：{reason}"),
+                body_en: format!("{body_en} Escalated: {reason}"),
+                data: serde_json::json!({ "alarm": alarm_summary(row), "reason": reason }),
+            };
+            self.send(row.id, n).await?;
+        }
+        Ok(())
+    }
+
+    /// Where the alarm happened, else the elder's home.
+    async fn alarm_point(&self, row: &AlarmRow) -> Result<Option<GeoPoint>, StoreError> {
+        if let Some(l) = row.location {
+            return Ok(Some(GeoPoint { lat: l.lat, lon: l.lon }));
+        }
+        Ok(match row.elder_id {
+            Some(e) => self.store.elder(e).await?.record.location,
+            None => None,
+        })
+    }
+
+    /// Caregivers and station staff of the alarm's district who are on duty, not busy with
+    /// another open alarm, and whose position is known (their phone, or their station).
+    async fn candidates(&self, row: &AlarmRow) -> Result<Vec<Candidate>, StoreError> {
+        let now = self.now();
+        let district = &row.region_code[..row.region_code.len().min(6)];
+        let busy: HashSet<i64> = self
+            .store
+            .list_alarms(&AlarmFilter { open: Some(true), limit: 2000, ..Default::default() })
+            .await?
+            .items
+            .iter()
+            .filter(|a| a.id != row.id)
+            .filter_map(|a| a.case.current_offer().map(|o| o.responder))
+            .collect();
+        let positions = self.positions.lock().expect("positions lock").clone();
+        let mut out = Vec::new();
+        for role in [Role::Caregiver, Role::StationStaff] {
+            let accounts = self
+                .store
+                .list_accounts(&AccountFilter {
+                    role: Some(role),
+                    active: Some(true),
+                    region_prefix: Some(district.to_string()),
+                    limit: 5000,
+                    ..Default::default()
+                })
+                .await?;
+            for a in accounts.items {
+                if busy.contains(&a.id) {
+                    continue;
+                }
+                match positions.get(&a.id) {
+                    Some(p) if p.on_duty && now - p.reported_at <= POSITION_TTL_MS => {
+                        out.push(Candidate { account_id: a.id, at: p.at, mode: p.mode });
+                    }
+                    Some(_) => {}
+                    None => {
+                        if let Some(f) = a.facility_id
+                            && let Ok(f) = self.store.facility(f).await
+                            && f.active
+                        {
+                            out.push(Candidate {
+                                account_id: a.id,
+                                at: f.record.location,
+                                mode: TravelMode::Walk,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn dispatch_nearest(self: &Arc<Self>, row: &AlarmRow, exclude: &[i64]) -> Result<(), StoreError> {
+        let Some(point) = self.alarm_point(row).await? else {
+            return self.notify_supervisors(row, "no_location_for_dispatch").await;
+        };
+        let ranked = rank_by_eta(point, &self.candidates(row).await?, exclude);
+        let Some(&(responder, eta_s)) = ranked.first() else {
+            self.publish(row, "no_responder");
+            return self.notify_supervisors(row, "no_responder").await;
+        };
+        let cmd = Command::Dispatch { responder, eta_s };
+        match self.act(row.id, &cmd, Actor::SYSTEM, "system").await {
+            Ok(saved) => {
+                let account = self.store.account(responder).await?;
+                let who = match saved.elder_id {
+                    Some(e) => self.store.elder(e).await?.record.name,
+                    None => "老人".into(),
+                };
+                let (subject_zh, subject_en, body_zh, body_en) = Self::texts(&saved, &who);
+                let n = OutgoingNotification {
+                    id: format!("alarm-{}-dispatch-{responder}", saved.id),
+                    alarm_id: saved.id,
+                    purpose: "dispatch".into(),
+                    recipient: Recipient {
+                        name: account.display_name,
+                        role: account.role.as_str().into(),
+                        phone: account.phone.map(|p| p.as_str().to_string()),
+                        email: None,
+                    },
+                    subject_zh,
+                    subject_en,
+                    body_zh: format!("{body_zh}请立即前往，预计用时 {} 分钟。", eta_s.div_ceil(60)),
+                    body_en: format!("{body_en} Please go now; about {} min away.", eta_s.div_ceil(60)),
+                    data: serde_json::json!({ "alarm": alarm_summary(&saved), "eta_s": eta_s, "to": point }),
+                };
+                self.send(saved.id, n).await
+            }
+            // Closed meanwhile, or an operator dispatched someone: nothing to do.
+            Err(ActError::Transition(_)) => Ok(()),
+            Err(ActError::Store(e)) => Err(e),
+        }
+    }
+}
+
+/// Kinds a device's own event may raise directly.
+pub fn kind_of_device_event(t: &str) -> Option<AlarmKind> {
+    match t {
+        "sos" => Some(AlarmKind::Sos),
+        "fall" => Some(AlarmKind::Fall),
+        "bedside" => Some(AlarmKind::Bedside),
+        "removed" => Some(AlarmKind::DeviceRemoved),
+        _ => None,
+    }
+}
