@@ -34,6 +34,8 @@
 
 mod console;
 mod mask;
+mod retry;
+mod webhook;
 
 use std::fmt;
 use std::sync::Arc;
@@ -43,6 +45,11 @@ use serde::{Deserialize, Serialize};
 
 pub use console::ConsoleChannel;
 pub use mask::{mask_email, mask_phone, mask_target, mask_url};
+pub use retry::RetryPolicy;
+pub use webhook::{
+    Bilingual, HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP, WebhookChannel, WebhookConfig, WebhookPayload,
+    sign, verify_signature,
+};
 
 /// One message to one recipient about one alarm.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
