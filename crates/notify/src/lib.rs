@@ -35,6 +35,7 @@
 mod console;
 mod mask;
 mod retry;
+mod smtp;
 mod webhook;
 
 use std::fmt;
@@ -46,6 +47,7 @@ use serde::{Deserialize, Serialize};
 pub use console::ConsoleChannel;
 pub use mask::{mask_email, mask_phone, mask_target, mask_url};
 pub use retry::RetryPolicy;
+pub use smtp::{SmtpChannel, SmtpConfig, SmtpCredentials, SmtpTls};
 pub use webhook::{
     Bilingual, HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP, WebhookChannel, WebhookConfig, WebhookPayload,
     sign, verify_signature,
