@@ -373,6 +373,18 @@ macro_rules! alarm_store {
                 Ok(row)
             }
 
+            async fn append_alarm_event(&self, alarm_id: i64, event: &NewAlarmEvent) -> Result<()> {
+                let now = self.clock.now_ms();
+                let mut tx = self.begin().await?;
+                fetch_alarm(&mut *tx, alarm_id).await?;
+                insert_alarm_event(&mut tx, alarm_id, now, event.actor, &event.actor_kind, &event.kind, &event.detail)
+                    .await?;
+                let after = serde_json::json!({ "kind": event.kind });
+                audit(&mut tx, now, event.actor, &event.kind, "alarm", alarm_id, None, Some(after.to_string())).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
             async fn list_alarms(&self, f: &AlarmFilter) -> Result<Page<AlarmRow>> {
                 let build = |select: &str| {
                     let mut qb = QueryBuilder::<$db>::new(select);

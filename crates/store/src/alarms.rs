@@ -198,6 +198,9 @@ pub trait AlarmStore: Send + Sync {
         policy: &Policy,
         event: &NewAlarmEvent,
     ) -> Result<AlarmRow>;
+    /// Adds a timeline entry that changes no step (a fall's trace arriving, the wearer
+    /// getting up again), with its audit entry.
+    async fn append_alarm_event(&self, alarm_id: i64, event: &NewAlarmEvent) -> Result<()>;
     async fn list_alarms(&self, f: &AlarmFilter) -> Result<Page<AlarmRow>>;
     /// Open alarms whose next timer is due at `now`, oldest due first.
     async fn due_alarms(&self, now: i64, limit: i64) -> Result<Vec<AlarmRow>>;

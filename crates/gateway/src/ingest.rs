@@ -1,0 +1,795 @@
+//! The ingest pipeline: one MQTT client reads the uplink stream; messages go to a fixed
+//! worker per device (by serial), so each device's messages reach exactly one detector, in
+//! order; workers decode, detect, raise alarms through the response service, and only then
+//! acknowledge (MQTT QoS 1 and the protocol's `down/ack`).
+//!
+//! Backpressure: worker queues are bounded; when one is full the reader waits, so the TCP
+//! connection stops being read and the broker holds the stream. Nothing is dropped here.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use rumqttc::{AsyncClient, Event as MqttEvent, EventLoop, MqttOptions, Packet, Publish, QoS};
+use tokio::sync::mpsc;
+use zhulao_alarms::{AlarmKind, Feedback};
+use zhulao_detect::{Detector, DetectorConfig, Event, GpsFix, MotionSample, VitalKind, VitalReading};
+use zhulao_domain::GeoPoint;
+use zhulao_proto::{self as proto, Direction, EventKind, Kind, Uplink};
+use zhulao_response::{DeviceLink, Downlink, LiveEvent, Response};
+use zhulao_store::{
+    Actor, AlarmFilter, AlarmLocation, DeviceState, LocationSource, NewAlarm, NewAlarmEvent, Raised, Store,
+};
+
+use crate::metrics::Metrics;
+
+/// How the gateway reaches the broker and splits the work.
+#[derive(Debug, Clone)]
+pub struct IngestConfig {
+    pub host: String,
+    pub port: u16,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// Stable per instance, so a persistent session survives restarts.
+    pub client_id: String,
+    /// Keep the session (and the broker's queue for us) across disconnects.
+    pub persistent_session: bool,
+    pub topic_root: String,
+    /// The shards this instance consumes (0..64 for all).
+    pub shards: Range<u8>,
+    pub workers: usize,
+    /// Messages per worker queue.
+    pub queue: usize,
+    /// How often time-based rules run and device state is written.
+    pub tick: Duration,
+    /// The region given to alarms of devices bound to nobody.
+    pub default_region: String,
+}
+
+impl IngestConfig {
+    /// Parses `mqtt://[user:pass@]host:port`.
+    pub fn from_url(url: &str, client_id: &str) -> anyhow::Result<Self> {
+        let rest = url
+            .strip_prefix("mqtt://")
+            .or_else(|| url.strip_prefix("tcp://"))
+            .ok_or_else(|| anyhow::anyhow!("MQTT 地址应为 mqtt://主机:端口 / the MQTT URL must be mqtt://host:port"))?;
+        let (cred, hostport) = match rest.rsplit_once('@') {
+            Some((c, h)) => (Some(c), h),
+            None => (None, rest),
+        };
+        let (host, port) = match hostport.rsplit_once(':') {
+            Some((h, p)) => (h.to_string(), p.parse().map_err(|_| anyhow::anyhow!("bad MQTT port in {url}"))?),
+            None => (hostport.to_string(), 1883),
+        };
+        let (username, password) = match cred.map(|c| c.split_once(':').unwrap_or((c, ""))) {
+            Some((u, p)) => (Some(u.to_string()), Some(p.to_string())),
+            None => (None, None),
+        };
+        Ok(IngestConfig {
+            host,
+            port,
+            username,
+            password,
+            client_id: client_id.to_string(),
+            persistent_session: true,
+            topic_root: proto::DEFAULT_ROOT.into(),
+            shards: 0..proto::SHARDS,
+            workers: 2,
+            queue: 4096,
+            tick: Duration::from_secs(5),
+            default_region: String::new(),
+        })
+    }
+}
+
+/// Downlink to devices through the broker. `send` never blocks: a full request queue
+/// hands the publish to a task.
+pub struct MqttLink {
+    client: AsyncClient,
+    root: String,
+    serials: RwLock<HashMap<i64, String>>,
+    metrics: Metrics,
+}
+
+impl std::fmt::Debug for MqttLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MqttLink").field("root", &self.root).finish_non_exhaustive()
+    }
+}
+
+fn feedback_state(f: Feedback) -> proto::FeedbackState {
+    match f {
+        Feedback::Received => proto::FeedbackState::Received,
+        Feedback::Answered => proto::FeedbackState::Answered,
+        Feedback::HelpOnTheWay => proto::FeedbackState::HelpOnTheWay,
+        Feedback::ResponderOnSite => proto::FeedbackState::ResponderOnSite,
+        Feedback::Closed => proto::FeedbackState::Closed,
+    }
+}
+
+impl MqttLink {
+    fn remember(&self, device_id: i64, serial: &str) {
+        let known = self.serials.read().expect("serials lock").get(&device_id).is_some_and(|s| s == serial);
+        if !known {
+            self.serials.write().expect("serials lock").insert(device_id, serial.to_string());
+        }
+    }
+
+    /// Publishes `msg` to the device `serial` (QoS 1).
+    pub fn send_to(&self, serial: &str, msg: &proto::Downlink) {
+        let topic = proto::topic(&self.root, serial, Direction::Down, msg.kind());
+        let payload = msg.encode();
+        if let Err(e) = self.client.try_publish(topic.clone(), QoS::AtLeastOnce, false, payload.clone()) {
+            if matches!(e, rumqttc::ClientError::TryRequest(_)) {
+                let client = self.client.clone();
+                tokio::spawn(async move {
+                    let _ = client.publish(topic, QoS::AtLeastOnce, false, payload).await;
+                });
+            } else {
+                self.metrics.downlink_dropped.inc();
+            }
+        }
+    }
+}
+
+impl DeviceLink for MqttLink {
+    fn send(&self, device_id: i64, msg: Downlink) {
+        let Some(serial) = self.serials.read().expect("serials lock").get(&device_id).cloned() else {
+            // A device this instance has not heard from: it is connected elsewhere or not at
+            // all; its next retransmission will be acknowledged by whoever holds it.
+            self.metrics.downlink_dropped.inc();
+            return;
+        };
+        let msg = match msg {
+            Downlink::Ack { msg_id, alarm_id } => proto::Downlink::Ack(proto::Ack::accepted(msg_id, alarm_id)),
+            Downlink::Feedback { alarm_id, state } => {
+                proto::Downlink::Feedback(proto::Feedback::for_state(alarm_id, feedback_state(state)))
+            }
+        };
+        self.send_to(&serial, &msg);
+    }
+}
+
+/// A running gateway.
+#[derive(Debug)]
+pub struct Ingest {
+    pub link: Arc<MqttLink>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Ingest {
+    /// Stops reading (the broker keeps what is unread for a persistent session).
+    pub fn abort(&self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+impl Drop for Ingest {
+    fn drop(&mut self) {
+        self.abort();
+    }
+}
+
+struct Inbound {
+    publish: Publish,
+    serial: String,
+    kind: Kind,
+    received: Instant,
+}
+
+/// Connects, subscribes and starts the reader and the workers. Tells `response` how to
+/// reach devices.
+pub fn start(cfg: IngestConfig, response: Arc<Response>, metrics: Metrics) -> Ingest {
+    let mut opts = MqttOptions::new(cfg.client_id.clone(), cfg.host.clone(), cfg.port);
+    opts.set_keep_alive(Duration::from_secs(30))
+        .set_clean_session(!cfg.persistent_session)
+        .set_manual_acks(true)
+        .set_max_packet_size(proto::MAX_PAYLOAD + 4096, proto::MAX_PAYLOAD + 4096)
+        .set_inflight(1000)
+        .set_request_channel_capacity(1 << 16);
+    if let (Some(u), Some(p)) = (&cfg.username, &cfg.password) {
+        opts.set_credentials(u.clone(), p.clone());
+    }
+    let (client, eventloop) = AsyncClient::new(opts, 1 << 16);
+    let link = Arc::new(MqttLink {
+        client: client.clone(),
+        root: cfg.topic_root.clone(),
+        serials: RwLock::new(HashMap::new()),
+        metrics: metrics.clone(),
+    });
+    response.set_device_link(link.clone());
+
+    let mut tasks = Vec::new();
+    let mut senders = Vec::new();
+    for _ in 0..cfg.workers.max(1) {
+        let (tx, rx) = mpsc::channel(cfg.queue.max(16));
+        senders.push(tx);
+        let worker = Worker {
+            rx,
+            response: response.clone(),
+            store: response.store().clone(),
+            client: client.clone(),
+            link: link.clone(),
+            metrics: metrics.clone(),
+            cfg: cfg.clone(),
+            devices: HashMap::new(),
+            unknown: HashMap::new(),
+            events: Vec::new(),
+        };
+        tasks.push(tokio::spawn(worker.run()));
+    }
+    tasks.push(tokio::spawn(read(cfg, client, eventloop, senders, metrics)));
+    Ingest { link, tasks }
+}
+
+/// The reader: polls the connection, routes each publish to its device's worker.
+async fn read(
+    cfg: IngestConfig,
+    client: AsyncClient,
+    mut eventloop: EventLoop,
+    workers: Vec<mpsc::Sender<Inbound>>,
+    metrics: Metrics,
+) {
+    let filters = proto::uplink_filters(&cfg.topic_root, cfg.shards.clone());
+    loop {
+        match eventloop.poll().await {
+            Ok(MqttEvent::Incoming(Packet::ConnAck(_))) => {
+                metrics.reconnects.inc();
+                let subs = filters.iter().map(|f| rumqttc::SubscribeFilter::new(f.clone(), QoS::AtLeastOnce));
+                if let Err(e) = client.try_subscribe_many(subs) {
+                    tracing::error!(error = %e, "MQTT subscribe failed");
+                }
+            }
+            Ok(MqttEvent::Incoming(Packet::Publish(p))) => {
+                let received = Instant::now();
+                let routed = match proto::parse_topic(&cfg.topic_root, &p.topic) {
+                    Ok(t) if t.dir == Direction::Up => Some((t.serial.to_string(), t.kind, t.shard)),
+                    Ok(_) => None,
+                    Err(e) => {
+                        metrics.rejected.get_or_create(&[("reason", e.code())]).inc();
+                        None
+                    }
+                };
+                let Some((serial, kind, shard)) = routed else {
+                    ack(&client, &p);
+                    continue;
+                };
+                let w = &workers[shard as usize % workers.len()];
+                metrics.queue_depth.inc();
+                if w.send(Inbound { publish: p, serial, kind, received }).await.is_err() {
+                    return;
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, host = %cfg.host, port = cfg.port, "MQTT connection lost; reconnecting");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
+}
+
+/// Acknowledges a QoS 1 message to the broker (QoS 0 needs none).
+fn ack(client: &AsyncClient, p: &Publish) {
+    if p.qos == QoS::AtMostOnce {
+        return;
+    }
+    if client.try_ack(p).is_err() {
+        let (client, p) = (client.clone(), p.clone());
+        tokio::spawn(async move {
+            let _ = client.ack(&p).await;
+        });
+    }
+}
+
+/// What a worker knows about one device.
+struct DeviceCtx {
+    device_id: i64,
+    elder_id: Option<i64>,
+    region: String,
+    contacts: usize,
+    home: Option<GeoPoint>,
+    detector: Box<Detector>,
+    last_fix: Option<(f64, f64, i64)>,
+    battery: Option<i16>,
+    online: bool,
+    last_seen: i64,
+    vitals: Option<serde_json::Value>,
+    vitals_at: Option<i64>,
+    dirty: bool,
+    /// The alarm raised for the latest fall, for the trace and "recovered" that follow.
+    last_fall: Option<(i64, i64)>,
+    resolved_at: Instant,
+}
+
+/// Devices are looked up again this often (binding, elder, contacts may change).
+const REFRESH: Duration = Duration::from_secs(300);
+/// An unknown serial is looked up again after this long.
+const UNKNOWN_TTL: Duration = Duration::from_secs(30);
+
+struct Worker {
+    rx: mpsc::Receiver<Inbound>,
+    response: Arc<Response>,
+    store: Arc<dyn Store>,
+    client: AsyncClient,
+    link: Arc<MqttLink>,
+    metrics: Metrics,
+    cfg: IngestConfig,
+    devices: HashMap<String, DeviceCtx>,
+    unknown: HashMap<String, Instant>,
+    events: Vec<Event>,
+}
+
+impl Worker {
+    async fn run(mut self) {
+        let mut tick = tokio::time::interval(self.cfg.tick);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                msg = self.rx.recv() => {
+                    let Some(msg) = msg else { return };
+                    self.metrics.queue_depth.dec();
+                    self.handle(msg).await;
+                }
+                _ = tick.tick() => self.on_tick().await,
+            }
+        }
+    }
+
+    fn now(&self) -> i64 {
+        self.store.clock().now_ms()
+    }
+
+    async fn resolve(&mut self, serial: &str) -> Option<()> {
+        if let Some(ctx) = self.devices.get(serial)
+            && ctx.resolved_at.elapsed() < REFRESH
+        {
+            return Some(());
+        }
+        if self.unknown.get(serial).is_some_and(|t| t.elapsed() < UNKNOWN_TTL) {
+            return None;
+        }
+        let found = match self.store.device_by_serial(serial).await {
+            Ok(Some((d, _))) if d.active => d,
+            Ok(_) => {
+                self.unknown.insert(serial.to_string(), Instant::now());
+                self.devices.remove(serial);
+                return None;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "device lookup failed");
+                // Keep serving a known device through a database hiccup.
+                return self.devices.contains_key(serial).then_some(());
+            }
+        };
+        let elder = match found.elder_id {
+            Some(id) => self.store.elder(id).await.ok(),
+            None => None,
+        };
+        let region = elder.as_ref().map_or_else(|| self.cfg.default_region.clone(), |e| e.record.region.as_str().to_string());
+        let contacts = elder.as_ref().map_or(0, |e| e.record.contacts.len());
+        let home = elder.as_ref().and_then(|e| e.record.location);
+        self.link.remember(found.id, serial);
+        let now = self.now();
+        match self.devices.get_mut(serial) {
+            Some(ctx) => {
+                ctx.elder_id = found.elder_id;
+                ctx.region = region;
+                ctx.contacts = contacts;
+                ctx.home = home;
+                ctx.resolved_at = Instant::now();
+            }
+            None => {
+                let last = self.store.device_state(found.id).await.ok().flatten();
+                self.devices.insert(
+                    serial.to_string(),
+                    DeviceCtx {
+                        device_id: found.id,
+                        elder_id: found.elder_id,
+                        region,
+                        contacts,
+                        home,
+                        detector: Box::new(Detector::new(DetectorConfig::default())),
+                        last_fix: last.as_ref().and_then(|s| Some((s.lat?, s.lon?, s.location_at.unwrap_or(0)))),
+                        battery: last.as_ref().and_then(|s| s.battery_pct),
+                        online: true,
+                        last_seen: now,
+                        vitals: None,
+                        vitals_at: None,
+                        dirty: true,
+                        last_fall: None,
+                        resolved_at: Instant::now(),
+                    },
+                );
+                self.metrics.devices.inc();
+            }
+        }
+        Some(())
+    }
+
+    async fn handle(&mut self, msg: Inbound) {
+        let Inbound { publish, serial, kind, received } = msg;
+        self.metrics.messages.get_or_create(&[("kind", kind.as_str())]).inc();
+        if self.resolve(&serial).await.is_none() {
+            self.metrics.rejected.get_or_create(&[("reason", "unknown_device")]).inc();
+            if kind == Kind::Event
+                && let Some(id) = proto::peek_event_id(&publish.payload)
+            {
+                self.link.send_to(&serial, &proto::Downlink::Ack(proto::Ack::refused(id, "unknown_device")));
+            }
+            ack(&self.client, &publish);
+            return;
+        }
+        let uplink = match proto::decode_uplink(kind, &publish.payload) {
+            Ok(u) => u,
+            Err(e) => {
+                self.metrics.decode_errors.get_or_create(&[("code", e.code())]).inc();
+                if kind == Kind::Event
+                    && let Some(id) = proto::peek_event_id(&publish.payload)
+                {
+                    self.link.send_to(&serial, &proto::Downlink::Ack(proto::Ack::refused(id, e.code())));
+                }
+                ack(&self.client, &publish);
+                return;
+            }
+        };
+        let committed = self.apply(&serial, uplink, received).await;
+        // Only what is safely stored is acknowledged: on a database error the broker (QoS 1)
+        // and the device (no `down/ack`) both send it again.
+        if committed {
+            ack(&self.client, &publish);
+        }
+    }
+
+    /// Feeds one decoded message; returns whether everything it caused is committed.
+    async fn apply(&mut self, serial: &str, uplink: Uplink, received: Instant) -> bool {
+        let mut events = std::mem::take(&mut self.events);
+        events.clear();
+        let now = self.now();
+        let Some(ctx) = self.devices.get_mut(serial) else { return true };
+        ctx.last_seen = now;
+        if !ctx.online {
+            ctx.online = true;
+            ctx.dirty = true;
+        }
+        let mut ok = true;
+        match uplink {
+            Uplink::Motion(batch) => {
+                self.metrics.samples.inc_by(batch.len() as u64);
+                for s in batch.samples() {
+                    let sample = MotionSample { t_ms: s.t_ms, acc: s.acc, gyro: s.gyro };
+                    ctx.detector.push_motion(&sample, &mut events);
+                }
+            }
+            Uplink::Vital(v) => {
+                let readings = [
+                    (VitalKind::HeartRate, v.hr.map(f32::from)),
+                    (VitalKind::Systolic, v.sbp.map(f32::from)),
+                    (VitalKind::Diastolic, v.dbp.map(f32::from)),
+                    (VitalKind::SpO2, v.spo2.map(f32::from)),
+                    (VitalKind::Temperature, v.temp.map(|t| t as f32)),
+                ];
+                for (kind, value) in readings {
+                    if let Some(value) = value {
+                        ctx.detector.push_vital(VitalReading { t_ms: v.t_ms, kind, value }, &mut events);
+                    }
+                }
+                ctx.vitals = serde_json::to_value(&v).ok();
+                ctx.vitals_at = Some(v.t_ms);
+                ctx.dirty = true;
+            }
+            Uplink::Location(l) => {
+                if let Some((lat, lon)) = l.position() {
+                    ctx.detector.push_location(
+                        GpsFix { t_ms: l.t_ms, lat, lon, accuracy_m: l.acc_m.unwrap_or(0.0) },
+                        &mut events,
+                    );
+                    ctx.last_fix = Some((lat, lon, l.t_ms));
+                    ctx.dirty = true;
+                } else {
+                    ctx.detector.heartbeat(l.t_ms, &mut events);
+                }
+            }
+            Uplink::Battery(b) => {
+                ctx.detector.push_battery(b.t_ms, f32::from(b.pct), &mut events);
+                ctx.battery = Some(i16::from(b.pct));
+                ctx.dirty = true;
+            }
+            Uplink::Heartbeat(h) => ctx.detector.heartbeat(h.t_ms.unwrap_or(now), &mut events),
+            Uplink::Status(s) => {
+                ctx.online = s.online;
+                ctx.dirty = true;
+            }
+            Uplink::Event(e) => {
+                if let Some((lat, lon)) = e.position() {
+                    ctx.last_fix = Some((lat, lon, e.t_ms));
+                }
+                ok = self.device_event(serial, e, received).await;
+            }
+        }
+        for ev in events.drain(..) {
+            ok &= self.detector_event(serial, ev, received).await;
+        }
+        self.events = events;
+        ok
+    }
+
+    fn location(ctx: &DeviceCtx, fix: Option<(f64, f64, i64)>) -> Option<AlarmLocation> {
+        if let Some((lat, lon, at)) = fix {
+            return Some(AlarmLocation { lat, lon, source: LocationSource::Fix, at: Some(at) });
+        }
+        if let Some((lat, lon, at)) = ctx.last_fix {
+            return Some(AlarmLocation { lat, lon, source: LocationSource::LastKnown, at: Some(at) });
+        }
+        ctx.home.map(|h| AlarmLocation { lat: h.lat, lon: h.lon, source: LocationSource::Home, at: None })
+    }
+
+    /// Raises an alarm for this device; `Some` once committed.
+    async fn raise(
+        &mut self,
+        serial: &str,
+        kind: AlarmKind,
+        msg_id: String,
+        fix: Option<(f64, f64, i64)>,
+        source: &str,
+        detail: serde_json::Value,
+        received: Instant,
+    ) -> Option<Raised> {
+        let ctx = self.devices.get(serial)?;
+        let alarm = NewAlarm {
+            kind,
+            elder_id: ctx.elder_id,
+            device_id: Some(ctx.device_id),
+            region_code: ctx.region.clone(),
+            location: Self::location(ctx, fix),
+            source: source.into(),
+            detail,
+            contacts: ctx.contacts,
+            msg_id: Some(msg_id),
+        };
+        match self.response.raise(&alarm).await {
+            Ok(r) => {
+                match &r {
+                    Raised::Duplicate { .. } => {
+                        self.metrics.duplicates.inc();
+                    }
+                    _ => {
+                        self.metrics.alarms.get_or_create(&[("kind", kind.as_str())]).inc();
+                        self.metrics.alarm_latency.observe(received.elapsed().as_secs_f64());
+                        self.publish_device(serial, "alarm");
+                    }
+                }
+                Some(r)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, kind = kind.as_str(), "alarm could not be stored; not acknowledged");
+                None
+            }
+        }
+    }
+
+    async fn device_event(&mut self, serial: &str, e: proto::DeviceEvent, received: Instant) -> bool {
+        let alarm_kind = match e.kind {
+            EventKind::Sos => Some(AlarmKind::Sos),
+            EventKind::Fall => Some(AlarmKind::Fall),
+            EventKind::Bedside => Some(AlarmKind::Bedside),
+            EventKind::Removed => Some(AlarmKind::DeviceRemoved),
+            EventKind::ServiceCall | EventKind::Worn | EventKind::Cancel => None,
+        };
+        let Some(device_id) = self.devices.get(serial).map(|c| c.device_id) else { return true };
+        let alarm_id = match alarm_kind {
+            Some(kind) => {
+                let detail = serde_json::json!({ "event": &e });
+                let fix = e.position().map(|(lat, lon)| (lat, lon, e.t_ms));
+                match self.raise(serial, kind, e.id.clone(), fix, "device_event", detail, received).await {
+                    Some(r) => r.alarm_id(),
+                    None => return false,
+                }
+            }
+            None => {
+                match self.store.record_device_message(device_id, &e.id).await {
+                    Ok(false) => {
+                        self.metrics.duplicates.inc();
+                    }
+                    Ok(true) if e.kind == EventKind::Cancel => self.wearer_cancelled(serial).await,
+                    Ok(true) => {}
+                    Err(err) => {
+                        tracing::error!(error = %err, "device message could not be stored; not acknowledged");
+                        return false;
+                    }
+                }
+                None
+            }
+        };
+        self.link.send_to(serial, &proto::Downlink::Ack(proto::Ack::accepted(e.id, alarm_id)));
+        true
+    }
+
+    /// The wearer pressed "I'm fine": noted on their open SOS and fall alarms (an operator
+    /// still calls back; a cancel is not a close).
+    async fn wearer_cancelled(&mut self, serial: &str) {
+        let Some(elder_id) = self.devices.get(serial).and_then(|c| c.elder_id) else { return };
+        let f = AlarmFilter { open: Some(true), elder_id: Some(elder_id), limit: 20, ..Default::default() };
+        if let Ok(page) = self.store.list_alarms(&f).await {
+            for a in page.items {
+                let ev = NewAlarmEvent {
+                    actor: Actor::SYSTEM,
+                    actor_kind: "device".into(),
+                    kind: "wearer_cancelled".into(),
+                    detail: serde_json::json!({}),
+                };
+                let _ = self.store.append_alarm_event(a.id, &ev).await;
+            }
+        }
+    }
+
+    async fn detector_event(&mut self, serial: &str, ev: Event, received: Instant) -> bool {
+        let (kind, msg_id, detail) = match ev {
+            Event::Fall(f) => (
+                AlarmKind::Fall,
+                format!("det:fall:{}", f.impact_ms),
+                serde_json::json!({
+                    "impact_ms": f.impact_ms,
+                    "decision_ms": f.decision_ms,
+                    "confidence": f.confidence,
+                    "posture": format!("{:?}", f.posture).to_lowercase(),
+                    "features": format!("{:?}", f.features),
+                }),
+            ),
+            Event::Inactivity { since_ms, at_ms } => (
+                AlarmKind::Inactivity,
+                format!("det:inactivity:{since_ms}"),
+                serde_json::json!({ "since_ms": since_ms, "at_ms": at_ms }),
+            ),
+            Event::NotWorn { since_ms, at_ms } => (
+                AlarmKind::DeviceRemoved,
+                format!("det:removed:{since_ms}"),
+                serde_json::json!({ "since_ms": since_ms, "at_ms": at_ms }),
+            ),
+            Event::VitalAlarm(v) => (
+                AlarmKind::Vital,
+                format!("det:vital:{:?}:{}", v.kind, v.since_ms),
+                serde_json::json!({
+                    "vital": format!("{:?}", v.kind), "direction": format!("{:?}", v.direction),
+                    "value": v.value, "since_ms": v.since_ms, "at_ms": v.at_ms,
+                }),
+            ),
+            Event::LowBattery { percent, at_ms } => (
+                AlarmKind::LowBattery,
+                format!("det:battery:{at_ms}"),
+                serde_json::json!({ "percent": percent, "at_ms": at_ms }),
+            ),
+            Event::Offline { last_seen_ms, at_ms } => {
+                if let Some(ctx) = self.devices.get_mut(serial) {
+                    ctx.online = false;
+                    ctx.dirty = true;
+                }
+                (
+                    AlarmKind::Offline,
+                    format!("det:offline:{last_seen_ms}"),
+                    serde_json::json!({ "last_seen_ms": last_seen_ms, "at_ms": at_ms }),
+                )
+            }
+            Event::GeofenceExit { at_ms, lat, lon, distance_m } => (
+                AlarmKind::GeofenceExit,
+                format!("det:geofence:{at_ms}"),
+                serde_json::json!({ "at_ms": at_ms, "distance_m": distance_m, "lat": lat, "lon": lon }),
+            ),
+            Event::FallReport(r) => {
+                let Some((alarm_id, _)) = self.devices.get(serial).and_then(|c| c.last_fall) else { return true };
+                let ev = NewAlarmEvent {
+                    actor: Actor::SYSTEM,
+                    actor_kind: "device".into(),
+                    kind: "fall_trace".into(),
+                    detail: serde_json::json!({
+                        "impact_ms": r.impact_ms,
+                        "posture_after": format!("{:?}", r.posture_after).to_lowercase(),
+                        "trace_start_ms": r.trace_start_ms,
+                        "rate_hz": 100,
+                        "trace_mg": r.trace_mg,
+                    }),
+                };
+                return self.store.append_alarm_event(alarm_id, &ev).await.is_ok();
+            }
+            Event::FallRecovered { impact_ms, at_ms } => {
+                let Some((alarm_id, _)) = self.devices.get(serial).and_then(|c| c.last_fall) else { return true };
+                let ev = NewAlarmEvent {
+                    actor: Actor::SYSTEM,
+                    actor_kind: "device".into(),
+                    kind: "recovered".into(),
+                    detail: serde_json::json!({ "impact_ms": impact_ms, "at_ms": at_ms }),
+                };
+                return self.store.append_alarm_event(alarm_id, &ev).await.is_ok();
+            }
+            Event::Online { .. } => {
+                if let Some(ctx) = self.devices.get_mut(serial) {
+                    ctx.online = true;
+                    ctx.dirty = true;
+                }
+                self.publish_device(serial, "online");
+                return true;
+            }
+            _ => return true,
+        };
+        let fall_impact = detail.get("impact_ms").and_then(serde_json::Value::as_i64);
+        let Some(raised) = self.raise(serial, kind, msg_id, None, "detector", detail, received).await else {
+            return false;
+        };
+        if kind == AlarmKind::Fall
+            && let (Some(id), Some(impact)) = (raised.alarm_id(), fall_impact)
+            && let Some(ctx) = self.devices.get_mut(serial)
+        {
+            ctx.last_fall = Some((id, impact));
+        }
+        true
+    }
+
+    fn publish_device(&self, serial: &str, change: &str) {
+        let Some(ctx) = self.devices.get(serial) else { return };
+        self.response.hub().publish(LiveEvent {
+            topic: "device",
+            region_code: ctx.region.clone(),
+            elder_id: ctx.elder_id,
+            responder_id: None,
+            at: self.now(),
+            data: serde_json::json!({
+                "change": change,
+                "device_id": ctx.device_id,
+                "elder_id": ctx.elder_id,
+                "online": ctx.online,
+                "battery": ctx.battery,
+                "lat": ctx.last_fix.map(|f| f.0),
+                "lon": ctx.last_fix.map(|f| f.1),
+            }),
+        });
+    }
+
+    /// Time-based rules (offline) and the batched device-state write.
+    async fn on_tick(&mut self) {
+        let now = self.now();
+        let serials: Vec<String> = self.devices.keys().cloned().collect();
+        let mut events = Vec::new();
+        for serial in serials {
+            let was_online = self.devices.get(&serial).is_some_and(|c| c.online);
+            if let Some(ctx) = self.devices.get_mut(&serial) {
+                ctx.detector.check(now, &mut events);
+            }
+            for ev in events.drain(..) {
+                self.detector_event(&serial, ev, Instant::now()).await;
+            }
+            if was_online && self.devices.get(&serial).is_some_and(|c| !c.online) {
+                self.publish_device(&serial, "offline");
+            }
+        }
+        let states: Vec<DeviceState> = self
+            .devices
+            .values_mut()
+            .filter(|c| c.dirty)
+            .map(|c| {
+                c.dirty = false;
+                DeviceState {
+                    device_id: c.device_id,
+                    last_seen_at: c.last_seen,
+                    online: c.online,
+                    battery_pct: c.battery,
+                    lat: c.last_fix.map(|f| f.0),
+                    lon: c.last_fix.map(|f| f.1),
+                    location_at: c.last_fix.map(|f| f.2),
+                    vitals: c.vitals.clone(),
+                    vitals_at: c.vitals_at,
+                }
+            })
+            .collect();
+        if !states.is_empty() {
+            let store = self.store.clone();
+            tokio::spawn(async move {
+                if let Err(e) = store.upsert_device_states(&states).await {
+                    tracing::warn!(error = %e, "device state write failed");
+                }
+            });
+        }
+    }
+}
