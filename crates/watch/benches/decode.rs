@@ -37,6 +37,30 @@ fn bench(c: &mut Criterion) {
                 black_box(n)
             });
         });
+        g.bench_function(format!("frame_only/{name}"), |b| {
+            let mut framer = Framer::new(Protocol::Watch3g, zhulao_watch::DEFAULT_MAX_FRAME);
+            b.iter(|| {
+                framer.push(black_box(&batch));
+                let mut n = 0;
+                while let Some(Ok(f)) = framer.next_frame() {
+                    n += f.content.len();
+                }
+                black_box(n)
+            });
+        });
+        let mut framer = Framer::new(Protocol::Watch3g, zhulao_watch::DEFAULT_MAX_FRAME);
+        framer.push(&batch);
+        let frames: Vec<_> = framer.by_ref().map(|r| r.expect("frames")).collect();
+        g.bench_function(format!("decode_only/{name}"), |b| {
+            b.iter(|| {
+                let mut n = 0;
+                for f in &frames {
+                    let m = decode(black_box(f)).expect("decodes");
+                    n += m.cells.len() + m.wifi.len() + m.alarms.len();
+                }
+                black_box(n)
+            });
+        });
     }
     g.finish();
 }

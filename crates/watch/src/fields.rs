@@ -116,7 +116,7 @@ pub(crate) fn six_digits(field: &'static str, s: &str) -> Result<(u32, u32, u32)
 
 /// Normalises a MAC address to lower case with colons (`74-DE-2B-…` → `74:de:2b:…`).
 pub(crate) fn mac(s: &str) -> String {
-    s.trim().replace('-', ":").to_ascii_lowercase()
+    s.trim().chars().map(|c| if c == '-' { ':' } else { c.to_ascii_lowercase() }).collect()
 }
 
 #[cfg(test)]

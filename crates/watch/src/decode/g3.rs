@@ -199,6 +199,9 @@ fn network(m: &mut WatchMessage, v: &[&str]) {
 
 /// Six pairs of hex digits separated by `:` or `-`.
 pub(super) fn looks_like_mac(s: &str) -> bool {
-    let parts: Vec<&str> = s.trim().split([':', '-']).collect();
-    parts.len() == 6 && parts.iter().all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()))
+    let b = s.trim().as_bytes();
+    b.len() == 17
+        && b.iter()
+            .enumerate()
+            .all(|(i, &c)| if i % 3 == 2 { c == b':' || c == b'-' } else { c.is_ascii_hexdigit() })
 }
