@@ -130,7 +130,13 @@ pub fn start(cfg: &EmbeddedBroker, store: Arc<dyn Store>) -> anyhow::Result<Inte
 
 /// A device logs in with client id = username = its serial and password = its secret; the
 /// gateway with its per-process token.
-async fn authenticate(store: &dyn Store, internal: &InternalLogin, client_id: &str, user: &str, pass: &str) -> bool {
+async fn authenticate(
+    store: &dyn Store,
+    internal: &InternalLogin,
+    client_id: &str,
+    user: &str,
+    pass: &str,
+) -> bool {
     if user == internal.username {
         return constant_eq(pass.as_bytes(), internal.password.as_bytes());
     }

@@ -50,16 +50,17 @@ pub struct IngestConfig {
 impl IngestConfig {
     /// Parses `mqtt://[user:pass@]host:port`.
     pub fn from_url(url: &str, client_id: &str) -> anyhow::Result<Self> {
-        let rest = url
-            .strip_prefix("mqtt://")
-            .or_else(|| url.strip_prefix("tcp://"))
-            .ok_or_else(|| anyhow::anyhow!("MQTT 地址应为 mqtt://主机:端口 / the MQTT URL must be mqtt://host:port"))?;
+        let rest = url.strip_prefix("mqtt://").or_else(|| url.strip_prefix("tcp://")).ok_or_else(|| {
+            anyhow::anyhow!("MQTT 地址应为 mqtt://主机:端口 / the MQTT URL must be mqtt://host:port")
+        })?;
         let (cred, hostport) = match rest.rsplit_once('@') {
             Some((c, h)) => (Some(c), h),
             None => (None, rest),
         };
         let (host, port) = match hostport.rsplit_once(':') {
-            Some((h, p)) => (h.to_string(), p.parse().map_err(|_| anyhow::anyhow!("bad MQTT port in {url}"))?),
+            Some((h, p)) => {
+                (h.to_string(), p.parse().map_err(|_| anyhow::anyhow!("bad MQTT port in {url}"))?)
+            }
             None => (hostport.to_string(), 1883),
         };
         let (username, password) = match cred.map(|c| c.split_once(':').unwrap_or((c, ""))) {
@@ -142,7 +143,9 @@ impl DeviceLink for MqttLink {
             return;
         };
         let msg = match msg {
-            Downlink::Ack { msg_id, alarm_id } => proto::Downlink::Ack(proto::Ack::accepted(msg_id, alarm_id)),
+            Downlink::Ack { msg_id, alarm_id } => {
+                proto::Downlink::Ack(proto::Ack::accepted(msg_id, alarm_id))
+            }
             Downlink::Feedback { alarm_id, state } => {
                 proto::Downlink::Feedback(proto::Feedback::for_state(alarm_id, feedback_state(state)))
             }
@@ -305,6 +308,16 @@ struct DeviceCtx {
     resolved_at: Instant,
 }
 
+/// What raises an alarm: its kind, the message id that makes it idempotent, the position
+/// the message carried, where it came from and what decided it.
+struct Trigger {
+    kind: AlarmKind,
+    msg_id: String,
+    fix: Option<(f64, f64, i64)>,
+    source: &'static str,
+    detail: serde_json::Value,
+}
+
 /// Devices are looked up again this often (binding, elder, contacts may change).
 const REFRESH: Duration = Duration::from_secs(300);
 /// An unknown serial is looked up again after this long.
@@ -369,7 +382,9 @@ impl Worker {
             Some(id) => self.store.elder(id).await.ok(),
             None => None,
         };
-        let region = elder.as_ref().map_or_else(|| self.cfg.default_region.clone(), |e| e.record.region.as_str().to_string());
+        let region = elder
+            .as_ref()
+            .map_or_else(|| self.cfg.default_region.clone(), |e| e.record.region.as_str().to_string());
         let contacts = elder.as_ref().map_or(0, |e| e.record.contacts.len());
         let home = elder.as_ref().and_then(|e| e.record.location);
         self.link.remember(found.id, serial);
@@ -393,7 +408,9 @@ impl Worker {
                         contacts,
                         home,
                         detector: Box::new(Detector::new(DetectorConfig::default())),
-                        last_fix: last.as_ref().and_then(|s| Some((s.lat?, s.lon?, s.location_at.unwrap_or(0)))),
+                        last_fix: last
+                            .as_ref()
+                            .and_then(|s| Some((s.lat?, s.lon?, s.location_at.unwrap_or(0)))),
                         battery: last.as_ref().and_then(|s| s.battery_pct),
                         online: true,
                         last_seen: now,
@@ -528,16 +545,8 @@ impl Worker {
     }
 
     /// Raises an alarm for this device; `Some` once committed.
-    async fn raise(
-        &mut self,
-        serial: &str,
-        kind: AlarmKind,
-        msg_id: String,
-        fix: Option<(f64, f64, i64)>,
-        source: &str,
-        detail: serde_json::Value,
-        received: Instant,
-    ) -> Option<Raised> {
+    async fn raise(&mut self, serial: &str, t: Trigger, received: Instant) -> Option<Raised> {
+        let Trigger { kind, msg_id, fix, source, detail } = t;
         let ctx = self.devices.get(serial)?;
         let alarm = NewAlarm {
             kind,
@@ -584,7 +593,8 @@ impl Worker {
             Some(kind) => {
                 let detail = serde_json::json!({ "event": &e });
                 let fix = e.position().map(|(lat, lon)| (lat, lon, e.t_ms));
-                match self.raise(serial, kind, e.id.clone(), fix, "device_event", detail, received).await {
+                let t = Trigger { kind, msg_id: e.id.clone(), fix, source: "device_event", detail };
+                match self.raise(serial, t, received).await {
                     Some(r) => r.alarm_id(),
                     None => return false,
                 }
@@ -679,7 +689,9 @@ impl Worker {
                 serde_json::json!({ "at_ms": at_ms, "distance_m": distance_m, "lat": lat, "lon": lon }),
             ),
             Event::FallReport(r) => {
-                let Some((alarm_id, _)) = self.devices.get(serial).and_then(|c| c.last_fall) else { return true };
+                let Some((alarm_id, _)) = self.devices.get(serial).and_then(|c| c.last_fall) else {
+                    return true;
+                };
                 let ev = NewAlarmEvent {
                     actor: Actor::SYSTEM,
                     actor_kind: "device".into(),
@@ -695,7 +707,9 @@ impl Worker {
                 return self.store.append_alarm_event(alarm_id, &ev).await.is_ok();
             }
             Event::FallRecovered { impact_ms, at_ms } => {
-                let Some((alarm_id, _)) = self.devices.get(serial).and_then(|c| c.last_fall) else { return true };
+                let Some((alarm_id, _)) = self.devices.get(serial).and_then(|c| c.last_fall) else {
+                    return true;
+                };
                 let ev = NewAlarmEvent {
                     actor: Actor::SYSTEM,
                     actor_kind: "device".into(),
@@ -715,7 +729,8 @@ impl Worker {
             _ => return true,
         };
         let fall_impact = detail.get("impact_ms").and_then(serde_json::Value::as_i64);
-        let Some(raised) = self.raise(serial, kind, msg_id, None, "detector", detail, received).await else {
+        let t = Trigger { kind, msg_id, fix: None, source: "detector", detail };
+        let Some(raised) = self.raise(serial, t, received).await else {
             return false;
         };
         if kind == AlarmKind::Fall

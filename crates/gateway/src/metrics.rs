@@ -73,12 +73,20 @@ impl Metrics {
         };
         r.register("device_messages", "Device messages received, by kind", m.messages.clone());
         r.register("motion_samples", "Motion samples fed to detectors", m.samples.clone());
-        r.register("decode_errors", "Device messages that failed to decode, by code", m.decode_errors.clone());
+        r.register(
+            "decode_errors",
+            "Device messages that failed to decode, by code",
+            m.decode_errors.clone(),
+        );
         r.register("rejected_messages", "Device messages refused, by reason", m.rejected.clone());
         r.register("alarms_raised", "Alarms raised or merged, by kind", m.alarms.clone());
         r.register("duplicate_messages", "Retransmitted device messages recognised", m.duplicates.clone());
         r.register("ingest_queue_depth", "Messages waiting for a detector worker", m.queue_depth.clone());
-        r.register("downlink_dropped", "Downlink messages that could not be queued", m.downlink_dropped.clone());
+        r.register(
+            "downlink_dropped",
+            "Downlink messages that could not be queued",
+            m.downlink_dropped.clone(),
+        );
         r.register(
             "alarm_latency_seconds",
             "Message receipt to alarm committed and published on the live feed",
