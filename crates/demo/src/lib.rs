@@ -36,6 +36,11 @@ pub use summary::DemoSummary;
 /// The one password of every demo account.
 pub const DEMO_PASSWORD: &str = "zhulao-demo-2026";
 
+/// The secret of a demo device (its MQTT password), so the simulator can authenticate as it.
+pub fn device_secret(serial: &str) -> String {
+    format!("demo-{serial}")
+}
+
 /// How big a district to generate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct DemoSize {

@@ -546,7 +546,9 @@ impl Worker {
 
     /// Raises an alarm for this device; `Some` once committed.
     async fn raise(&mut self, serial: &str, t: Trigger, received: Instant) -> Option<Raised> {
-        let Trigger { kind, msg_id, fix, source, detail } = t;
+        let Trigger { kind, msg_id, fix, source, mut detail } = t;
+        // The serial is not personal data; consoles and the simulator match alarms by it.
+        detail["serial"] = serial.into();
         let ctx = self.devices.get(serial)?;
         let alarm = NewAlarm {
             kind,

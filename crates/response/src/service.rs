@@ -113,6 +113,7 @@ pub fn alarm_summary(a: &AlarmRow) -> serde_json::Value {
         "stage_zh": c.stage.label_zh(),
         "elder_id": a.elder_id,
         "device_id": a.device_id,
+        "serial": a.detail.get("serial"),
         "region_code": a.region_code,
         "raised_at": c.raised_at,
         "answered_at": c.answered_at,

@@ -10,10 +10,6 @@ use zhulao_demo::DemoDistrict;
 use zhulao_domain::ElderScope;
 use zhulao_store::{Actor, ElderFilter, Store};
 
-/// The secret of a demo device, so the simulator can authenticate as it.
-pub fn demo_device_secret(serial: &str) -> String {
-    format!("demo-{serial}")
-}
 
 #[derive(Debug, Default)]
 pub struct LoadReport {
@@ -107,7 +103,7 @@ pub async fn load(store: &Arc<dyn Store>, d: &DemoDistrict) -> anyhow::Result<Lo
     }
     for dev in &d.devices {
         let new = dev.input.validate().map_err(fields)?;
-        let secret_hash = zhulao_api::auth::token_hash(&demo_device_secret(&new.serial));
+        let secret_hash = zhulao_api::auth::token_hash(&zhulao_demo::device_secret(&new.serial));
         let stored = store.register_device(&new, &secret_hash, sys).await?;
         if let Some(i) = dev.elder {
             store.bind_device(stored.id, elder_id(i)?, sys).await?;
