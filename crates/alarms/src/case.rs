@@ -286,6 +286,8 @@ pub enum TransitionError {
     WrongResponder,
     NoContacts,
     NoSuchCall,
+    /// Nobody is available to send (used by the service when it looks for one).
+    NoResponder,
 }
 
 impl TransitionError {
@@ -299,6 +301,7 @@ impl TransitionError {
             TransitionError::WrongResponder => "alarm_wrong_responder",
             TransitionError::NoContacts => "alarm_no_contacts",
             TransitionError::NoSuchCall => "alarm_no_such_call",
+            TransitionError::NoResponder => "alarm_no_responder",
         }
     }
     pub fn zh(&self) -> &'static str {
@@ -311,6 +314,7 @@ impl TransitionError {
             TransitionError::WrongResponder => "您不是该警情的派遣人员",
             TransitionError::NoContacts => "老人没有登记紧急联系人",
             TransitionError::NoSuchCall => "没有正在进行的家属呼叫",
+            TransitionError::NoResponder => "附近暂无可派遣的在岗人员",
         }
     }
     pub fn en(&self) -> &'static str {
@@ -323,6 +327,7 @@ impl TransitionError {
             TransitionError::WrongResponder => "you are not the dispatched responder",
             TransitionError::NoContacts => "the elder has no emergency contacts",
             TransitionError::NoSuchCall => "no family call is in progress",
+            TransitionError::NoResponder => "no responder is available nearby",
         }
     }
 }

@@ -5,6 +5,7 @@
 //! only through the masked views; errors have one JSON shape; bad input is a 4xx and writes
 //! nothing. `app(state)` builds the router without a socket, so tests call it directly.
 
+mod alarms;
 pub mod auth;
 pub mod error;
 pub mod extract;
@@ -20,15 +21,60 @@ use zhulao_store::Store;
 pub use openapi::openapi_json;
 
 /// Shared state of all handlers.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub limiter: Arc<auth::LoginLimiter>,
+    /// The emergency response service: alarms, steps, timers, live feed.
+    pub response: Arc<zhulao_response::Response>,
+    /// Renders `/metrics` (the gateway's counters), when a gateway runs.
+    pub metrics: Option<MetricsRender>,
+}
+
+/// Produces the Prometheus exposition text.
+pub type MetricsRender = Arc<dyn Fn() -> String + Send + Sync>;
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("store", &self.store)
+            .field("response", &self.response)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Notifies nobody: for tools and tests that run the API without channels.
+#[derive(Debug)]
+struct NoChannels;
+
+#[async_trait::async_trait]
+impl zhulao_response::Notifier for NoChannels {
+    async fn notify(
+        &self,
+        _n: &zhulao_response::OutgoingNotification,
+    ) -> Vec<zhulao_store::NotificationRecord> {
+        Vec::new()
+    }
 }
 
 impl AppState {
+    /// An API over `store` with a response service that notifies nobody.
     pub fn new(store: Arc<dyn Store>) -> Self {
-        AppState { store, limiter: Arc::new(auth::LoginLimiter::default()) }
+        let response = zhulao_response::Response::new(
+            store.clone(),
+            zhulao_response::Policies::default(),
+            Arc::new(NoChannels),
+            zhulao_response::LiveHub::default(),
+        );
+        Self::with(store, response, None)
+    }
+
+    pub fn with(
+        store: Arc<dyn Store>,
+        response: Arc<zhulao_response::Response>,
+        metrics: Option<MetricsRender>,
+    ) -> Self {
+        AppState { store, limiter: Arc::new(auth::LoginLimiter::default()), response, metrics }
     }
 }
 

@@ -13,6 +13,12 @@ use crate::routes::*;
         `Authorization: Bearer <token>` from /api/v1/auth/login."
     ),
     paths(
+        crate::alarms::list_alarms,
+        crate::alarms::get_alarm,
+        crate::alarms::alarm_step,
+        crate::alarms::raise_alarm,
+        crate::alarms::alarm_stats,
+        crate::alarms::report_position,
         login,
         logout,
         me,

@@ -59,10 +59,12 @@ pub fn router(state: AppState) -> Router {
         .route("/ledger/template", get(ledger_template))
         .route("/stats", get(stats))
         .route("/audit", get(list_audit))
+        .merge(crate::alarms::router())
         .layer(DefaultBodyLimit::max(MAX_UPLOAD));
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(crate::alarms::metrics))
         .route(
             "/api/openapi.json",
             get(|| async { ([(header::CONTENT_TYPE, "application/json")], crate::openapi_json()) }),

@@ -34,6 +34,12 @@ pub enum Action {
     LinkFamily,
     ReadStats,
     ReadAudit,
+    /// See alarms (scope by role: region, own elders, or dispatched to).
+    ReadAlarms,
+    /// Answer, assess, dispatch, call 120 and the family, close: the call centre.
+    HandleAlarms,
+    /// Accept a dispatch, decline it, report on site; and report one's position.
+    RespondAlarms,
 }
 
 /// The role matrix. Scope (region, facility, link) is checked separately, per record.
@@ -52,6 +58,9 @@ pub fn allows(role: Role, action: Action) -> bool {
         ManageAssignments => matches!(role, Admin | StationStaff | Operator),
         ReadStats => matches!(role, Admin | Supervisor | StationStaff | CareManager),
         ReadAudit => matches!(role, Admin | Supervisor),
+        ReadAlarms => true,
+        HandleAlarms => matches!(role, Admin | Operator),
+        RespondAlarms => matches!(role, Caregiver | StationStaff),
     }
 }
 

@@ -340,7 +340,9 @@ impl Response {
                     self.publish(row, "family_unreachable");
                     self.notify_supervisors(row, "family_unreachable").await?;
                 }
-                Effect::FindResponder { exclude } => self.dispatch_nearest(row, &exclude).await?,
+                Effect::FindResponder { exclude } => {
+                    self.dispatch_nearest(row, &exclude).await?;
+                }
                 Effect::DeviceFeedback { state } => {
                     if let Some(d) = row.device_id {
                         self.device(d, Downlink::Feedback { alarm_id: row.id, state });
@@ -501,14 +503,36 @@ impl Response {
         Ok(out)
     }
 
-    async fn dispatch_nearest(self: &Arc<Self>, row: &AlarmRow, exclude: &[i64]) -> Result<(), StoreError> {
+    /// An operator asks for the nearest available responder now. `Ok(responder)` once
+    /// dispatched; `NoResponder` when nobody with a known position is free.
+    pub async fn dispatch_nearest_now(self: &Arc<Self>, row: &AlarmRow) -> Result<i64, ActError> {
+        if row.case.answered_at.is_none() {
+            return Err(ActError::Transition(TransitionError::NotAnswered));
+        }
+        if !row.case.is_open() {
+            return Err(ActError::Transition(TransitionError::Closed));
+        }
+        let exclude: Vec<i64> = row.case.offers.iter().map(|o| o.responder).collect();
+        match self.dispatch_nearest(row, &exclude).await? {
+            Some(r) => Ok(r),
+            None => Err(ActError::Transition(TransitionError::NoResponder)),
+        }
+    }
+
+    async fn dispatch_nearest(
+        self: &Arc<Self>,
+        row: &AlarmRow,
+        exclude: &[i64],
+    ) -> Result<Option<i64>, StoreError> {
         let Some(point) = self.alarm_point(row).await? else {
-            return self.notify_supervisors(row, "no_location_for_dispatch").await;
+            self.notify_supervisors(row, "no_location_for_dispatch").await?;
+            return Ok(None);
         };
         let ranked = rank_by_eta(point, &self.candidates(row).await?, exclude);
         let Some(&(responder, eta_s)) = ranked.first() else {
             self.publish(row, "no_responder");
-            return self.notify_supervisors(row, "no_responder").await;
+            self.notify_supervisors(row, "no_responder").await?;
+            return Ok(None);
         };
         let cmd = Command::Dispatch { responder, eta_s };
         match self.act(row.id, &cmd, Actor::SYSTEM, "system").await {
@@ -535,10 +559,11 @@ impl Response {
                     body_en: format!("{body_en} Please go now; about {} min away.", eta_s.div_ceil(60)),
                     data: serde_json::json!({ "alarm": alarm_summary(&saved), "eta_s": eta_s, "to": point }),
                 };
-                self.send(saved.id, n).await
+                self.send(saved.id, n).await?;
+                Ok(Some(responder))
             }
             // Closed meanwhile, or an operator dispatched someone: nothing to do.
-            Err(ActError::Transition(_)) => Ok(()),
+            Err(ActError::Transition(_)) => Ok(None),
             Err(ActError::Store(e)) => Err(e),
         }
     }

@@ -10,7 +10,6 @@ use zhulao_demo::DemoDistrict;
 use zhulao_domain::ElderScope;
 use zhulao_store::{Actor, ElderFilter, Store};
 
-
 #[derive(Debug, Default)]
 pub struct LoadReport {
     pub regions: usize,

@@ -1,0 +1,543 @@
+//! The alarm endpoints — the call centre's queue and steps, responders' steps, response-time
+//! statistics — the live feed (Server-Sent Events, scoped per viewer) and `/metrics`.
+
+use std::collections::HashSet;
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use zhulao_alarms::{AlarmKind, Assessment, Command, Outcome, TravelMode, response_stats};
+use zhulao_domain::{Action, ElderScope, FieldError, GeoPoint, Role, Viewer};
+use zhulao_response::{ActError, LiveEvent, ResponderPosition, alarm_summary};
+use zhulao_store::{AlarmFilter, AlarmLocation, AlarmRow, ElderFilter, LocationSource, NewAlarm, Raised};
+
+use crate::AppState;
+use crate::auth::CurrentUser;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::views::{ElderView, PageView};
+
+pub fn router() -> axum::Router<AppState> {
+    axum::Router::new()
+        .route("/alarms", get(list_alarms).post(raise_alarm))
+        .route("/alarms/stats", get(alarm_stats))
+        .route("/alarms/{id}", get(get_alarm))
+        .route("/alarms/{id}/{step}", post(alarm_step))
+        .route("/me/position", post(report_position))
+        .route("/live", get(live))
+}
+
+/// Who sees which alarms: the call centre and supervisors by region, care managers and
+/// family their elders, responders what they are dispatched to.
+#[derive(Debug, Clone)]
+enum AlarmScope {
+    All,
+    Region(String),
+    Elders(HashSet<i64>),
+    Responder(i64),
+}
+
+async fn alarm_scope(state: &AppState, v: &Viewer) -> ApiResult<AlarmScope> {
+    Ok(match v.role {
+        Role::Admin => AlarmScope::All,
+        Role::Supervisor | Role::Operator => match &v.region {
+            Some(r) => AlarmScope::Region(r.prefix().to_string()),
+            None => AlarmScope::All,
+        },
+        Role::CareManager | Role::Family => {
+            let scope = if v.role == Role::Family {
+                ElderScope::Family(v.account_id)
+            } else {
+                ElderScope::CareManager(v.account_id)
+            };
+            let mut f = ElderFilter::scoped(scope);
+            f.limit = 5000;
+            let elders = state.store.list_elders(&f).await?;
+            AlarmScope::Elders(elders.items.into_iter().map(|e| e.id).collect())
+        }
+        Role::Caregiver | Role::StationStaff => AlarmScope::Responder(v.account_id),
+    })
+}
+
+impl AlarmScope {
+    fn apply(&self, f: &mut AlarmFilter) {
+        match self {
+            AlarmScope::All => {}
+            AlarmScope::Region(p) => f.region_prefix = Some(p.clone()),
+            AlarmScope::Elders(ids) => f.elder_ids = Some(ids.iter().copied().collect()),
+            AlarmScope::Responder(id) => f.responder_id = Some(*id),
+        }
+    }
+
+    fn covers(&self, region: &str, elder: Option<i64>, responder: Option<i64>) -> bool {
+        match self {
+            AlarmScope::All => true,
+            AlarmScope::Region(p) => region.starts_with(p.as_str()),
+            AlarmScope::Elders(ids) => elder.is_some_and(|e| ids.contains(&e)),
+            AlarmScope::Responder(id) => responder == Some(*id),
+        }
+    }
+
+    fn covers_row(&self, a: &AlarmRow) -> bool {
+        // A responder keeps seeing an alarm they were once sent to.
+        if let AlarmScope::Responder(id) = self
+            && a.case.offers.iter().any(|o| o.responder == *id)
+        {
+            return true;
+        }
+        self.covers(&a.region_code, a.elder_id, a.case.current_offer().map(|o| o.responder))
+    }
+}
+
+/// An alarm as a list shows it: the summary plus the elder's name where the role may see it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AlarmView {
+    #[schema(value_type = Object)]
+    pub alarm: serde_json::Value,
+    pub elder_name: Option<String>,
+    /// GCJ-02 position for Chinese web maps (the stored position is WGS-84).
+    pub location_gcj02: Option<[f64; 2]>,
+}
+
+async fn alarm_view(state: &AppState, a: &AlarmRow) -> ApiResult<AlarmView> {
+    let elder_name = match a.elder_id {
+        Some(e) => Some(state.store.elder(e).await?.record.name),
+        None => None,
+    };
+    Ok(AlarmView {
+        alarm: alarm_summary(a),
+        elder_name,
+        location_gcj02: a.location.map(|l| {
+            let (lat, lon) = zhulao_proto::coords::wgs84_to_gcj02(l.lat, l.lon);
+            [lat, lon]
+        }),
+    })
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(default)]
+pub struct AlarmQuery {
+    pub open: Option<bool>,
+    /// fall, sos, bedside, vital, inactivity, device_removed, offline, low_battery, geofence_exit.
+    pub kind: Option<String>,
+    pub elder_id: Option<i64>,
+    /// Raised at or after (Unix ms).
+    pub since: Option<i64>,
+    /// Raised before (Unix ms).
+    pub until: Option<i64>,
+    pub page: Option<i64>,
+    pub per_page: Option<i64>,
+}
+
+/// The alarm queue: open alarms first, most urgent and oldest first; then closed ones.
+#[utoipa::path(get, path = "/api/v1/alarms", params(AlarmQuery), responses((status = 200, body = PageView<AlarmView>)))]
+pub async fn list_alarms(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiQuery(q): ApiQuery<AlarmQuery>,
+) -> ApiResult<Json<PageView<AlarmView>>> {
+    user.require(Action::ReadAlarms)?;
+    let per_page = q.per_page.unwrap_or(20).clamp(1, 200);
+    let page = q.page.unwrap_or(1).max(1);
+    let kind = match q.kind.as_deref().filter(|k| !k.is_empty()) {
+        Some(k) => Some(AlarmKind::parse_field("kind", k).map_err(ApiError::field)?),
+        None => None,
+    };
+    let mut f = AlarmFilter {
+        open: q.open,
+        kind,
+        elder_id: q.elder_id,
+        since: q.since,
+        until: q.until,
+        offset: (page - 1).saturating_mul(per_page),
+        limit: per_page,
+        ..Default::default()
+    };
+    alarm_scope(&state, &user.viewer()).await?.apply(&mut f);
+    let rows = state.store.list_alarms(&f).await?;
+    let mut items = Vec::with_capacity(rows.items.len());
+    for a in &rows.items {
+        items.push(alarm_view(&state, a).await?);
+    }
+    Ok(Json(PageView { items, total: rows.total, page, per_page }))
+}
+
+/// Everything about one alarm: the case, its timeline, every notification attempt, the elder
+/// (masked by role) and the device's latest state.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AlarmDetail {
+    #[serde(flatten)]
+    pub view: AlarmView,
+    #[schema(value_type = Object)]
+    pub case: serde_json::Value,
+    #[schema(value_type = Object)]
+    pub detail: serde_json::Value,
+    #[schema(value_type = Vec<Object>)]
+    pub timeline: Vec<serde_json::Value>,
+    #[schema(value_type = Vec<Object>)]
+    pub notifications: Vec<serde_json::Value>,
+    pub elder: Option<ElderView>,
+    #[schema(value_type = Option<Object>)]
+    pub device_state: Option<serde_json::Value>,
+}
+
+async fn visible_alarm(state: &AppState, user: &CurrentUser, id: i64) -> ApiResult<AlarmRow> {
+    user.require(Action::ReadAlarms)?;
+    let a = state.store.alarm(id).await?;
+    if alarm_scope(state, &user.viewer()).await?.covers_row(&a) {
+        Ok(a)
+    } else {
+        Err(ApiError::NotFound("alarm"))
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/alarms/{id}", responses((status = 200, body = AlarmDetail), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn get_alarm(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<AlarmDetail>> {
+    let a = visible_alarm(&state, &user, id).await?;
+    let v = user.viewer();
+    let elder = match a.elder_id {
+        Some(e) => {
+            let e = state.store.elder(e).await?;
+            Some(ElderView::new(e, zhulao_domain::policy::personal_data(&v), state.store.clock().today()))
+        }
+        None => None,
+    };
+    let device_state = match a.device_id {
+        Some(d) => state.store.device_state(d).await?.map(|s| serde_json::to_value(s).unwrap_or_default()),
+        None => None,
+    };
+    let timeline =
+        state.store.alarm_events(id).await?.into_iter().map(|e| serde_json::to_value(e).unwrap_or_default());
+    let notifications = state
+        .store
+        .alarm_notifications(id)
+        .await?
+        .into_iter()
+        .map(|n| serde_json::to_value(n).unwrap_or_default());
+    Ok(Json(AlarmDetail {
+        view: alarm_view(&state, &a).await?,
+        case: serde_json::to_value(&a.case).unwrap_or_default(),
+        detail: a.detail.clone(),
+        timeline: timeline.collect(),
+        notifications: notifications.collect(),
+        elder,
+        device_state,
+    }))
+}
+
+/// A step's parameters; which are needed depends on the step.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct StepBody {
+    /// assess: false_alarm, phone_advice, home_visit, emergency.
+    pub assessment: Option<String>,
+    /// dispatch: a responder's account id; absent = the nearest available.
+    pub responder_id: Option<i64>,
+    /// family-result: the contact's position in the elder's list (0-based).
+    pub contact: Option<usize>,
+    /// family-result: whether they confirmed.
+    pub confirmed: Option<bool>,
+    /// close: false_alarm, resolved_by_phone, resolved_on_site, hospitalised, other.
+    pub outcome: Option<String>,
+    pub notes: Option<String>,
+}
+
+fn missing(field: &str) -> ApiError {
+    ApiError::field(FieldError::new(
+        field,
+        "required",
+        format!("缺少 {field}"),
+        format!("{field} is required"),
+    ))
+}
+
+fn act_error(e: ActError) -> ApiError {
+    match e {
+        ActError::Transition(t) => ApiError::Conflict(FieldError::new("alarm", t.code(), t.zh(), t.en())),
+        ActError::Store(s) => s.into(),
+    }
+}
+
+/// One step of the response chain. The call centre: `answer`, `assess`, `dispatch`,
+/// `called-120`, `notify-family`, `family-result`, `close`. The dispatched responder:
+/// `accept`, `decline`, `on-site`.
+#[utoipa::path(post, path = "/api/v1/alarms/{id}/{step}", request_body = StepBody,
+    responses((status = 200, body = AlarmView), (status = 409, body = crate::error::ErrorBody)))]
+pub async fn alarm_step(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath((id, step)): ApiPath<(i64, String)>,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<AlarmView>> {
+    // The body is optional: most steps need none.
+    let b: StepBody = if body.iter().all(u8::is_ascii_whitespace) {
+        StepBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest {
+            code: "invalid_json",
+            zh: format!("请求内容不是有效的 JSON：{e}"),
+            en: format!("the body is not valid JSON: {e}"),
+        })?
+    };
+    let a = visible_alarm(&state, &user, id).await?;
+    let me = user.account.id;
+    let (cmd, actor_kind) = match step.as_str() {
+        "answer" | "assess" | "dispatch" | "called-120" | "notify-family" | "family-result" | "close" => {
+            user.require(Action::HandleAlarms)?;
+            let cmd = match step.as_str() {
+                "answer" => Command::Answer { by: me },
+                "assess" => {
+                    let s = b.assessment.as_deref().ok_or_else(|| missing("assessment"))?;
+                    Command::Assess {
+                        by: me,
+                        assessment: Assessment::parse_field("assessment", s).map_err(ApiError::field)?,
+                    }
+                }
+                "dispatch" => match b.responder_id {
+                    Some(r) => {
+                        let acc = state.store.account(r).await?;
+                        if !matches!(acc.role, Role::Caregiver | Role::StationStaff) || !acc.active {
+                            return Err(ApiError::field(FieldError::new(
+                                "responder_id",
+                                "not_a_responder",
+                                "只能派遣在岗的助老员或服务站人员",
+                                "only an active caregiver or station staff member can be dispatched",
+                            )));
+                        }
+                        Command::Dispatch { responder: r, eta_s: 0 }
+                    }
+                    None => {
+                        state.response.dispatch_nearest_now(&a).await.map_err(act_error)?;
+                        let a = state.store.alarm(id).await?;
+                        return Ok(Json(alarm_view(&state, &a).await?));
+                    }
+                },
+                "called-120" => Command::Called120 { by: me },
+                "notify-family" => Command::NotifyFamily,
+                "family-result" => Command::FamilyResult {
+                    contact: b.contact.ok_or_else(|| missing("contact"))?,
+                    confirmed: b.confirmed.ok_or_else(|| missing("confirmed"))?,
+                },
+                _ => {
+                    let s = b.outcome.as_deref().ok_or_else(|| missing("outcome"))?;
+                    let notes = b.notes.unwrap_or_default();
+                    if notes.chars().count() > 2000 {
+                        return Err(ApiError::field(FieldError::new(
+                            "notes",
+                            "too_long",
+                            "备注不超过2000字",
+                            "notes: at most 2000 characters",
+                        )));
+                    }
+                    Command::Close {
+                        by: me,
+                        outcome: Outcome::parse_field("outcome", s).map_err(ApiError::field)?,
+                        notes,
+                    }
+                }
+            };
+            (cmd, "operator")
+        }
+        "accept" | "decline" | "on-site" => {
+            user.require(Action::RespondAlarms)?;
+            let cmd = match step.as_str() {
+                "accept" => Command::Accept { responder: me },
+                "decline" => Command::Decline { responder: me },
+                _ => Command::OnSite { responder: me },
+            };
+            (cmd, "responder")
+        }
+        _ => return Err(ApiError::NotFound("route")),
+    };
+    let saved = state.response.act(id, &cmd, user.actor(), actor_kind).await.map_err(act_error)?;
+    Ok(Json(alarm_view(&state, &saved).await?))
+}
+
+/// An alarm the call centre raises itself (a phone call from an elder without a device).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RaiseInput {
+    pub elder_id: i64,
+    pub kind: String,
+    #[serde(default)]
+    pub notes: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/alarms", request_body = RaiseInput, responses((status = 201, body = AlarmView)))]
+pub async fn raise_alarm(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiJson(input): ApiJson<RaiseInput>,
+) -> ApiResult<(StatusCode, Json<AlarmView>)> {
+    user.require(Action::HandleAlarms)?;
+    let kind = AlarmKind::parse_field("kind", &input.kind).map_err(ApiError::field)?;
+    let elder = state.store.elder(input.elder_id).await?;
+    if !zhulao_domain::policy::covers_region(&user.viewer(), &elder.record.region) {
+        return Err(ApiError::NotFound("elder"));
+    }
+    let alarm = NewAlarm {
+        kind,
+        elder_id: Some(elder.id),
+        device_id: None,
+        region_code: elder.record.region.as_str().to_string(),
+        location: elder.record.location.map(|h| AlarmLocation {
+            lat: h.lat,
+            lon: h.lon,
+            source: LocationSource::Home,
+            at: None,
+        }),
+        source: "operator".into(),
+        detail: serde_json::json!({ "raised_by": user.account.id, "notes": input.notes }),
+        contacts: elder.record.contacts.len(),
+        msg_id: None,
+    };
+    let raised = state.response.raise(&alarm).await?;
+    let id = match raised {
+        Raised::New(a) | Raised::Merged(a) => a.id,
+        Raised::Duplicate { alarm_id } => alarm_id.unwrap_or_default(),
+    };
+    let a = state.store.alarm(id).await?;
+    Ok((StatusCode::CREATED, Json(alarm_view(&state, &a).await?)))
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(default)]
+pub struct StatsQuery {
+    /// From (Unix ms); default: the last 30 days.
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+}
+
+/// Response times per step (p50, p90, share within target) over alarms in the viewer's scope.
+#[utoipa::path(get, path = "/api/v1/alarms/stats", params(StatsQuery), responses((status = 200, body = Object)))]
+pub async fn alarm_stats(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiQuery(q): ApiQuery<StatsQuery>,
+) -> ApiResult<Json<serde_json::Value>> {
+    user.require(Action::ReadAlarms)?;
+    if !matches!(user.account.role, Role::Admin | Role::Supervisor | Role::Operator) {
+        return Err(ApiError::Forbidden);
+    }
+    let now = state.store.clock().now_ms();
+    let mut f = AlarmFilter {
+        since: Some(q.since.unwrap_or(now - 30 * 86_400_000)),
+        until: q.until,
+        limit: 100_000,
+        ..Default::default()
+    };
+    alarm_scope(&state, &user.viewer()).await?.apply(&mut f);
+    let rows = state.store.list_alarms(&f).await?;
+    let cases: Vec<_> = rows.items.iter().map(|a| a.case.clone()).collect();
+    let policy = match &f.region_prefix {
+        Some(p) => *state.response.policies().for_region(p),
+        None => state.response.policies().default,
+    };
+    let mut by_kind = std::collections::BTreeMap::<&str, usize>::new();
+    for c in &cases {
+        *by_kind.entry(c.kind.as_str()).or_default() += 1;
+    }
+    Ok(Json(serde_json::json!({
+        "alarms": cases.len(),
+        "open": cases.iter().filter(|c| c.is_open()).count(),
+        "by_kind": by_kind,
+        "steps": response_stats(&cases, &policy),
+    })))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PositionInput {
+    pub lat: f64,
+    pub lon: f64,
+    pub on_duty: bool,
+    /// walk, e_bike, car.
+    #[serde(default)]
+    pub mode: Option<String>,
+}
+
+/// A responder's phone reports where they are (WGS-84) and whether they are on duty.
+#[utoipa::path(post, path = "/api/v1/me/position", request_body = PositionInput, responses((status = 204)))]
+pub async fn report_position(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiJson(p): ApiJson<PositionInput>,
+) -> ApiResult<StatusCode> {
+    user.require(Action::RespondAlarms)?;
+    let at = GeoPoint::new(p.lat, p.lon).map_err(ApiError::field)?;
+    let mode = match p.mode.as_deref() {
+        None | Some("e_bike") => TravelMode::EBike,
+        Some("walk") => TravelMode::Walk,
+        Some("car") => TravelMode::Car,
+        Some(_) => {
+            return Err(ApiError::field(FieldError::new(
+                "mode",
+                "unknown_value",
+                "出行方式应为 walk、e_bike 或 car",
+                "mode must be walk, e_bike or car",
+            )));
+        }
+    };
+    state.response.report_position(
+        user.account.id,
+        ResponderPosition { at, reported_at: state.store.clock().now_ms(), on_duty: p.on_duty, mode },
+    );
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The live feed: alarm and device changes in the viewer's scope, as Server-Sent Events
+/// (`event: alarm` / `event: device`, JSON data). A consumer too slow to keep up gets an
+/// `event: lagged` with how many changes it missed, and should reload the queue.
+pub async fn live(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Response> {
+    user.require(Action::ReadAlarms)?;
+    let scope = alarm_scope(&state, &user.viewer()).await?;
+    let rx = state.response.hub().subscribe();
+    let stream = futures_util::stream::unfold((rx, scope), |(mut rx, scope)| async move {
+        loop {
+            match rx.recv().await {
+                Ok(e) => {
+                    if visible_live(&scope, &e) {
+                        let ev = SseEvent::default().event(e.topic).json_data(&e).unwrap_or_default();
+                        return Some((Ok::<_, Infallible>(ev), (rx, scope)));
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    let ev = SseEvent::default().event("lagged").data(format!("{{\"missed\":{n}}}"));
+                    return Some((Ok(ev), (rx, scope)));
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    });
+    let sse = Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)));
+    Ok((
+        [(header::CACHE_CONTROL, "no-cache"), (header::HeaderName::from_static("x-accel-buffering"), "no")],
+        sse,
+    )
+        .into_response())
+}
+
+fn visible_live(scope: &AlarmScope, e: &LiveEvent) -> bool {
+    match scope {
+        // Device dots are for the region's screens, not for a responder's phone.
+        AlarmScope::Responder(_) if e.topic == "device" => false,
+        _ => scope.covers(&e.region_code, e.elder_id, e.responder_id),
+    }
+}
+
+/// Prometheus metrics of the device pipeline (no personal data).
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let body = state.metrics.as_ref().map(|m| m()).unwrap_or_default();
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body)
+        .into_response()
+}
