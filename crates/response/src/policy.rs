@@ -2,7 +2,7 @@
 
 use zhulao_alarms::Policy;
 
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Policies {
     #[serde(default)]
     pub default: Policy,

@@ -3,6 +3,7 @@
 
 mod bench;
 mod demo;
+mod platform;
 mod server;
 mod settings;
 
@@ -57,6 +58,12 @@ enum Command {
     FallEval(zhulao_fall_eval::FallEvalArgs),
     /// Benchmarks that print figures (ledger import, registry queries).
     Bench(bench::BenchArgs),
+    /// Decode raw watch frames from stdin (3G watch or IW protocol), one JSON object per line.
+    WatchDecode {
+        /// `3g` (`[3G*ID*LEN*…]` frames) or `iw` (`IWAPxx…#` frames).
+        #[arg(long, value_parser = ["3g", "iw"])]
+        protocol: String,
+    },
 }
 
 #[tokio::main]
@@ -138,6 +145,16 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Bench(args) => bench::run(args).await,
         Command::FallEval(args) => zhulao_fall_eval::run(&args),
+        Command::WatchDecode { protocol } => {
+            let protocol =
+                if protocol == "iw" { zhulao_watch::Protocol::Iw } else { zhulao_watch::Protocol::Watch3g };
+            let stats =
+                zhulao_watch::decode_stream(protocol, std::io::stdin().lock(), std::io::stdout().lock())?;
+            if stats.errors > 0 {
+                eprintln!("{} 帧无法解析 / {} frame(s) could not be decoded", stats.errors, stats.errors);
+            }
+            Ok(())
+        }
     }
 }
 
@@ -175,10 +192,14 @@ fn remove_sqlite(url: &str) -> anyhow::Result<()> {
 async fn serve(store: Arc<dyn zhulao_store::Store>, s: &Settings) -> anyhow::Result<()> {
     let listener = server::bind(s.listen).await?;
     let addr = listener.local_addr()?;
+    let p = platform::start(store, s).await?;
     println!(
         "zhulao 已启动 / serving on http://{addr}  (API: http://{addr}/api/v1, OpenAPI: http://{addr}/api/openapi.json)"
     );
-    server::run(listener, zhulao_api::app(zhulao_api::AppState::new(store)), server::shutdown_signal()).await
+    if let Some(url) = &p.device_url {
+        println!("设备接入 / devices connect to {url} (MQTT; protocol in docs/device-protocol.md)");
+    }
+    server::run(listener, zhulao_api::app(p.state), server::shutdown_signal()).await
 }
 
 fn print_logins(s: &Settings) {

@@ -1,5 +1,7 @@
 //! Configuration, layered: built-in defaults → a TOML file (`--config`) → `ZHULAO_*`
-//! environment variables (`ZHULAO_DATABASE_URL`, `ZHULAO_LISTEN`) → command-line flags.
+//! environment variables (`ZHULAO_DATABASE_URL`, `ZHULAO_LISTEN`, `ZHULAO_MQTT_URL`) →
+//! command-line flags. The TOML file may also carry `[mqtt]`, `[notify]` and `[alarms]`
+//! sections (see `docs/configuration.md`).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -13,6 +15,79 @@ pub struct Settings {
     pub database_url: String,
     /// The HTTP listen address.
     pub listen: SocketAddr,
+    #[serde(default)]
+    pub mqtt: MqttSettings,
+    #[serde(default)]
+    pub notify: NotifySettings,
+    /// Response targets and escalation delays: `[alarms.default]`, `[alarms.regions."140213"]`.
+    #[serde(default)]
+    pub alarms: zhulao_response::Policies,
+}
+
+/// The device gateway.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct MqttSettings {
+    /// Run the device gateway at all.
+    pub enabled: bool,
+    /// An external broker, `mqtt://[user:pass@]host:port` (Mosquitto, EMQX). Unset: the
+    /// embedded broker.
+    pub url: Option<String>,
+    /// Where the embedded broker listens for MQTT 3.1.1 (1883 is usually taken by a system
+    /// broker; use 0.0.0.0:… to let devices on the network in).
+    pub listen: SocketAddr,
+    /// Where the embedded broker listens for MQTT 5.
+    pub listen_v5: Option<SocketAddr>,
+    pub topic_root: String,
+    /// This instance's name: its MQTT client id is `zhulao-<instance>`, its persistent
+    /// session on an external broker survives restarts.
+    pub instance: String,
+    /// The device shards this instance consumes, `0-63` (all) or e.g. `0-31`.
+    pub shards: String,
+    /// Detector workers (devices are split among them by shard).
+    pub workers: usize,
+}
+
+impl Default for MqttSettings {
+    fn default() -> Self {
+        MqttSettings {
+            enabled: true,
+            url: None,
+            listen: SocketAddr::from(([127, 0, 0, 1], 18830)),
+            listen_v5: Some(SocketAddr::from(([127, 0, 0, 1], 18831))),
+            topic_root: "zl".into(),
+            instance: "1".into(),
+            shards: "0-63".into(),
+            workers: 2,
+        }
+    }
+}
+
+impl MqttSettings {
+    pub fn shard_range(&self) -> anyhow::Result<std::ops::Range<u8>> {
+        let bad =
+            || anyhow::anyhow!("分片范围应为 a-b（0–63）/ --mqtt-shards must look like 0-31 (within 0-63)");
+        let (a, b) = self.shards.split_once('-').ok_or_else(bad)?;
+        let (a, b): (u8, u8) = (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?);
+        anyhow::ensure!(a <= b && b < 64, bad());
+        Ok(a..b + 1)
+    }
+}
+
+/// Notification channels. Without a webhook, family calls are left to the operators (the
+/// console shows it); SMS and voice providers plug in through the webhook.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct NotifySettings {
+    pub webhook_url: Option<String>,
+    pub webhook_secret: Option<String>,
+    pub smtp_host: Option<String>,
+    pub smtp_port: Option<u16>,
+    /// `none`, `starttls` or `tls`.
+    pub smtp_tls: Option<String>,
+    pub smtp_username: Option<String>,
+    pub smtp_password: Option<String>,
+    pub smtp_from: Option<String>,
 }
 
 impl Default for Settings {
@@ -20,6 +95,9 @@ impl Default for Settings {
         Settings {
             database_url: "sqlite://zhulao.db".into(),
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            mqtt: MqttSettings::default(),
+            notify: NotifySettings::default(),
+            alarms: zhulao_response::Policies::default(),
         }
     }
 }
@@ -33,9 +111,27 @@ pub struct CommonArgs {
     /// Address to serve HTTP on (default 127.0.0.1:8080).
     #[arg(long)]
     pub listen: Option<SocketAddr>,
-    /// A TOML file with `database_url` and `listen`.
+    /// A TOML file with `database_url`, `listen` and `[mqtt]`, `[notify]`, `[alarms]` sections.
     #[arg(long)]
     pub config: Option<std::path::PathBuf>,
+    /// An external MQTT broker, `mqtt://host:port` (default: the embedded broker).
+    #[arg(long)]
+    pub mqtt_url: Option<String>,
+    /// Where the embedded MQTT broker listens (default 127.0.0.1:18830).
+    #[arg(long)]
+    pub mqtt_listen: Option<SocketAddr>,
+    /// Where the embedded broker listens for MQTT 5 (default 127.0.0.1:18831).
+    #[arg(long)]
+    pub mqtt_listen_v5: Option<SocketAddr>,
+    /// The device shards this instance consumes, e.g. `0-31` (default all, `0-63`).
+    #[arg(long)]
+    pub mqtt_shards: Option<String>,
+    /// This instance's name (its MQTT client id and persistent session).
+    #[arg(long)]
+    pub instance: Option<String>,
+    /// Run without the device gateway (HTTP only).
+    #[arg(long)]
+    pub no_mqtt: bool,
 }
 
 impl CommonArgs {
@@ -47,7 +143,27 @@ impl CommonArgs {
             fig = fig.merge(Toml::file(path));
         }
         fig = fig.merge(Env::prefixed("ZHULAO_").only(&["database_url", "listen"]));
+        fig = fig.merge(Env::prefixed("ZHULAO_MQTT_").only(&["url"]).map(|k| format!("mqtt.{k}").into()));
         let mut s: Settings = fig.extract()?;
+        if let Some(u) = &self.mqtt_url {
+            s.mqtt.url = Some(u.clone());
+        }
+        if let Some(l) = self.mqtt_listen {
+            s.mqtt.listen = l;
+        }
+        if let Some(l) = self.mqtt_listen_v5 {
+            s.mqtt.listen_v5 = Some(l);
+        }
+        if let Some(sh) = &self.mqtt_shards {
+            s.mqtt.shards = sh.clone();
+        }
+        if let Some(i) = &self.instance {
+            s.mqtt.instance = i.clone();
+        }
+        if self.no_mqtt {
+            s.mqtt.enabled = false;
+        }
+        s.mqtt.shard_range()?;
         if let Some(url) = &self.database_url {
             s.database_url = url.clone();
         }

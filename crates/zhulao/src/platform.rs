@@ -1,0 +1,187 @@
+//! Wires the running platform: the response service with its notification channels, the
+//! device gateway on the embedded or an external broker, the escalation timers, and the
+//! HTTP API over all of them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use zhulao_gateway::{EmbeddedBroker, IngestConfig, Metrics};
+use zhulao_notify::{Channel, Notification, Outcome, Recipient};
+use zhulao_response::{LiveEvent, LiveHub, Notifier, OutgoingNotification, Response};
+use zhulao_store::{NotificationRecord, Store};
+
+use crate::settings::{NotifySettings, Settings};
+
+/// Sends through the configured channels and records every attempt. Escalations also go
+/// to the operators' consoles (the live feed); a family call with no SMS/voice channel is
+/// recorded as undeliverable, so the console shows that someone must phone.
+struct ChannelNotifier {
+    webhook: Option<Arc<dyn Channel>>,
+    smtp: Option<Arc<dyn Channel>>,
+    hub: LiveHub,
+}
+
+fn record(purpose: &str, a: zhulao_notify::Attempt) -> NotificationRecord {
+    NotificationRecord {
+        at: a.started_at_ms,
+        channel: a.channel.to_string(),
+        target: a.target,
+        purpose: purpose.to_string(),
+        attempt: a.attempt as i32,
+        duration_ms: a.duration_ms as i64,
+        outcome: match a.outcome {
+            Outcome::Delivered => "delivered".into(),
+            Outcome::Failed { retryable: true } => "failed".into(),
+            Outcome::Failed { retryable: false } => "failed_permanent".into(),
+        },
+        status: a.status.map(i32::from),
+        detail: a.detail,
+    }
+}
+
+#[async_trait]
+impl Notifier for ChannelNotifier {
+    async fn notify(&self, n: &OutgoingNotification) -> Vec<NotificationRecord> {
+        let msg = Notification {
+            id: n.id.clone(),
+            alarm_id: n.alarm_id,
+            kind: n.purpose.clone(),
+            recipient: Recipient {
+                name: n.recipient.name.clone(),
+                phone: n.recipient.phone.clone(),
+                email: n.recipient.email.clone(),
+                role: n.recipient.role.clone(),
+            },
+            subject_zh: n.subject_zh.clone(),
+            subject_en: n.subject_en.clone(),
+            body_zh: n.body_zh.clone(),
+            body_en: n.body_en.clone(),
+            data: n.data.clone(),
+        };
+        let mut out = Vec::new();
+        if let Some(w) = &self.webhook {
+            out.extend(w.send(&msg).await.into_iter().map(|a| record(&n.purpose, a)));
+        }
+        if let Some(s) = &self.smtp
+            && n.recipient.email.is_some()
+        {
+            out.extend(s.send(&msg).await.into_iter().map(|a| record(&n.purpose, a)));
+        }
+        if out.is_empty() {
+            out.push(NotificationRecord {
+                at: chrono::Utc::now().timestamp_millis(),
+                channel: "none".into(),
+                target: zhulao_notify::mask_phone(n.recipient.phone.as_deref().unwrap_or("")),
+                purpose: n.purpose.clone(),
+                attempt: 1,
+                duration_ms: 0,
+                outcome: "failed_permanent".into(),
+                status: None,
+                detail: "未配置短信/语音通道，请人工联系 / no SMS or voice channel configured: call by hand"
+                    .into(),
+            });
+        }
+        // The console: every notification about an alarm shows there, without personal data.
+        let region = n.data["alarm"]["region_code"].as_str().unwrap_or_default().to_string();
+        self.hub.publish(LiveEvent {
+            topic: "notification",
+            region_code: region,
+            elder_id: n.data["alarm"]["elder_id"].as_i64(),
+            responder_id: None,
+            at: chrono::Utc::now().timestamp_millis(),
+            data: serde_json::json!({
+                "alarm_id": n.alarm_id,
+                "purpose": n.purpose,
+                "recipient_role": n.recipient.role,
+                "delivered": out.iter().any(|r| r.outcome == "delivered"),
+                "subject_zh": n.subject_zh,
+                "subject_en": n.subject_en,
+            }),
+        });
+        out
+    }
+}
+
+fn channels(s: &NotifySettings) -> anyhow::Result<(Option<Arc<dyn Channel>>, Option<Arc<dyn Channel>>)> {
+    let webhook: Option<Arc<dyn Channel>> = match (&s.webhook_url, &s.webhook_secret) {
+        (Some(url), Some(secret)) => Some(Arc::new(zhulao_notify::WebhookChannel::new(
+            zhulao_notify::WebhookConfig::new(url.clone(), secret.clone()),
+        )?)),
+        (Some(_), None) => anyhow::bail!("notify.webhook_secret is required with notify.webhook_url"),
+        _ => None,
+    };
+    let smtp: Option<Arc<dyn Channel>> = match (&s.smtp_host, &s.smtp_from) {
+        (Some(host), Some(from)) => {
+            let tls = match s.smtp_tls.as_deref().unwrap_or("starttls") {
+                "none" => zhulao_notify::SmtpTls::None,
+                "tls" => zhulao_notify::SmtpTls::Implicit,
+                _ => zhulao_notify::SmtpTls::StartTls,
+            };
+            let mut cfg = zhulao_notify::SmtpConfig::new(host.clone(), tls, from.clone());
+            if let Some(p) = s.smtp_port {
+                cfg.port = p;
+            }
+            if let (Some(u), Some(p)) = (&s.smtp_username, &s.smtp_password) {
+                cfg.credentials =
+                    Some(zhulao_notify::SmtpCredentials { username: u.clone(), password: p.clone() });
+            }
+            Some(Arc::new(zhulao_notify::SmtpChannel::new(cfg)?))
+        }
+        _ => None,
+    };
+    Ok((webhook, smtp))
+}
+
+/// What `start` leaves running.
+pub struct Platform {
+    pub state: zhulao_api::AppState,
+    /// Where devices (and the simulator) connect: `mqtt://host:port`.
+    pub device_url: Option<String>,
+    _ingest: Option<zhulao_gateway::Ingest>,
+}
+
+/// Starts the response service, the gateway and the timers.
+pub async fn start(store: Arc<dyn Store>, s: &Settings) -> anyhow::Result<Platform> {
+    let hub = LiveHub::new(16_384);
+    let (webhook, smtp) = channels(&s.notify)?;
+    let notifier = Arc::new(ChannelNotifier { webhook, smtp, hub: hub.clone() });
+    let response = Response::new(store.clone(), s.alarms.clone(), notifier, hub);
+    let metrics = Metrics::new();
+    let (ingest, device_url) = if s.mqtt.enabled {
+        let client_id = format!("zhulao-{}", s.mqtt.instance);
+        let (mut cfg, device_url) = match &s.mqtt.url {
+            Some(url) => (IngestConfig::from_url(url, &client_id)?, url.clone()),
+            None => {
+                let login = zhulao_gateway::broker::start(
+                    &EmbeddedBroker {
+                        listen_v4: s.mqtt.listen,
+                        listen_v5: s.mqtt.listen_v5,
+                        max_connections: 100_000,
+                    },
+                    store.clone(),
+                )?;
+                let addr = s.mqtt.listen;
+                let host =
+                    if addr.ip().is_unspecified() { "127.0.0.1".to_string() } else { addr.ip().to_string() };
+                let mut cfg = IngestConfig::from_url(&format!("mqtt://{host}:{}", addr.port()), &client_id)?;
+                cfg.username = Some(login.username);
+                cfg.password = Some(login.password);
+                // The embedded broker lives and dies with this process: nothing to resume.
+                cfg.persistent_session = false;
+                (cfg, format!("mqtt://{host}:{}", addr.port()))
+            }
+        };
+        cfg.topic_root = s.mqtt.topic_root.clone();
+        cfg.shards = s.mqtt.shard_range()?;
+        cfg.workers = s.mqtt.workers.max(1);
+        tracing::info!(broker = %device_url, shards = ?cfg.shards, "device gateway starting");
+        (Some(zhulao_gateway::start(cfg, response.clone(), metrics.clone())), Some(device_url))
+    } else {
+        (None, None)
+    };
+    tokio::spawn(response.clone().run_timers(Duration::from_secs(1), std::future::pending()));
+    let render: zhulao_api::MetricsRender = Arc::new(move || metrics.render());
+    let state = zhulao_api::AppState::with(store, response.clone(), Some(render));
+    Ok(Platform { state, device_url, _ingest: ingest })
+}
