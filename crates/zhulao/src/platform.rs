@@ -103,15 +103,19 @@ impl Notifier for ChannelNotifier {
     }
 }
 
-fn channels(s: &NotifySettings) -> anyhow::Result<(Option<Arc<dyn Channel>>, Option<Arc<dyn Channel>>)> {
-    let webhook: Option<Arc<dyn Channel>> = match (&s.webhook_url, &s.webhook_secret) {
+/// A configured channel, if any.
+type MaybeChannel = Option<Arc<dyn Channel>>;
+
+/// The webhook and SMTP channels the settings describe.
+fn channels(s: &NotifySettings) -> anyhow::Result<(MaybeChannel, MaybeChannel)> {
+    let webhook: MaybeChannel = match (&s.webhook_url, &s.webhook_secret) {
         (Some(url), Some(secret)) => Some(Arc::new(zhulao_notify::WebhookChannel::new(
             zhulao_notify::WebhookConfig::new(url.clone(), secret.clone()),
         )?)),
         (Some(_), None) => anyhow::bail!("notify.webhook_secret is required with notify.webhook_url"),
         _ => None,
     };
-    let smtp: Option<Arc<dyn Channel>> = match (&s.smtp_host, &s.smtp_from) {
+    let smtp: MaybeChannel = match (&s.smtp_host, &s.smtp_from) {
         (Some(host), Some(from)) => {
             let tls = match s.smtp_tls.as_deref().unwrap_or("starttls") {
                 "none" => zhulao_notify::SmtpTls::None,
