@@ -3,7 +3,7 @@
 //! client with a random per-process token.
 
 use std::collections::HashMap;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use rand::TryRngCore as _;
@@ -30,13 +30,23 @@ pub struct InternalLogin {
 }
 
 /// Checks that each listen address is free, with a message that names the option to change.
+/// (`SO_REUSEADDR`, as the broker's own listener uses: connections of a previous run still in
+/// TIME_WAIT do not make the port busy.)
 fn check_free(addr: SocketAddr, option: &str) -> anyhow::Result<()> {
-    TcpListener::bind(addr).map(drop).map_err(|e| {
-        anyhow::anyhow!(
-            "内置 MQTT 服务端口 {addr} 无法使用（{e}），请用 {option} 指定其他端口 / \
+    let socket =
+        if addr.is_ipv4() { tokio::net::TcpSocket::new_v4() } else { tokio::net::TcpSocket::new_v6() };
+    socket
+        .and_then(|s| {
+            s.set_reuseaddr(true)?;
+            s.bind(addr)?;
+            s.listen(1).map(drop)
+        })
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "内置 MQTT 服务端口 {addr} 无法使用（{e}），请用 {option} 指定其他端口 / \
              the embedded MQTT broker cannot listen on {addr} ({e}); choose another with {option}"
-        )
-    })
+            )
+        })
 }
 
 type AuthRequest = (String, String, String, oneshot::Sender<bool>);

@@ -129,6 +129,9 @@ pub struct CommonArgs {
     /// This instance's name (its MQTT client id and persistent session).
     #[arg(long)]
     pub instance: Option<String>,
+    /// The first level of every device topic (default `zl`).
+    #[arg(long)]
+    pub mqtt_topic_root: Option<String>,
     /// Run without the device gateway (HTTP only).
     #[arg(long)]
     pub no_mqtt: bool,
@@ -159,6 +162,9 @@ impl CommonArgs {
         }
         if let Some(i) = &self.instance {
             s.mqtt.instance = i.clone();
+        }
+        if let Some(r) = &self.mqtt_topic_root {
+            s.mqtt.topic_root = r.clone();
         }
         if self.no_mqtt {
             s.mqtt.enabled = false;
