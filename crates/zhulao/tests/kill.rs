@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use tokio::sync::mpsc;
 use zhulao_proto::{self as proto, Direction, Kind};
-use zhulao_store::{AlarmFilter, AlarmStore, SystemClock};
+use zhulao_store::{AlarmFilter, SystemClock};
 
 /// The demo district the test loads; enough elders for the long storm.
 const ELDERS: usize = 400;
