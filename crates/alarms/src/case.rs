@@ -76,8 +76,10 @@ code_enum! {
     }
 }
 
-/// Response targets and escalation delays, in seconds; configurable per region.
+/// Response targets and escalation delays, in seconds; configurable per region. Keys left out
+/// of a configuration keep their defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Policy {
     /// The answer target (the seed's 30 s); also the first escalation: every operator and the
     /// supervisor are alerted.
