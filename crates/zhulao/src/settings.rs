@@ -199,4 +199,24 @@ mod tests {
             Ok(())
         });
     }
+
+    #[test]
+    #[allow(clippy::result_large_err)]
+    fn the_documented_configuration_parses() {
+        let doc = include_str!("../../../docs/configuration.md");
+        let toml = doc.split("```toml\n").nth(1).and_then(|rest| rest.split("```").next()).unwrap();
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("doc.toml", toml)?;
+            let args = CommonArgs { config: Some("doc.toml".into()), ..Default::default() };
+            let s = args.settings(Settings::default()).unwrap();
+            assert_eq!(s.mqtt.listen, "127.0.0.1:18830".parse().unwrap());
+            assert_eq!(s.mqtt.shard_range().unwrap(), 0..64);
+            assert_eq!(s.alarms.for_region("140213050002").answer_target_s, 20);
+            assert_eq!(s.alarms.for_region("140213050002").family_confirm_s, 60);
+            assert_eq!(s.alarms.for_region("140213051001").answer_target_s, 30);
+            let args = CommonArgs { mqtt_shards: Some("32-70".into()), ..args };
+            assert!(args.settings(Settings::default()).is_err());
+            Ok(())
+        });
+    }
 }
