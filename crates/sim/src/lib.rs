@@ -411,11 +411,12 @@ async fn run_with(
     let reporter = tokio::spawn(report_every_second(ctx.clone()));
     let live = cfg.api.clone().map(|api| tokio::spawn(live::follow(api, ctx.clone())));
 
-    // Run.
-    let started = tokio::time::Instant::now();
+    // Run, timed from the start of the schedule (wearer i's first batch is due at start + phase).
+    let started =
+        tokio::time::Instant::now() - Duration::from_millis((ctx.clock.now_ms() - start_ms).max(0) as u64);
     let limit = async {
         match cfg.duration {
-            Some(d) => tokio::time::sleep(d).await,
+            Some(d) => tokio::time::sleep_until(started + d).await,
             None => std::future::pending().await,
         }
     };

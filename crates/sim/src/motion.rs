@@ -395,10 +395,16 @@ impl MotionState {
         const NOISE_MG: f32 = NOISE_G * 1000.0 * 2.449_49; // tri3's unit spread is 1/√6
         let r = rotate(&self.rot, v);
         let n = self.rng.tri3();
+        // Round half away from zero without `f32::round` (a library call on baseline x86-64);
+        // `as` saturates at the i16 range, as the protocol wants (clip, do not wrap).
+        #[inline(always)]
+        fn q(x: f32) -> i16 {
+            (x + 0.5f32.copysign(x)) as i16
+        }
         [
-            (r[0] * 1000.0 + n[0] * NOISE_MG).round() as i16,
-            (r[1] * 1000.0 + n[1] * NOISE_MG).round() as i16,
-            (r[2] * 1000.0 + n[2] * NOISE_MG).round() as i16,
+            q(r[0] * 1000.0 + n[0] * NOISE_MG),
+            q(r[1] * 1000.0 + n[1] * NOISE_MG),
+            q(r[2] * 1000.0 + n[2] * NOISE_MG),
         ]
     }
 }

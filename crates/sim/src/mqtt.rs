@@ -11,7 +11,7 @@
 //! client refuses (queue full) and those a dropped connection discards are publish errors.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -64,6 +64,9 @@ pub struct Conn {
     /// Per handed publish, in order: its motion samples (0 for other kinds).
     log: Mutex<VecDeque<u32>>,
     pub up: AtomicBool,
+    /// Connections made so far (a new one means a new session: unacknowledged events are
+    /// retransmitted at once).
+    pub sessions: AtomicU32,
     closing: AtomicBool,
 }
 
@@ -73,6 +76,7 @@ impl Conn {
             client,
             log: Mutex::new(VecDeque::new()),
             up: AtomicBool::new(false),
+            sessions: AtomicU32::new(0),
             closing: AtomicBool::new(false),
         }
     }
@@ -194,6 +198,7 @@ pub async fn drive(
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
                 permit = None;
                 conn.up.store(true, Ordering::SeqCst);
+                conn.sessions.fetch_add(1, Ordering::SeqCst);
                 if !ever_up {
                     ever_up = true;
                     ctx.connected.fetch_add(1, Ordering::SeqCst);

@@ -154,6 +154,13 @@ impl Shard {
         }
         ctx.stats.max_lateness_ms.fetch_max(late, Ordering::Relaxed);
         let conn = &ctx.conns[w.conn];
+        let session = conn.sessions.load(Ordering::Relaxed);
+        if session != w.session_seen {
+            if w.session_seen != 0 {
+                w.reconnected(now);
+            }
+            w.session_seen = session;
+        }
         if self.pooled && !w.status_sent {
             w.status_sent = true;
             conn.send(ctx, &w.topics.status, true, true, w.status(true), 0);

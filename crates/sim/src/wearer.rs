@@ -170,6 +170,8 @@ pub struct Wearer {
     /// A per-run tag in event ids, so a new run's events are never taken for retransmissions.
     run_tag: String,
     pub status_sent: bool,
+    /// The connection's session count when this wearer last published.
+    pub session_seen: u32,
 }
 
 /// Local (UTC+8) hour of a wall-clock time.
@@ -226,6 +228,7 @@ impl Wearer {
             sos_count: 0,
             run_tag,
             status_sent: false,
+            session_seen: 0,
         };
         w.heading = w.rng.random_range(0.0..std::f64::consts::TAU);
         // Join the routine part-way through an activity (with at least 30 s of it left, so a
@@ -584,6 +587,14 @@ impl Wearer {
         (new_sos, retx)
     }
 
+    /// The connection came back (a new session): an unacknowledged event goes again at once,
+    /// as the protocol asks after every reconnect.
+    pub fn reconnected(&mut self, now: i64) {
+        if let Some(p) = self.sos.as_mut() {
+            p.next_ms = p.next_ms.min(now);
+        }
+    }
+
     /// The topic of an uplink kind.
     pub fn topic(&self, kind: Kind) -> &str {
         match kind {
@@ -708,6 +719,29 @@ mod tests {
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].0, Kind::Heartbeat);
         assert_eq!(w.status(false), b"{\"online\":false}");
+    }
+
+    #[test]
+    fn an_unacknowledged_sos_goes_again_after_a_reconnect() {
+        let lib = Library::new(100, embedded_trials(100));
+        let mut w = Wearer::new(spec(false), "zl", 0, 6, &lib, T0);
+        w.next_vital_ms = i64::MAX;
+        w.next_loc_ms = i64::MAX;
+        w.next_battery_ms = i64::MAX;
+        w.sos_request = Some(T0);
+        let mut out = Vec::new();
+        assert_eq!(w.reports(T0 + 1000, &mut out), (true, false));
+        let first = out.pop().unwrap().2;
+        assert_eq!(w.reports(T0 + 2000, &mut out), (false, false), "not before 10 s");
+        w.reconnected(T0 + 3000);
+        assert_eq!(w.reports(T0 + 3000, &mut out), (false, true));
+        assert_eq!(out.pop().unwrap().2, first, "same id and content");
+        // Acknowledged: nothing more.
+        w.sos = None;
+        w.reconnected(T0 + 4000);
+        out.clear();
+        assert_eq!(w.reports(T0 + 4000, &mut out), (false, false));
+        assert!(out.is_empty());
     }
 
     #[test]
