@@ -56,12 +56,22 @@ pub enum Connections {
 }
 
 /// An account to read the live feed with.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct ApiConfig {
     /// e.g. `http://127.0.0.1:8080`.
     pub base_url: String,
     pub username: String,
     pub password: String,
+}
+
+impl std::fmt::Debug for ApiConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiConfig")
+            .field("base_url", &self.base_url)
+            .field("username", &self.username)
+            .field("password", &"***")
+            .finish()
+    }
 }
 
 /// What to simulate.
@@ -584,6 +594,17 @@ mod tests {
         ] {
             assert!(check(&bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn passwords_stay_out_of_debug_output() {
+        let api =
+            ApiConfig { base_url: "http://h".into(), username: "admin".into(), password: "s3cret".into() };
+        let cfg =
+            SimConfig { api: Some(api), broker: "mqtt://svc:pw9@h:1883".into(), ..SimConfig::default() };
+        let b = Broker::parse(&cfg.broker).unwrap();
+        let text = format!("{cfg:?} {b:?}");
+        assert!(!text.contains("s3cret") && !format!("{b:?}").contains("pw9"), "{text}");
     }
 
     #[test]

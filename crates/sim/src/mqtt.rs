@@ -23,13 +23,24 @@ use zhulao_proto::{Direction, Downlink, Kind, decode_downlink, parse_topic};
 use crate::Ctx;
 
 /// Where the broker is: `mqtt://[user:password@]host[:port]` (`tcp://` is accepted too).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Broker {
     pub host: String,
     pub port: u16,
     /// Credentials for pooled connections (devices always use their own).
     pub username: Option<String>,
     pub password: Option<String>,
+}
+
+impl std::fmt::Debug for Broker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Broker")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .finish()
+    }
 }
 
 impl Broker {
