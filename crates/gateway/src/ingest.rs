@@ -181,6 +181,7 @@ struct Inbound {
     serial: String,
     kind: Kind,
     received: Instant,
+    ticket: Option<AckTicket>,
 }
 
 /// Connects, subscribes and starts the reader and the workers. Tells `response` how to
@@ -205,6 +206,7 @@ pub fn start(cfg: IngestConfig, response: Arc<Response>, metrics: Metrics) -> In
     });
     response.set_device_link(link.clone());
 
+    let acks = Arc::new(Acks { client: client.clone(), state: Default::default() });
     let mut tasks = Vec::new();
     let mut senders = Vec::new();
     for _ in 0..cfg.workers.max(1) {
@@ -214,7 +216,7 @@ pub fn start(cfg: IngestConfig, response: Arc<Response>, metrics: Metrics) -> In
             rx,
             response: response.clone(),
             store: response.store().clone(),
-            client: client.clone(),
+            acks: acks.clone(),
             link: link.clone(),
             metrics: metrics.clone(),
             cfg: cfg.clone(),
@@ -224,7 +226,7 @@ pub fn start(cfg: IngestConfig, response: Arc<Response>, metrics: Metrics) -> In
         };
         tasks.push(tokio::spawn(worker.run()));
     }
-    tasks.push(tokio::spawn(read(cfg, client, eventloop, senders, metrics)));
+    tasks.push(tokio::spawn(read(cfg, client, eventloop, senders, acks, metrics)));
     Ingest { link, tasks }
 }
 
@@ -234,6 +236,7 @@ async fn read(
     client: AsyncClient,
     mut eventloop: EventLoop,
     workers: Vec<mpsc::Sender<Inbound>>,
+    acks: Arc<Acks>,
     metrics: Metrics,
 ) {
     let filters = proto::uplink_filters(&cfg.topic_root, cfg.shards.clone());
@@ -241,6 +244,7 @@ async fn read(
         match eventloop.poll().await {
             Ok(MqttEvent::Incoming(Packet::ConnAck(_))) => {
                 metrics.reconnects.inc();
+                acks.new_connection();
                 let subs = filters.iter().map(|f| rumqttc::SubscribeFilter::new(f.clone(), QoS::AtLeastOnce));
                 if let Err(e) = client.try_subscribe_many(subs) {
                     tracing::error!(error = %e, "MQTT subscribe failed");
@@ -248,6 +252,7 @@ async fn read(
             }
             Ok(MqttEvent::Incoming(Packet::Publish(p))) => {
                 let received = Instant::now();
+                let ticket = acks.register(&p);
                 let routed = match proto::parse_topic(&cfg.topic_root, &p.topic) {
                     Ok(t) if t.dir == Direction::Up => Some((t.serial.to_string(), t.kind, t.shard)),
                     Ok(_) => None,
@@ -257,12 +262,12 @@ async fn read(
                     }
                 };
                 let Some((serial, kind, shard)) = routed else {
-                    ack(&client, &p);
+                    acks.done(ticket, true);
                     continue;
                 };
                 let w = &workers[shard as usize % workers.len()];
                 metrics.queue_depth.inc();
-                if w.send(Inbound { publish: p, serial, kind, received }).await.is_err() {
+                if w.send(Inbound { publish: p, serial, kind, received, ticket }).await.is_err() {
                     return;
                 }
             }
@@ -285,6 +290,74 @@ fn ack(client: &AsyncClient, p: &Publish) {
         tokio::spawn(async move {
             let _ = client.ack(&p).await;
         });
+    }
+}
+
+/// Broker acknowledgements in the order the broker delivered the messages, whichever worker
+/// finishes first (brokers track in-flight messages in order; rumqttd drops a client that acks
+/// out of order). A message is acknowledged only once it and everything before it is handled.
+struct Acks {
+    client: AsyncClient,
+    state: std::sync::Mutex<AckState>,
+}
+
+#[derive(Default)]
+struct AckState {
+    /// Bumped on every new connection: tickets of an old connection are void.
+    epoch: u64,
+    /// The sequence number of `pending[0]`.
+    head: u64,
+    /// QoS 1 messages not yet acknowledged, in delivery order: the message (payload dropped)
+    /// and, once handled, whether to acknowledge it.
+    pending: std::collections::VecDeque<(Publish, Option<bool>)>,
+}
+
+/// A place in the acknowledgement order.
+#[derive(Debug, Clone, Copy)]
+struct AckTicket {
+    epoch: u64,
+    seq: u64,
+}
+
+impl Acks {
+    fn new_connection(&self) {
+        let mut st = self.state.lock().expect("acks lock");
+        st.epoch += 1;
+        st.head = 0;
+        st.pending.clear();
+    }
+
+    /// Takes a place for a QoS 1 message; `None` for QoS 0.
+    fn register(&self, p: &Publish) -> Option<AckTicket> {
+        if p.qos == QoS::AtMostOnce {
+            return None;
+        }
+        let mut st = self.state.lock().expect("acks lock");
+        let seq = st.head + st.pending.len() as u64;
+        let stub = Publish { payload: Default::default(), topic: String::new(), ..p.clone() };
+        st.pending.push_back((stub, None));
+        Some(AckTicket { epoch: st.epoch, seq })
+    }
+
+    /// The message is handled: acknowledge it (`ack`) or leave it for the broker to send
+    /// again; then acknowledge every handled message at the head, in order.
+    fn done(&self, ticket: Option<AckTicket>, ack_it: bool) {
+        let Some(t) = ticket else { return };
+        let mut st = self.state.lock().expect("acks lock");
+        if t.epoch != st.epoch || t.seq < st.head {
+            return;
+        }
+        let i = (t.seq - st.head) as usize;
+        if let Some(slot) = st.pending.get_mut(i) {
+            slot.1 = Some(ack_it);
+        }
+        while let Some((_, Some(_))) = st.pending.front() {
+            let (p, a) = st.pending.pop_front().expect("front exists");
+            st.head += 1;
+            if a == Some(true) {
+                ack(&self.client, &p);
+            }
+        }
     }
 }
 
@@ -327,7 +400,7 @@ struct Worker {
     rx: mpsc::Receiver<Inbound>,
     response: Arc<Response>,
     store: Arc<dyn Store>,
-    client: AsyncClient,
+    acks: Arc<Acks>,
     link: Arc<MqttLink>,
     metrics: Metrics,
     cfg: IngestConfig,
@@ -428,7 +501,7 @@ impl Worker {
     }
 
     async fn handle(&mut self, msg: Inbound) {
-        let Inbound { publish, serial, kind, received } = msg;
+        let Inbound { publish, serial, kind, received, ticket } = msg;
         self.metrics.messages.get_or_create(&[("kind", kind.as_str())]).inc();
         if self.resolve(&serial).await.is_none() {
             self.metrics.rejected.get_or_create(&[("reason", "unknown_device")]).inc();
@@ -437,7 +510,7 @@ impl Worker {
             {
                 self.link.send_to(&serial, &proto::Downlink::Ack(proto::Ack::refused(id, "unknown_device")));
             }
-            ack(&self.client, &publish);
+            self.acks.done(ticket, true);
             return;
         }
         let uplink = match proto::decode_uplink(kind, &publish.payload) {
@@ -449,16 +522,14 @@ impl Worker {
                 {
                     self.link.send_to(&serial, &proto::Downlink::Ack(proto::Ack::refused(id, e.code())));
                 }
-                ack(&self.client, &publish);
+                self.acks.done(ticket, true);
                 return;
             }
         };
         let committed = self.apply(&serial, uplink, received).await;
-        // Only what is safely stored is acknowledged: on a database error the broker (QoS 1)
-        // and the device (no `down/ack`) both send it again.
-        if committed {
-            ack(&self.client, &publish);
-        }
+        // Only what is safely stored is acknowledged: on a database error the device (no
+        // `down/ack`) sends it again, and so does an external broker on the next session.
+        self.acks.done(ticket, committed);
     }
 
     /// Feeds one decoded message; returns whether everything it caused is committed.

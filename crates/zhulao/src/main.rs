@@ -58,12 +58,88 @@ enum Command {
     FallEval(zhulao_fall_eval::FallEvalArgs),
     /// Benchmarks that print figures (ledger import, registry queries).
     Bench(bench::BenchArgs),
+    /// Simulated wearers of the demo district publishing to a broker in real time (load generator).
+    Sim(SimArgs),
     /// Decode raw watch frames from stdin (3G watch or IW protocol), one JSON object per line.
     WatchDecode {
         /// `3g` (`[3G*ID*LEN*…]` frames) or `iw` (`IWAPxx…#` frames).
         #[arg(long, value_parser = ["3g", "iw"])]
         protocol: String,
     },
+}
+
+#[derive(Debug, clap::Args)]
+struct SimArgs {
+    /// The broker: `mqtt://host:port` (the embedded one is mqtt://127.0.0.1:18830).
+    #[arg(long, default_value = "mqtt://127.0.0.1:18830")]
+    broker: String,
+    #[arg(long, default_value_t = 100)]
+    wearers: usize,
+    /// Seed and size of the demo district the database holds.
+    #[arg(long, default_value_t = 2026)]
+    seed: u64,
+    #[arg(long, default_value_t = 2000)]
+    demo_elders: usize,
+    /// Seconds to run (default: until Ctrl-C).
+    #[arg(long)]
+    duration: Option<u64>,
+    #[arg(long, default_value_t = 6.0)]
+    falls_per_hour: f64,
+    #[arg(long, default_value_t = 2.0)]
+    sos_per_hour: f64,
+    /// One fall this many seconds after the start.
+    #[arg(long)]
+    first_fall_after: Option<u64>,
+    /// Share K connections among the wearers (needs a broker that allows it, e.g. an
+    /// anonymous Mosquitto) instead of one authenticated connection per wearer.
+    #[arg(long)]
+    pooled: Option<usize>,
+    /// Motion QoS (0 or 1).
+    #[arg(long, default_value_t = 0)]
+    motion_qos: u8,
+    #[arg(long, default_value = "zl")]
+    topic_root: String,
+    /// A SisFall directory for more fall and daily-activity trials.
+    #[arg(long)]
+    sisfall: Option<std::path::PathBuf>,
+    /// zhulao's HTTP address, to measure latency on the live feed (`http://127.0.0.1:8080`).
+    #[arg(long)]
+    api: Option<String>,
+    #[arg(long, default_value = "operator1")]
+    api_user: String,
+    #[arg(long, default_value = zhulao_demo::DEMO_PASSWORD)]
+    api_password: String,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+impl SimArgs {
+    fn config(self) -> zhulao_sim::SimConfig {
+        zhulao_sim::SimConfig {
+            broker: self.broker,
+            topic_root: self.topic_root,
+            wearers: self.wearers,
+            seed: self.seed,
+            demo_elders: self.demo_elders,
+            duration: self.duration.map(std::time::Duration::from_secs),
+            falls_per_hour: self.falls_per_hour,
+            sos_per_hour: self.sos_per_hour,
+            first_fall_after: self.first_fall_after.map(std::time::Duration::from_secs),
+            connections: match self.pooled {
+                Some(k) => zhulao_sim::Connections::Pooled(k.max(1)),
+                None => zhulao_sim::Connections::PerWearer,
+            },
+            sisfall: self.sisfall,
+            api: self.api.map(|base_url| zhulao_sim::ApiConfig {
+                base_url,
+                username: self.api_user,
+                password: self.api_password,
+            }),
+            motion_qos: self.motion_qos,
+            ..Default::default()
+        }
+    }
 }
 
 #[tokio::main]
@@ -105,7 +181,7 @@ async fn main() -> anyhow::Result<()> {
                 );
             }
             print_logins(&s);
-            if no_serve { Ok(()) } else { serve(store, &s).await }
+            if no_serve { Ok(()) } else { serve_demo(store, &s, seed, elders).await }
         }
         Command::Migrate(common) => {
             let s = common.settings(Settings::default())?;
@@ -145,6 +221,16 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Bench(args) => bench::run(args).await,
         Command::FallEval(args) => zhulao_fall_eval::run(&args),
+        Command::Sim(args) => {
+            let json = args.json;
+            let report = zhulao_sim::run(args.config(), server::shutdown_signal()).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                report.print_text();
+            }
+            Ok(())
+        }
         Command::WatchDecode { protocol } => {
             let protocol =
                 if protocol == "iw" { zhulao_watch::Protocol::Iw } else { zhulao_watch::Protocol::Watch3g };
@@ -198,6 +284,44 @@ async fn serve(store: Arc<dyn zhulao_store::Store>, s: &Settings) -> anyhow::Res
     );
     if let Some(url) = &p.device_url {
         println!("设备接入 / devices connect to {url} (MQTT; protocol in docs/device-protocol.md)");
+    }
+    server::run(listener, zhulao_api::app(p.state), server::shutdown_signal()).await
+}
+
+/// Serves the demo with a small simulator in-process: 20 wearers on the embedded broker, one
+/// of whom falls about 20 s in.
+async fn serve_demo(
+    store: Arc<dyn zhulao_store::Store>,
+    s: &Settings,
+    seed: u64,
+    elders: usize,
+) -> anyhow::Result<()> {
+    let listener = server::bind(s.listen).await?;
+    let addr = listener.local_addr()?;
+    let p = platform::start(store, s).await?;
+    println!("zhulao 已启动 / serving on http://{addr}  (API: http://{addr}/api/v1)");
+    if let Some(url) = p.device_url.clone() {
+        println!(
+            "模拟佩戴者已接入 {url}，约 20 秒后有一位老人跌倒 / simulated wearers on {url}; one falls ~20 s in"
+        );
+        let sim = zhulao_sim::SimConfig {
+            broker: url,
+            topic_root: s.mqtt.topic_root.clone(),
+            wearers: 20,
+            seed,
+            demo_elders: elders,
+            falls_per_hour: 6.0,
+            sos_per_hour: 6.0,
+            first_fall_after: Some(std::time::Duration::from_secs(20)),
+            ..Default::default()
+        };
+        tokio::spawn(async move {
+            // Give the gateway a moment to subscribe.
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            if let Err(e) = zhulao_sim::run(sim, std::future::pending()).await {
+                tracing::warn!(error = %e, "demo simulator stopped");
+            }
+        });
     }
     server::run(listener, zhulao_api::app(p.state), server::shutdown_signal()).await
 }
