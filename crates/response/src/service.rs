@@ -362,42 +362,62 @@ impl Response {
         self.store.record_notifications(alarm_id, &records).await
     }
 
-    fn texts(row: &AlarmRow, who: &str) -> (String, String, String, String) {
+    /// A notification about `row` for `who`'s alarm, with `extra` appended to the body
+    /// (Chinese, English).
+    fn compose(
+        row: &AlarmRow,
+        who: &str,
+        id: String,
+        purpose: &str,
+        recipient: Recipient,
+        extra: (String, String),
+        data: serde_json::Value,
+    ) -> OutgoingNotification {
         let kind = row.case.kind;
-        (
-            format!("【助老】{who}{}警情", kind.label_zh()),
-            format!("[zhulao] {} alarm: {who}", kind.label_en()),
-            format!(
-                "{who}触发{}警情（{}），警情编号 {}，请尽快处理。",
+        OutgoingNotification {
+            id,
+            alarm_id: row.id,
+            purpose: purpose.into(),
+            recipient,
+            subject_zh: format!("【助老】{who}{}警情", kind.label_zh()),
+            subject_en: format!("[zhulao] {} alarm: {who}", kind.label_en()),
+            body_zh: format!(
+                "{who}触发{}警情（{}），警情编号 {}，请尽快处理。{}",
                 kind.label_zh(),
                 row.case.stage.label_zh(),
-                row.id
+                row.id,
+                extra.0
             ),
-            format!("{} alarm #{} ({}) for {who}.", kind.label_en(), row.id, row.case.stage.label_en()),
-        )
+            body_en: format!(
+                "{} alarm #{} ({}) for {who}.{}",
+                kind.label_en(),
+                row.id,
+                row.case.stage.label_en(),
+                extra.1
+            ),
+            data,
+        }
     }
 
     async fn call_family(&self, row: &AlarmRow, contact: usize) -> Result<(), StoreError> {
         let Some(elder_id) = row.elder_id else { return Ok(()) };
         let elder = self.store.elder(elder_id).await?;
         let Some(c) = elder.record.contacts.get(contact) else { return Ok(()) };
-        let (subject_zh, subject_en, body_zh, body_en) = Self::texts(row, &elder.record.name);
-        let n = OutgoingNotification {
-            id: format!("alarm-{}-family-{contact}-{}", row.id, row.version),
-            alarm_id: row.id,
-            purpose: "family_call".into(),
-            recipient: Recipient {
-                name: c.name.clone(),
-                role: "family".into(),
-                phone: Some(c.phone.as_str().to_string()),
-                email: None,
-            },
-            subject_zh,
-            subject_en,
-            body_zh,
-            body_en,
-            data: serde_json::json!({ "alarm": alarm_summary(row), "contact": contact, "relation": c.relation }),
+        let recipient = Recipient {
+            name: c.name.clone(),
+            role: "family".into(),
+            phone: Some(c.phone.as_str().to_string()),
+            email: None,
         };
+        let n = Self::compose(
+            row,
+            &elder.record.name,
+            format!("alarm-{}-family-{contact}-{}", row.id, row.version),
+            "family_call",
+            recipient,
+            Default::default(),
+            serde_json::json!({ "alarm": alarm_summary(row), "contact": contact, "relation": c.relation }),
+        );
         self.send(row.id, n).await
     }
 
@@ -416,23 +436,21 @@ impl Response {
             if !covers {
                 continue;
             }
-            let (subject_zh, subject_en, body_zh, body_en) = Self::texts(row, "老人");
-            let n = OutgoingNotification {
-                id: format!("alarm-{}-supervisor-{}-{reason}", row.id, s.id),
-                alarm_id: row.id,
-                purpose: "escalation".into(),
-                recipient: Recipient {
-                    name: s.display_name.clone(),
-                    role: "supervisor".into(),
-                    phone: s.phone.as_ref().map(|p| p.as_str().to_string()),
-                    email: None,
-                },
-                subject_zh,
-                subject_en,
-                body_zh: format!("{body_zh}升级原因：{reason}"),
-                body_en: format!("{body_en} Escalated: {reason}"),
-                data: serde_json::json!({ "alarm": alarm_summary(row), "reason": reason }),
+            let recipient = Recipient {
+                name: s.display_name.clone(),
+                role: "supervisor".into(),
+                phone: s.phone.as_ref().map(|p| p.as_str().to_string()),
+                email: None,
             };
+            let n = Self::compose(
+                row,
+                "老人",
+                format!("alarm-{}-supervisor-{}-{reason}", row.id, s.id),
+                "escalation",
+                recipient,
+                (format!("升级原因：{reason}"), format!(" Escalated: {reason}")),
+                serde_json::json!({ "alarm": alarm_summary(row), "reason": reason }),
+            );
             self.send(row.id, n).await?;
         }
         Ok(())
@@ -542,23 +560,25 @@ impl Response {
                     Some(e) => self.store.elder(e).await?.record.name,
                     None => "老人".into(),
                 };
-                let (subject_zh, subject_en, body_zh, body_en) = Self::texts(&saved, &who);
-                let n = OutgoingNotification {
-                    id: format!("alarm-{}-dispatch-{responder}", saved.id),
-                    alarm_id: saved.id,
-                    purpose: "dispatch".into(),
-                    recipient: Recipient {
-                        name: account.display_name,
-                        role: account.role.as_str().into(),
-                        phone: account.phone.map(|p| p.as_str().to_string()),
-                        email: None,
-                    },
-                    subject_zh,
-                    subject_en,
-                    body_zh: format!("{body_zh}请立即前往，预计用时 {} 分钟。", eta_s.div_ceil(60)),
-                    body_en: format!("{body_en} Please go now; about {} min away.", eta_s.div_ceil(60)),
-                    data: serde_json::json!({ "alarm": alarm_summary(&saved), "eta_s": eta_s, "to": point }),
+                let recipient = Recipient {
+                    name: account.display_name,
+                    role: account.role.as_str().into(),
+                    phone: account.phone.map(|p| p.as_str().to_string()),
+                    email: None,
                 };
+                let minutes = eta_s.div_ceil(60);
+                let n = Self::compose(
+                    &saved,
+                    &who,
+                    format!("alarm-{}-dispatch-{responder}", saved.id),
+                    "dispatch",
+                    recipient,
+                    (
+                        format!("请立即前往，预计用时 {minutes} 分钟。"),
+                        format!(" Please go now; about {minutes} min away."),
+                    ),
+                    serde_json::json!({ "alarm": alarm_summary(&saved), "eta_s": eta_s, "to": point }),
+                );
                 self.send(saved.id, n).await?;
                 Ok(Some(responder))
             }
