@@ -207,6 +207,7 @@ pub fn start(cfg: IngestConfig, response: Arc<Response>, metrics: Metrics) -> In
     response.set_device_link(link.clone());
 
     let acks = Arc::new(Acks { client: client.clone(), state: Default::default() });
+    let directory: Directory = Arc::default();
     let mut tasks = Vec::new();
     let mut senders = Vec::new();
     for _ in 0..cfg.workers.max(1) {
@@ -221,12 +222,26 @@ pub fn start(cfg: IngestConfig, response: Arc<Response>, metrics: Metrics) -> In
             metrics: metrics.clone(),
             cfg: cfg.clone(),
             devices: HashMap::new(),
+            directory: directory.clone(),
             unknown: HashMap::new(),
             events: Vec::new(),
         };
         tasks.push(tokio::spawn(worker.run()));
     }
-    tasks.push(tokio::spawn(read(cfg, client, eventloop, senders, acks, metrics)));
+    let store = response.store().clone();
+    let reader = async move {
+        // Know every registered device before the stream starts; refresh in the background.
+        refresh_directory(&*store, &cfg.default_region, &directory).await;
+        let (store2, dir2, region) = (store.clone(), directory.clone(), cfg.default_region.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(REFRESH).await;
+                refresh_directory(&*store2, &region, &dir2).await;
+            }
+        });
+        read(cfg, client, eventloop, senders, acks, metrics).await
+    };
+    tasks.push(tokio::spawn(reader));
     Ingest { link, tasks }
 }
 
@@ -391,6 +406,99 @@ struct Trigger {
     detail: serde_json::Value,
 }
 
+/// What the gateway needs to know about a device: loaded in bulk at start (so 20,000 devices
+/// coming online do not mean 20,000 queries in the stream's path) and refreshed in the
+/// background.
+#[derive(Debug, Clone)]
+struct Known {
+    device_id: i64,
+    elder_id: Option<i64>,
+    region: String,
+    contacts: usize,
+    home: Option<GeoPoint>,
+}
+
+type Directory = Arc<RwLock<HashMap<String, Known>>>;
+
+/// Every active device with its elder's region, contact count and home, in two paged scans.
+async fn load_directory(store: &dyn Store, default_region: &str) -> zhulao_store::Result<HashMap<String, Known>> {
+    const PAGE: i64 = 10_000;
+    let mut elders = HashMap::new();
+    let mut f = zhulao_store::ElderFilter::scoped(zhulao_domain::ElderScope::All);
+    f.limit = PAGE;
+    loop {
+        let page = store.list_elders(&f).await?;
+        let n = page.items.len() as i64;
+        for e in page.items {
+            elders.insert(e.id, (e.record.region.as_str().to_string(), e.record.contacts.len(), e.record.location));
+        }
+        if n < PAGE {
+            break;
+        }
+        f.offset += PAGE;
+    }
+    let mut out = HashMap::new();
+    let mut f = zhulao_store::DeviceFilter {
+        scope: zhulao_domain::ElderScope::All,
+        include_unbound: true,
+        elder_id: None,
+        offset: 0,
+        limit: PAGE,
+    };
+    loop {
+        let page = store.list_devices(&f).await?;
+        let n = page.items.len() as i64;
+        for d in page.items.into_iter().filter(|d| d.active) {
+            let elder = d.elder_id.and_then(|e| elders.get(&e));
+            out.insert(
+                d.serial,
+                Known {
+                    device_id: d.id,
+                    elder_id: d.elder_id,
+                    region: elder.map_or_else(|| default_region.to_string(), |e| e.0.clone()),
+                    contacts: elder.map_or(0, |e| e.1),
+                    home: elder.and_then(|e| e.2),
+                },
+            );
+        }
+        if n < PAGE {
+            break;
+        }
+        f.offset += PAGE;
+    }
+    Ok(out)
+}
+
+async fn refresh_directory(store: &dyn Store, default_region: &str, directory: &Directory) {
+    let started = Instant::now();
+    match load_directory(store, default_region).await {
+        Ok(map) => {
+            tracing::info!(devices = map.len(), ms = started.elapsed().as_millis() as u64, "device directory loaded");
+            *directory.write().expect("directory lock") = map;
+        }
+        Err(e) => tracing::warn!(error = %e, "device directory could not be loaded; devices are looked up one by one"),
+    }
+}
+
+/// One device, from the registry.
+async fn lookup(store: &dyn Store, serial: &str, default_region: &str) -> zhulao_store::Result<Option<Known>> {
+    let Some((d, _)) = store.device_by_serial(serial).await? else { return Ok(None) };
+    if !d.active {
+        return Ok(None);
+    }
+    let elder = match d.elder_id {
+        Some(id) => Some(store.elder(id).await?),
+        None => None,
+    };
+    Ok(Some(Known {
+        device_id: d.id,
+        elder_id: d.elder_id,
+        region: elder.as_ref().map_or_else(|| default_region.to_string(), |e| e.record.region.as_str().to_string()),
+        contacts: elder.as_ref().map_or(0, |e| e.record.contacts.len()),
+        home: elder.as_ref().and_then(|e| e.record.location),
+    }))
+}
+
 /// Devices are looked up again this often (binding, elder, contacts may change).
 const REFRESH: Duration = Duration::from_secs(300);
 /// An unknown serial is looked up again after this long.
@@ -405,6 +513,7 @@ struct Worker {
     metrics: Metrics,
     cfg: IngestConfig,
     devices: HashMap<String, DeviceCtx>,
+    directory: Directory,
     unknown: HashMap<String, Instant>,
     events: Vec<Event>,
 }
@@ -435,56 +544,56 @@ impl Worker {
         {
             return Some(());
         }
-        if self.unknown.get(serial).is_some_and(|t| t.elapsed() < UNKNOWN_TTL) {
-            return None;
-        }
-        let found = match self.store.device_by_serial(serial).await {
-            Ok(Some((d, _))) if d.active => d,
-            Ok(_) => {
-                self.unknown.insert(serial.to_string(), Instant::now());
-                self.devices.remove(serial);
-                return None;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "device lookup failed");
-                // Keep serving a known device through a database hiccup.
-                return self.devices.contains_key(serial).then_some(());
+        let cached = self.directory.read().expect("directory lock").get(serial).cloned();
+        let known = match cached {
+            Some(k) => k,
+            None => {
+                // Registered since the directory was loaded, or unknown.
+                if self.unknown.get(serial).is_some_and(|t| t.elapsed() < UNKNOWN_TTL) {
+                    return None;
+                }
+                match lookup(&*self.store, serial, &self.cfg.default_region).await {
+                    Ok(Some(k)) => {
+                        self.directory.write().expect("directory lock").insert(serial.to_string(), k.clone());
+                        k
+                    }
+                    Ok(None) => {
+                        self.unknown.insert(serial.to_string(), Instant::now());
+                        if self.devices.remove(serial).is_some() {
+                            self.metrics.devices.dec();
+                        }
+                        return None;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "device lookup failed");
+                        // Keep serving a known device through a database hiccup.
+                        return self.devices.contains_key(serial).then_some(());
+                    }
+                }
             }
         };
-        let elder = match found.elder_id {
-            Some(id) => self.store.elder(id).await.ok(),
-            None => None,
-        };
-        let region = elder
-            .as_ref()
-            .map_or_else(|| self.cfg.default_region.clone(), |e| e.record.region.as_str().to_string());
-        let contacts = elder.as_ref().map_or(0, |e| e.record.contacts.len());
-        let home = elder.as_ref().and_then(|e| e.record.location);
-        self.link.remember(found.id, serial);
+        self.link.remember(known.device_id, serial);
         let now = self.now();
         match self.devices.get_mut(serial) {
             Some(ctx) => {
-                ctx.elder_id = found.elder_id;
-                ctx.region = region;
-                ctx.contacts = contacts;
-                ctx.home = home;
+                ctx.elder_id = known.elder_id;
+                ctx.region = known.region;
+                ctx.contacts = known.contacts;
+                ctx.home = known.home;
                 ctx.resolved_at = Instant::now();
             }
             None => {
-                let last = self.store.device_state(found.id).await.ok().flatten();
                 self.devices.insert(
                     serial.to_string(),
                     DeviceCtx {
-                        device_id: found.id,
-                        elder_id: found.elder_id,
-                        region,
-                        contacts,
-                        home,
+                        device_id: known.device_id,
+                        elder_id: known.elder_id,
+                        region: known.region,
+                        contacts: known.contacts,
+                        home: known.home,
                         detector: Box::new(Detector::new(DetectorConfig::default())),
-                        last_fix: last
-                            .as_ref()
-                            .and_then(|s| Some((s.lat?, s.lon?, s.location_at.unwrap_or(0)))),
-                        battery: last.as_ref().and_then(|s| s.battery_pct),
+                        last_fix: None,
+                        battery: None,
                         online: true,
                         last_seen: now,
                         vitals: None,
@@ -620,6 +729,17 @@ impl Worker {
         let Trigger { kind, msg_id, fix, source, mut detail } = t;
         // The serial is not personal data; consoles and the simulator match alarms by it.
         detail["serial"] = serial.into();
+        // No fix in the message and none seen since this process started: the last position
+        // stored before (an SOS is never raised without the best location there is).
+        if fix.is_none()
+            && let Some(ctx) = self.devices.get(serial)
+            && ctx.last_fix.is_none()
+            && let Ok(Some(st)) = self.store.device_state(ctx.device_id).await
+            && let (Some(lat), Some(lon)) = (st.lat, st.lon)
+            && let Some(ctx) = self.devices.get_mut(serial)
+        {
+            ctx.last_fix = Some((lat, lon, st.location_at.unwrap_or(st.last_seen_at)));
+        }
         let ctx = self.devices.get(serial)?;
         let alarm = NewAlarm {
             kind,
