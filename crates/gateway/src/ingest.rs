@@ -421,7 +421,10 @@ struct Known {
 type Directory = Arc<RwLock<HashMap<String, Known>>>;
 
 /// Every active device with its elder's region, contact count and home, in two paged scans.
-async fn load_directory(store: &dyn Store, default_region: &str) -> zhulao_store::Result<HashMap<String, Known>> {
+async fn load_directory(
+    store: &dyn Store,
+    default_region: &str,
+) -> zhulao_store::Result<HashMap<String, Known>> {
     const PAGE: i64 = 10_000;
     let mut elders = HashMap::new();
     let mut f = zhulao_store::ElderFilter::scoped(zhulao_domain::ElderScope::All);
@@ -430,7 +433,10 @@ async fn load_directory(store: &dyn Store, default_region: &str) -> zhulao_store
         let page = store.list_elders(&f).await?;
         let n = page.items.len() as i64;
         for e in page.items {
-            elders.insert(e.id, (e.record.region.as_str().to_string(), e.record.contacts.len(), e.record.location));
+            elders.insert(
+                e.id,
+                (e.record.region.as_str().to_string(), e.record.contacts.len(), e.record.location),
+            );
         }
         if n < PAGE {
             break;
@@ -473,15 +479,25 @@ async fn refresh_directory(store: &dyn Store, default_region: &str, directory: &
     let started = Instant::now();
     match load_directory(store, default_region).await {
         Ok(map) => {
-            tracing::info!(devices = map.len(), ms = started.elapsed().as_millis() as u64, "device directory loaded");
+            tracing::info!(
+                devices = map.len(),
+                ms = started.elapsed().as_millis() as u64,
+                "device directory loaded"
+            );
             *directory.write().expect("directory lock") = map;
         }
-        Err(e) => tracing::warn!(error = %e, "device directory could not be loaded; devices are looked up one by one"),
+        Err(e) => {
+            tracing::warn!(error = %e, "device directory could not be loaded; devices are looked up one by one")
+        }
     }
 }
 
 /// One device, from the registry.
-async fn lookup(store: &dyn Store, serial: &str, default_region: &str) -> zhulao_store::Result<Option<Known>> {
+async fn lookup(
+    store: &dyn Store,
+    serial: &str,
+    default_region: &str,
+) -> zhulao_store::Result<Option<Known>> {
     let Some((d, _)) = store.device_by_serial(serial).await? else { return Ok(None) };
     if !d.active {
         return Ok(None);
@@ -493,7 +509,9 @@ async fn lookup(store: &dyn Store, serial: &str, default_region: &str) -> zhulao
     Ok(Some(Known {
         device_id: d.id,
         elder_id: d.elder_id,
-        region: elder.as_ref().map_or_else(|| default_region.to_string(), |e| e.record.region.as_str().to_string()),
+        region: elder
+            .as_ref()
+            .map_or_else(|| default_region.to_string(), |e| e.record.region.as_str().to_string()),
         contacts: elder.as_ref().map_or(0, |e| e.record.contacts.len()),
         home: elder.as_ref().and_then(|e| e.record.location),
     }))
