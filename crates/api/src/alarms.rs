@@ -30,6 +30,7 @@ pub fn router() -> axum::Router<AppState> {
         .route("/alarms/{id}", get(get_alarm))
         .route("/alarms/{id}/{step}", post(alarm_step))
         .route("/me/position", post(report_position))
+        .route("/devices/{id}/config", post(device_config))
         .route("/live", get(live))
 }
 
@@ -540,4 +541,74 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     let body = state.metrics.as_ref().map(|m| m()).unwrap_or_default();
     ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body)
         .into_response()
+}
+
+/// Settings to push to a device; the SOS contacts come from the bound elder's record.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeviceConfigInput {
+    /// Seconds between vital-sign, position and battery reports (10–86400).
+    pub report_interval_s: Option<u32>,
+    /// Heart-rate alarm thresholds on the device, bpm (20–250).
+    pub hr_low: Option<u16>,
+    pub hr_high: Option<u16>,
+    /// low, normal, high.
+    pub fall_sensitivity: Option<String>,
+}
+
+/// Pushes settings to a device over its downlink (`down/config`, retained by the broker so a
+/// device that is offline gets them when it connects). The elder's emergency contacts go along
+/// as the device's SOS numbers.
+#[utoipa::path(post, path = "/api/v1/devices/{id}/config", request_body = DeviceConfigInput,
+    responses((status = 202, body = Object), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn device_config(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(input): ApiJson<DeviceConfigInput>,
+) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
+    user.require(Action::ManageDevices)?;
+    let device = crate::routes::visible_device(&state, &user, id).await?;
+    let contacts = match device.elder_id {
+        Some(e) => {
+            let elder = state.store.elder(e).await?;
+            let list: Vec<zhulao_proto::ConfigContact> = elder
+                .record
+                .contacts
+                .iter()
+                .map(|c| zhulao_proto::ConfigContact { name: c.name.clone(), phone: c.phone.as_str().to_string() })
+                .collect();
+            Some(list)
+        }
+        None => None,
+    };
+    let fall_sensitivity = match input.fall_sensitivity.as_deref() {
+        None => None,
+        Some(s) => Some(zhulao_proto::FallSensitivity::parse(s).ok_or_else(|| {
+            ApiError::field(FieldError::new(
+                "fall_sensitivity",
+                "unknown_value",
+                "跌倒灵敏度应为 low、normal 或 high",
+                "fall_sensitivity must be low, normal or high",
+            ))
+        })?),
+    };
+    let msg = zhulao_proto::DeviceConfigMsg {
+        report_interval_s: input.report_interval_s,
+        contacts,
+        hr_low: input.hr_low,
+        hr_high: input.hr_high,
+        fall_sensitivity,
+        silent: None,
+    };
+    let payload = zhulao_proto::Downlink::Config(msg).encode();
+    // The device protocol's own rules decide what the device accepts.
+    if let Err(e) = zhulao_proto::decode_downlink(zhulao_proto::Kind::Config, &payload) {
+        return Err(ApiError::field(FieldError::new(e.field().unwrap_or("config"), e.code(), e.zh(), e.en())));
+    }
+    state.response.send_to_device(device.id, zhulao_response::Downlink::Config { serial: device.serial.clone(), payload });
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(serde_json::json!({ "device_id": device.id, "serial": device.serial, "queued": true })),
+    ))
 }

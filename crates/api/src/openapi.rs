@@ -19,6 +19,7 @@ use crate::routes::*;
         crate::alarms::raise_alarm,
         crate::alarms::alarm_stats,
         crate::alarms::report_position,
+        crate::alarms::device_config,
         login,
         logout,
         me,

@@ -793,7 +793,7 @@ async fn list_devices(
     Ok(Json(PageView::from_store(state.store.list_devices(&f).await?, |d| d)))
 }
 
-async fn visible_device(state: &AppState, user: &CurrentUser, id: i64) -> ApiResult<Device> {
+pub(crate) async fn visible_device(state: &AppState, user: &CurrentUser, id: i64) -> ApiResult<Device> {
     let d = state.store.device(id).await?;
     match d.elder_id {
         Some(elder) => visible_elder(state, user, elder).await.map(|_| d),

@@ -175,6 +175,16 @@ async fn the_call_centre_works_an_alarm_through(w: &World) {
         )
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
+    // Settings for a device: staff who manage devices, validated by the device protocol.
+    let cfg = |role: &'static str, body: serde_json::Value| async move {
+        w.call(Method::POST, &format!("/api/v1/devices/{}/config", w.d1), Some(w.token(role)), Some(body)).await
+    };
+    let (s, b) = cfg("station_staff", json!({"report_interval_s": 300, "hr_low": 45, "hr_high": 120})).await;
+    assert_eq!((s, b["queued"].as_bool()), (StatusCode::ACCEPTED, Some(true)), "{b}");
+    let (s, b) = cfg("station_staff", json!({"hr_low": 300})).await;
+    assert_eq!((s, b["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("hr_low")), "{b}");
+    let (s, _) = cfg("family", json!({})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
     // No live feed without a session; metrics are plain text.
     let (s, _) = w.call(Method::GET, "/api/v1/live", None, None).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);

@@ -53,7 +53,7 @@ type AuthRequest = (String, String, String, oneshot::Sender<bool>);
 
 /// Starts the broker on its own threads (rumqttd runs its own runtime) and answers its
 /// authentication questions from the device registry in the caller's runtime.
-pub fn start(cfg: &EmbeddedBroker, store: Arc<dyn Store>) -> anyhow::Result<InternalLogin> {
+pub fn start(cfg: &EmbeddedBroker, store: Arc<dyn Store>, metrics: crate::Metrics) -> anyhow::Result<InternalLogin> {
     check_free(cfg.listen_v4, "--mqtt-listen")?;
     if let Some(v5) = cfg.listen_v5 {
         check_free(v5, "--mqtt-listen-v5")?;
@@ -74,8 +74,12 @@ pub fn start(cfg: &EmbeddedBroker, store: Arc<dyn Store>) -> anyhow::Result<Inte
         while let Some((client_id, user, pass, reply)) = rx.recv().await {
             let store = store.clone();
             let login = login.clone();
+            let metrics = metrics.clone();
             tokio::spawn(async move {
                 let ok = authenticate(&*store, &login, &client_id, &user, &pass).await;
+                if !ok {
+                    metrics.auth_failures.inc();
+                }
                 let _ = reply.send(ok);
             });
         }

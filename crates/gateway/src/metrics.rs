@@ -39,6 +39,8 @@ pub struct Metrics {
     pub devices: Gauge,
     /// MQTT connection (re)starts of the ingest client.
     pub reconnects: Counter,
+    /// Logins the embedded broker refused (unknown serial, wrong secret, inactive device).
+    pub auth_failures: Counter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -70,6 +72,7 @@ impl Metrics {
             alarm_latency: Histogram::new(exponential_buckets(0.0005, 2.0, 16)),
             devices: Gauge::default(),
             reconnects: Counter::default(),
+            auth_failures: Counter::default(),
         };
         r.register("device_messages", "Device messages received, by kind", m.messages.clone());
         r.register("motion_samples", "Motion samples fed to detectors", m.samples.clone());
@@ -94,6 +97,7 @@ impl Metrics {
         );
         r.register("devices_active", "Devices with detector state in this instance", m.devices.clone());
         r.register("mqtt_reconnects", "Ingest client (re)connections", m.reconnects.clone());
+        r.register("mqtt_auth_failures", "Logins refused by the embedded broker", m.auth_failures.clone());
         Metrics { registry: Arc::new(r), ..m }
     }
 

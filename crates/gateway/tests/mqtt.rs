@@ -41,6 +41,8 @@ struct World {
     _ingest: zhulao_gateway::Ingest,
     host: String,
     port: u16,
+    /// The embedded broker's MQTT 5 port.
+    port5: Option<u16>,
     root: String,
     serial: String,
     secret: String,
@@ -103,15 +105,17 @@ async fn world(embedded: bool) -> World {
     let response = Response::new(store.clone(), Policies::default(), Arc::new(Silent), LiveHub::default());
     response.set_device_link(Arc::new(NoDevices));
     let metrics = Metrics::new();
+    let port5 = embedded.then(free_port);
     let (host, port, root, mut cfg) = if embedded {
         let port = free_port();
         let login = zhulao_gateway::broker::start(
             &EmbeddedBroker {
                 listen_v4: format!("127.0.0.1:{port}").parse().unwrap(),
-                listen_v5: None,
+                listen_v5: port5.map(|p| format!("127.0.0.1:{p}").parse().unwrap()),
                 max_connections: 100,
             },
             store.clone(),
+            metrics.clone(),
         )
         .unwrap();
         let mut cfg = IngestConfig::from_url(&format!("mqtt://127.0.0.1:{port}"), "zhulao-test").unwrap();
@@ -132,7 +136,7 @@ async fn world(embedded: bool) -> World {
     let ingest = zhulao_gateway::start(cfg, response.clone(), metrics.clone());
     // Let the ingest client connect and subscribe before devices publish.
     tokio::time::sleep(Duration::from_millis(if embedded { 1500 } else { 500 })).await;
-    World { store, response, metrics, _ingest: ingest, host, port, root, serial, secret, _db: db }
+    World { store, response, metrics, _ingest: ingest, host, port, port5, root, serial, secret, _db: db }
 }
 
 /// A wearable: connects with its credentials and listens on its downlink; its connection
@@ -208,6 +212,14 @@ async fn sos_is_stored_acknowledged_and_deduplicated(embedded: bool) {
     assert_eq!(again.alarm, Some(alarm_id));
     let all = w.store.list_alarms(&AlarmFilter { limit: 10, ..Default::default() }).await.unwrap();
     assert_eq!(all.total, 1);
+    // Settings pushed from the console reach the device on its downlink.
+    let config = proto::DeviceConfigMsg { report_interval_s: Some(120), hr_high: Some(130), ..Default::default() };
+    w.response.send_to_device(
+        a.device_id.unwrap(),
+        zhulao_response::Downlink::Config { serial: w.serial.clone(), payload: proto::Downlink::Config(config.clone()).encode() },
+    );
+    let Some(proto::Downlink::Config(got)) = dev.next(Kind::Config).await else { panic!("no config") };
+    assert_eq!(got, config);
     // Broken frames are refused with the code, never stored.
     client
         .publish(
@@ -282,6 +294,7 @@ async fn strangers_are_refused(embedded: bool) {
         // The embedded broker checks the registry: a wrong secret cannot even connect.
         let mut dev = device(&w, &w.serial, "wrong-secret").await;
         assert!(dev.next(Kind::Ack).await.is_none());
+        assert!(w.metrics.render().contains("zhulao_mqtt_auth_failures_total 1"), "{}", w.metrics.render());
     }
     // An unregistered serial that reaches the stream (an external broker without the ACLs)
     // is refused and counted.
@@ -301,6 +314,33 @@ async fn strangers_are_refused(embedded: bool) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(w.store.list_alarms(&AlarmFilter { limit: 1, ..Default::default() }).await.unwrap().total, 0);
+}
+
+/// A device speaking MQTT 5 to the embedded broker's v5 listener is served the same way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt5_devices_are_served() {
+    use rumqttc::v5::mqttbytes::QoS as QoS5;
+    use rumqttc::v5::mqttbytes::v5::Packet as Packet5;
+    let w = world(true).await;
+    let mut opts = rumqttc::v5::MqttOptions::new(w.serial.clone(), w.host.clone(), w.port5.unwrap());
+    opts.set_credentials(w.serial.clone(), w.secret.clone()).set_keep_alive(Duration::from_secs(10));
+    let (client, mut ev) = rumqttc::v5::AsyncClient::new(opts, 16);
+    client.subscribe(proto::downlink_filter(&w.root, &w.serial), QoS5::AtLeastOnce).await.unwrap();
+    let sos = br#"{"id":"v5-1","t":1795392000000,"type":"sos","lat":40.07,"lon":113.3}"#.to_vec();
+    client.publish(up(&w, &w.serial, Kind::Event), QoS5::AtLeastOnce, false, sos).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let ack = loop {
+        let polled = tokio::time::timeout_at(deadline, ev.poll()).await.expect("an ack over MQTT 5");
+        if let Ok(rumqttc::v5::Event::Incoming(Packet5::Publish(p))) = polled
+            && p.topic.ends_with(b"/ack")
+        {
+            break proto::decode_downlink(Kind::Ack, &p.payload).unwrap();
+        }
+    };
+    let proto::Downlink::Ack(ack) = ack else { panic!("not an ack") };
+    assert!(ack.ok);
+    let a = w.store.alarm(ack.alarm.unwrap()).await.unwrap();
+    assert_eq!(a.location.unwrap().source, zhulao_store::LocationSource::Fix);
 }
 
 macro_rules! on_both_brokers {

@@ -49,6 +49,12 @@ pub enum Downlink {
         alarm_id: i64,
         state: Feedback,
     },
+    /// Settings for the device `serial`, already encoded in the device protocol
+    /// (`down/config`, kept by the broker for the device's next connection).
+    Config {
+        serial: String,
+        payload: Vec<u8>,
+    },
 }
 
 /// Reaches devices. `send` must not block: it queues.

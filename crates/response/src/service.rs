@@ -167,6 +167,11 @@ impl Response {
         self.store.clock().now_ms()
     }
 
+    /// Queues a message for a device (settings from the console, for instance).
+    pub fn send_to_device(&self, device_id: i64, msg: Downlink) {
+        self.device(device_id, msg);
+    }
+
     fn device(&self, device_id: i64, msg: Downlink) {
         let link = self.devices.read().expect("device link lock").clone();
         link.send(device_id, msg);

@@ -164,6 +164,7 @@ pub async fn start(store: Arc<dyn Store>, s: &Settings) -> anyhow::Result<Platfo
                         max_connections: 100_000,
                     },
                     store.clone(),
+                    metrics.clone(),
                 )?;
                 let addr = s.mqtt.listen;
                 let host =
