@@ -576,7 +576,10 @@ pub async fn device_config(
                 .record
                 .contacts
                 .iter()
-                .map(|c| zhulao_proto::ConfigContact { name: c.name.clone(), phone: c.phone.as_str().to_string() })
+                .map(|c| zhulao_proto::ConfigContact {
+                    name: c.name.clone(),
+                    phone: c.phone.as_str().to_string(),
+                })
                 .collect();
             Some(list)
         }
@@ -604,9 +607,17 @@ pub async fn device_config(
     let payload = zhulao_proto::Downlink::Config(msg).encode();
     // The device protocol's own rules decide what the device accepts.
     if let Err(e) = zhulao_proto::decode_downlink(zhulao_proto::Kind::Config, &payload) {
-        return Err(ApiError::field(FieldError::new(e.field().unwrap_or("config"), e.code(), e.zh(), e.en())));
+        return Err(ApiError::field(FieldError::new(
+            e.field().unwrap_or("config"),
+            e.code(),
+            e.zh(),
+            e.en(),
+        )));
     }
-    state.response.send_to_device(device.id, zhulao_response::Downlink::Config { serial: device.serial.clone(), payload });
+    state.response.send_to_device(
+        device.id,
+        zhulao_response::Downlink::Config { serial: device.serial.clone(), payload },
+    );
     Ok((
         StatusCode::ACCEPTED,
         Json(serde_json::json!({ "device_id": device.id, "serial": device.serial, "queued": true })),

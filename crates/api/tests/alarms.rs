@@ -177,7 +177,8 @@ async fn the_call_centre_works_an_alarm_through(w: &World) {
     assert_eq!(s, StatusCode::FORBIDDEN);
     // Settings for a device: staff who manage devices, validated by the device protocol.
     let cfg = |role: &'static str, body: serde_json::Value| async move {
-        w.call(Method::POST, &format!("/api/v1/devices/{}/config", w.d1), Some(w.token(role)), Some(body)).await
+        w.call(Method::POST, &format!("/api/v1/devices/{}/config", w.d1), Some(w.token(role)), Some(body))
+            .await
     };
     let (s, b) = cfg("station_staff", json!({"report_interval_s": 300, "hr_low": 45, "hr_high": 120})).await;
     assert_eq!((s, b["queued"].as_bool()), (StatusCode::ACCEPTED, Some(true)), "{b}");

@@ -53,7 +53,11 @@ type AuthRequest = (String, String, String, oneshot::Sender<bool>);
 
 /// Starts the broker on its own threads (rumqttd runs its own runtime) and answers its
 /// authentication questions from the device registry in the caller's runtime.
-pub fn start(cfg: &EmbeddedBroker, store: Arc<dyn Store>, metrics: crate::Metrics) -> anyhow::Result<InternalLogin> {
+pub fn start(
+    cfg: &EmbeddedBroker,
+    store: Arc<dyn Store>,
+    metrics: crate::Metrics,
+) -> anyhow::Result<InternalLogin> {
     check_free(cfg.listen_v4, "--mqtt-listen")?;
     if let Some(v5) = cfg.listen_v5 {
         check_free(v5, "--mqtt-listen-v5")?;

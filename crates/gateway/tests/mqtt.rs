@@ -213,10 +213,14 @@ async fn sos_is_stored_acknowledged_and_deduplicated(embedded: bool) {
     let all = w.store.list_alarms(&AlarmFilter { limit: 10, ..Default::default() }).await.unwrap();
     assert_eq!(all.total, 1);
     // Settings pushed from the console reach the device on its downlink.
-    let config = proto::DeviceConfigMsg { report_interval_s: Some(120), hr_high: Some(130), ..Default::default() };
+    let config =
+        proto::DeviceConfigMsg { report_interval_s: Some(120), hr_high: Some(130), ..Default::default() };
     w.response.send_to_device(
         a.device_id.unwrap(),
-        zhulao_response::Downlink::Config { serial: w.serial.clone(), payload: proto::Downlink::Config(config.clone()).encode() },
+        zhulao_response::Downlink::Config {
+            serial: w.serial.clone(),
+            payload: proto::Downlink::Config(config.clone()).encode(),
+        },
     );
     let Some(proto::Downlink::Config(got)) = dev.next(Kind::Config).await else { panic!("no config") };
     assert_eq!(got, config);
