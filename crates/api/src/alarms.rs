@@ -213,8 +213,16 @@ pub async fn get_alarm(
         }
         None => None,
     };
+    // Vital signs are health data: only for roles that may see the health record.
+    let health = zhulao_domain::policy::personal_data(&v).health;
     let device_state = match a.device_id {
-        Some(d) => state.store.device_state(d).await?.map(|s| serde_json::to_value(s).unwrap_or_default()),
+        Some(d) => state.store.device_state(d).await?.map(|mut s| {
+            if !health {
+                s.vitals = None;
+                s.vitals_at = None;
+            }
+            serde_json::to_value(s).unwrap_or_default()
+        }),
         None => None,
     };
     let timeline =
@@ -228,7 +236,12 @@ pub async fn get_alarm(
     Ok(Json(AlarmDetail {
         view: alarm_view(&state, &a).await?,
         case: serde_json::to_value(&a.case).unwrap_or_default(),
-        detail: a.detail.clone(),
+        // What decided a vital-sign alarm (the measured values) is health data too.
+        detail: if health {
+            a.detail.clone()
+        } else {
+            serde_json::json!({ "serial": a.detail.get("serial") })
+        },
         timeline: timeline.collect(),
         notifications: notifications.collect(),
         elder,

@@ -140,6 +140,12 @@ async fn the_call_centre_works_an_alarm_through(w: &World) {
         d["timeline"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
     assert_eq!(steps, ["raised", "answer", "assess", "dispatch", "accept", "on_site", "called_120", "close"]);
     assert!(d["elder"]["id_number"].as_str().unwrap().contains('*'));
+    assert_eq!(d["detail"]["raised_by"].as_i64(), Some(w.id("operator")));
+    // The supervisor may not see health data: what decided the alarm is withheld.
+    let (s, d) =
+        w.call(Method::GET, &format!("/api/v1/alarms/{id}"), Some(w.token("supervisor")), None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(d["detail"].get("raised_by").is_none(), "{d}");
     // Statistics: one answered alarm, answered at once.
     let (s, st) = w.call(Method::GET, "/api/v1/alarms/stats", op, None).await;
     assert_eq!(s, StatusCode::OK, "{st}");
