@@ -371,11 +371,16 @@ impl AlarmCase {
             outcome: None,
             notes: String::new(),
         };
-        let effects = vec![
+        (case, Self::raised_effects())
+    }
+
+    /// What follows a raise (or a repeat merged into an open alarm): the console is told, and
+    /// the device hears that its call was received.
+    pub fn raised_effects() -> Vec<Effect> {
+        vec![
             Effect::NotifyOperators { escalated: false },
             Effect::DeviceFeedback { state: Feedback::Received },
-        ];
-        (case, effects)
+        ]
     }
 
     pub fn is_open(&self) -> bool {
@@ -519,8 +524,7 @@ impl AlarmCase {
             Command::Repeat => {
                 self.repeats += 1;
                 self.last_repeat_at = Some(now);
-                fx.push(Effect::NotifyOperators { escalated: false });
-                fx.push(Effect::DeviceFeedback { state: Feedback::Received });
+                fx.extend(Self::raised_effects());
             }
         }
         Ok(fx)

@@ -136,28 +136,27 @@ impl MqttLink {
 
 impl DeviceLink for MqttLink {
     fn send(&self, device_id: i64, msg: Downlink) {
-        if let Downlink::Config { serial, payload } = msg {
-            // Retained: a device not connected now gets its settings when it next connects.
-            let topic = proto::topic(&self.root, &serial, Direction::Down, Kind::Config);
-            if self.client.try_publish(topic, QoS::AtLeastOnce, true, payload).is_err() {
-                self.metrics.downlink_dropped.inc();
-            }
-            return;
-        }
-        let Some(serial) = self.serials.read().expect("serials lock").get(&device_id).cloned() else {
-            // A device this instance has not heard from: it is connected elsewhere or not at
-            // all; its next retransmission will be acknowledged by whoever holds it.
-            self.metrics.downlink_dropped.inc();
-            return;
-        };
         let msg = match msg {
+            Downlink::Config { serial, payload } => {
+                // Retained: a device not connected now gets its settings when it next connects.
+                let topic = proto::topic(&self.root, &serial, Direction::Down, Kind::Config);
+                if self.client.try_publish(topic, QoS::AtLeastOnce, true, payload).is_err() {
+                    self.metrics.downlink_dropped.inc();
+                }
+                return;
+            }
             Downlink::Ack { msg_id, alarm_id } => {
                 proto::Downlink::Ack(proto::Ack::accepted(msg_id, alarm_id))
             }
             Downlink::Feedback { alarm_id, state } => {
                 proto::Downlink::Feedback(proto::Feedback::for_state(alarm_id, feedback_state(state)))
             }
-            Downlink::Config { .. } => return,
+        };
+        let Some(serial) = self.serials.read().expect("serials lock").get(&device_id).cloned() else {
+            // A device this instance has not heard from: it is connected elsewhere or not at
+            // all; its next retransmission will be acknowledged by whoever holds it.
+            self.metrics.downlink_dropped.inc();
+            return;
         };
         self.send_to(&serial, &msg);
     }

@@ -16,4 +16,4 @@ mod service;
 pub use live::{LiveEvent, LiveHub};
 pub use notifier::{DeviceLink, Downlink, NoDevices, Notifier, OutgoingNotification, Recipient};
 pub use policy::Policies;
-pub use service::{ActError, ResponderPosition, Response, alarm_summary, kind_of_device_event};
+pub use service::{ActError, ResponderPosition, Response, alarm_summary};

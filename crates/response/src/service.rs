@@ -8,9 +8,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use serde::Serialize;
-use zhulao_alarms::{
-    AlarmKind, Candidate, Command, Effect, Feedback, TransitionError, TravelMode, rank_by_eta,
-};
+use zhulao_alarms::{Candidate, Command, Effect, TransitionError, TravelMode, rank_by_eta};
 use zhulao_domain::{GeoPoint, Role};
 use zhulao_store::{
     AccountFilter, Actor, AlarmFilter, AlarmRow, NewAlarm, NewAlarmEvent, NotificationRecord, Raised, Store,
@@ -167,12 +165,8 @@ impl Response {
         self.store.clock().now_ms()
     }
 
-    /// Queues a message for a device (settings from the console, for instance).
+    /// Queues a message for a device (feedback, settings from the console).
     pub fn send_to_device(&self, device_id: i64, msg: Downlink) {
-        self.device(device_id, msg);
-    }
-
-    fn device(&self, device_id: i64, msg: Downlink) {
         let link = self.devices.read().expect("device link lock").clone();
         link.send(device_id, msg);
     }
@@ -182,18 +176,13 @@ impl Response {
     pub async fn raise(self: &Arc<Self>, a: &NewAlarm) -> Result<Raised, StoreError> {
         let policy = self.policies.for_region(&a.region_code);
         let raised = self.store.raise_alarm(a, policy).await?;
-        match &raised {
-            Raised::New(row) => {
-                let (_, fx) = zhulao_alarms::AlarmCase::raise(a.kind, row.case.raised_at, a.contacts);
-                self.publish(row, "raised");
-                self.spawn_effects(row.clone(), fx);
-            }
-            Raised::Merged(row) => {
-                self.publish(row, "repeat");
-                self.spawn_effects(row.clone(), vec![Effect::DeviceFeedback { state: Feedback::Received }]);
-            }
-            Raised::Duplicate { .. } => {}
-        }
+        let (row, change) = match &raised {
+            Raised::New(row) => (row, "raised"),
+            Raised::Merged(row) => (row, "repeat"),
+            Raised::Duplicate { .. } => return Ok(raised),
+        };
+        self.publish(row, change);
+        self.spawn_effects(row.clone(), zhulao_alarms::AlarmCase::raised_effects());
         Ok(raised)
     }
 
@@ -350,7 +339,7 @@ impl Response {
                 }
                 Effect::DeviceFeedback { state } => {
                     if let Some(d) = row.device_id {
-                        self.device(d, Downlink::Feedback { alarm_id: row.id, state });
+                        self.send_to_device(d, Downlink::Feedback { alarm_id: row.id, state });
                     }
                 }
             }
@@ -591,16 +580,5 @@ impl Response {
             Err(ActError::Transition(_)) => Ok(None),
             Err(ActError::Store(e)) => Err(e),
         }
-    }
-}
-
-/// Kinds a device's own event may raise directly.
-pub fn kind_of_device_event(t: &str) -> Option<AlarmKind> {
-    match t {
-        "sos" => Some(AlarmKind::Sos),
-        "fall" => Some(AlarmKind::Fall),
-        "bedside" => Some(AlarmKind::Bedside),
-        "removed" => Some(AlarmKind::DeviceRemoved),
-        _ => None,
     }
 }
