@@ -31,6 +31,7 @@ pub fn router() -> axum::Router<AppState> {
         .route("/alarms/{id}/{step}", post(alarm_step))
         .route("/me/position", post(report_position))
         .route("/devices/{id}/config", post(device_config))
+        .route("/devices/{id}/commands", post(device_command))
         .route("/live", get(live))
 }
 
@@ -635,4 +636,52 @@ pub async fn device_config(
         StatusCode::ACCEPTED,
         Json(serde_json::json!({ "device_id": device.id, "serial": device.serial, "queued": true })),
     ))
+}
+
+/// Sends a command to a watch connected over TCP (3G or IW protocol): `{"command":
+/// "find_device"}`, `"locate_now"`, `"measure_heart_rate"`, `"reboot"`, `{"command":
+/// "report_interval", "seconds": 300}`, `{"command": "heart_rate_interval", "minutes": 30}`,
+/// `{"command": "silent_hours", "periods": [["22:00", "06:30"]]}`, `{"command":
+/// "sos_numbers", "numbers": ["138…"]}`, `{"command": "phonebook", "contacts": [{"name",
+/// "phone"}]}`, `{"command": "message", "text": "…"}`. The watch must be connected to this
+/// instance now (409 otherwise); MQTT devices take `/config` instead (422).
+#[utoipa::path(post, path = "/api/v1/devices/{id}/commands", request_body = Object,
+    responses((status = 202, body = Object), (status = 409, body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ErrorBody)))]
+pub async fn device_command(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(input): ApiJson<serde_json::Value>,
+) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
+    user.require(Action::ManageDevices)?;
+    let device = crate::routes::visible_device(&state, &user, id).await?;
+    let name = input.get("command").and_then(serde_json::Value::as_str).unwrap_or_default().to_string();
+    match state.response.device_command(device.id, &input) {
+        Ok(()) => {
+            // The command's arguments may hold phone numbers: only its name is logged.
+            tracing::info!(device = device.id, command = %name, "device command sent");
+            Ok((
+                StatusCode::ACCEPTED,
+                Json(
+                    serde_json::json!({ "device_id": device.id, "serial": device.serial, "command": name, "sent": true }),
+                ),
+            ))
+        }
+        Err(zhulao_response::CommandRefused::NotConnected) => Err(ApiError::Conflict(FieldError::new(
+            "device",
+            "device_not_connected",
+            "手表当前未连接，请稍后再试",
+            "the watch is not connected now; try again later",
+        ))),
+        Err(zhulao_response::CommandRefused::Unsupported) => Err(ApiError::field(FieldError::new(
+            "command",
+            "unsupported",
+            "该设备不支持远程命令，请使用设备设置",
+            "this device takes settings (/config), not commands",
+        ))),
+        Err(zhulao_response::CommandRefused::Invalid { code, zh, en }) => {
+            Err(ApiError::field(FieldError::new("command", code, zh, en)))
+        }
+    }
 }

@@ -20,6 +20,7 @@ use crate::routes::*;
         crate::alarms::alarm_stats,
         crate::alarms::report_position,
         crate::alarms::device_config,
+        crate::alarms::device_command,
         login,
         logout,
         me,

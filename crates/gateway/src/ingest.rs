@@ -1,7 +1,6 @@
-//! The ingest pipeline: one MQTT client reads the uplink stream; messages go to a fixed
-//! worker per device (by serial), so each device's messages reach exactly one detector, in
-//! order; workers decode, detect, raise alarms through the response service, and only then
-//! acknowledge (MQTT QoS 1 and the protocol's `down/ack`).
+//! The MQTT ingest: one MQTT client reads the uplink stream and hands each publish to its
+//! device's worker ([`crate::pipeline`]); workers decode, detect, raise alarms through the
+//! response service, and only then acknowledge (MQTT QoS 1 and the protocol's `down/ack`).
 //!
 //! Backpressure: worker queues are bounded; when one is full the reader waits, so the TCP
 //! connection stops being read and the broker holds the stream. Nothing is dropped here.
@@ -12,17 +11,12 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use rumqttc::{AsyncClient, Event as MqttEvent, EventLoop, MqttOptions, Packet, Publish, QoS};
-use tokio::sync::mpsc;
-use zhulao_alarms::{AlarmKind, Feedback};
-use zhulao_detect::{Detector, DetectorConfig, Event, GpsFix, MotionSample, VitalKind, VitalReading};
-use zhulao_domain::GeoPoint;
-use zhulao_proto::{self as proto, Direction, EventKind, Kind, Uplink};
-use zhulao_response::{DeviceLink, Downlink, LiveEvent, Response};
-use zhulao_store::{
-    Actor, AlarmFilter, AlarmLocation, DeviceState, LocationSource, NewAlarm, NewAlarmEvent, Raised, Store,
-};
+use zhulao_alarms::Feedback;
+use zhulao_proto::{self as proto, Direction, Kind};
+use zhulao_response::{DeviceLink, Downlink};
 
 use crate::metrics::Metrics;
+use crate::pipeline::{Inbound, MqttSide, Origin, Pipeline, PipelineConfig};
 
 /// How the gateway reaches the broker and splits the work.
 #[derive(Debug, Clone)]
@@ -82,6 +76,16 @@ impl IngestConfig {
             default_region: String::new(),
         })
     }
+
+    /// The worker settings this configuration carries.
+    pub fn pipeline(&self) -> PipelineConfig {
+        PipelineConfig {
+            workers: self.workers,
+            queue: self.queue,
+            tick: self.tick,
+            default_region: self.default_region.clone(),
+        }
+    }
 }
 
 /// Downlink to devices through the broker. `send` never blocks: a full request queue
@@ -110,7 +114,7 @@ fn feedback_state(f: Feedback) -> proto::FeedbackState {
 }
 
 impl MqttLink {
-    fn remember(&self, device_id: i64, serial: &str) {
+    pub(crate) fn remember(&self, device_id: i64, serial: &str) {
         let known = self.serials.read().expect("serials lock").get(&device_id).is_some_and(|s| s == serial);
         if !known {
             self.serials.write().expect("serials lock").insert(device_id, serial.to_string());
@@ -162,39 +166,8 @@ impl DeviceLink for MqttLink {
     }
 }
 
-/// A running gateway.
-#[derive(Debug)]
-pub struct Ingest {
-    pub link: Arc<MqttLink>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
-}
-
-impl Ingest {
-    /// Stops reading (the broker keeps what is unread for a persistent session).
-    pub fn abort(&self) {
-        for t in &self.tasks {
-            t.abort();
-        }
-    }
-}
-
-impl Drop for Ingest {
-    fn drop(&mut self) {
-        self.abort();
-    }
-}
-
-struct Inbound {
-    publish: Publish,
-    serial: String,
-    kind: Kind,
-    received: Instant,
-    ticket: Option<AckTicket>,
-}
-
-/// Connects, subscribes and starts the reader and the workers. Tells `response` how to
-/// reach devices.
-pub fn start(cfg: IngestConfig, response: Arc<Response>, metrics: Metrics) -> Ingest {
+/// Creates the MQTT client and its downlink; the reader starts with [`read`].
+pub(crate) fn connect(cfg: &IngestConfig, metrics: &Metrics) -> (AsyncClient, EventLoop, MqttSide) {
     let mut opts = MqttOptions::new(cfg.client_id.clone(), cfg.host.clone(), cfg.port);
     opts.set_keep_alive(Duration::from_secs(30))
         .set_clean_session(!cfg.persistent_session)
@@ -212,53 +185,16 @@ pub fn start(cfg: IngestConfig, response: Arc<Response>, metrics: Metrics) -> In
         serials: RwLock::new(HashMap::new()),
         metrics: metrics.clone(),
     });
-    response.set_device_link(link.clone());
-
     let acks = Arc::new(Acks { client: client.clone(), state: Default::default() });
-    let directory: Directory = Arc::default();
-    let mut tasks = Vec::new();
-    let mut senders = Vec::new();
-    for _ in 0..cfg.workers.max(1) {
-        let (tx, rx) = mpsc::channel(cfg.queue.max(16));
-        senders.push(tx);
-        let worker = Worker {
-            rx,
-            response: response.clone(),
-            store: response.store().clone(),
-            acks: acks.clone(),
-            link: link.clone(),
-            metrics: metrics.clone(),
-            cfg: cfg.clone(),
-            devices: HashMap::new(),
-            directory: directory.clone(),
-            unknown: HashMap::new(),
-            events: Vec::new(),
-        };
-        tasks.push(tokio::spawn(worker.run()));
-    }
-    let store = response.store().clone();
-    let reader = async move {
-        // Know every registered device before the stream starts; refresh in the background.
-        refresh_directory(&*store, &cfg.default_region, &directory).await;
-        let (store2, dir2, region) = (store.clone(), directory.clone(), cfg.default_region.clone());
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(REFRESH).await;
-                refresh_directory(&*store2, &region, &dir2).await;
-            }
-        });
-        read(cfg, client, eventloop, senders, acks, metrics).await
-    };
-    tasks.push(tokio::spawn(reader));
-    Ingest { link, tasks }
+    (client, eventloop, MqttSide { acks, link })
 }
 
 /// The reader: polls the connection, routes each publish to its device's worker.
-async fn read(
+pub(crate) async fn read(
     cfg: IngestConfig,
     client: AsyncClient,
     mut eventloop: EventLoop,
-    workers: Vec<mpsc::Sender<Inbound>>,
+    pipeline: Pipeline,
     acks: Arc<Acks>,
     metrics: Metrics,
 ) {
@@ -277,20 +213,19 @@ async fn read(
                 let received = Instant::now();
                 let ticket = acks.register(&p);
                 let routed = match proto::parse_topic(&cfg.topic_root, &p.topic) {
-                    Ok(t) if t.dir == Direction::Up => Some((t.serial.to_string(), t.kind, t.shard)),
+                    Ok(t) if t.dir == Direction::Up => Some((t.serial.to_string(), t.kind)),
                     Ok(_) => None,
                     Err(e) => {
                         metrics.rejected.get_or_create(&[("reason", e.code())]).inc();
                         None
                     }
                 };
-                let Some((serial, kind, shard)) = routed else {
+                let Some((serial, kind)) = routed else {
                     acks.done(ticket, true);
                     continue;
                 };
-                let w = &workers[shard as usize % workers.len()];
-                metrics.queue_depth.inc();
-                if w.send(Inbound { publish: p, serial, kind, received, ticket }).await.is_err() {
+                let msg = Inbound { serial, received, origin: Origin::Mqtt { publish: p, kind, ticket } };
+                if !pipeline.submit(msg, &metrics).await {
                     return;
                 }
             }
@@ -319,7 +254,7 @@ fn ack(client: &AsyncClient, p: &Publish) {
 /// Broker acknowledgements in the order the broker delivered the messages, whichever worker
 /// finishes first (brokers track in-flight messages in order; rumqttd drops a client that acks
 /// out of order). A message is acknowledged only once it and everything before it is handled.
-struct Acks {
+pub(crate) struct Acks {
     client: AsyncClient,
     state: std::sync::Mutex<AckState>,
 }
@@ -337,7 +272,7 @@ struct AckState {
 
 /// A place in the acknowledgement order.
 #[derive(Debug, Clone, Copy)]
-struct AckTicket {
+pub(crate) struct AckTicket {
     epoch: u64,
     seq: u64,
 }
@@ -364,7 +299,7 @@ impl Acks {
 
     /// The message is handled: acknowledge it (`ack`) or leave it for the broker to send
     /// again; then acknowledge every handled message at the head, in order.
-    fn done(&self, ticket: Option<AckTicket>, ack_it: bool) {
+    pub(crate) fn done(&self, ticket: Option<AckTicket>, ack_it: bool) {
         let Some(t) = ticket else { return };
         let mut st = self.state.lock().expect("acks lock");
         if t.epoch != st.epoch || t.seq < st.head {
@@ -380,650 +315,6 @@ impl Acks {
             if a == Some(true) {
                 ack(&self.client, &p);
             }
-        }
-    }
-}
-
-/// What a worker knows about one device.
-struct DeviceCtx {
-    device_id: i64,
-    elder_id: Option<i64>,
-    region: String,
-    contacts: usize,
-    home: Option<GeoPoint>,
-    detector: Box<Detector>,
-    last_fix: Option<(f64, f64, i64)>,
-    battery: Option<i16>,
-    online: bool,
-    last_seen: i64,
-    vitals: Option<serde_json::Value>,
-    vitals_at: Option<i64>,
-    dirty: bool,
-    /// The alarm raised for the latest fall, for the trace and "recovered" that follow.
-    last_fall: Option<(i64, i64)>,
-    resolved_at: Instant,
-}
-
-/// What raises an alarm: its kind, the message id that makes it idempotent, the position
-/// the message carried, where it came from and what decided it.
-struct Trigger {
-    kind: AlarmKind,
-    msg_id: String,
-    fix: Option<(f64, f64, i64)>,
-    source: &'static str,
-    detail: serde_json::Value,
-}
-
-/// What the gateway needs to know about a device: loaded in bulk at start (so 20,000 devices
-/// coming online do not mean 20,000 queries in the stream's path) and refreshed in the
-/// background.
-#[derive(Debug, Clone)]
-struct Known {
-    device_id: i64,
-    elder_id: Option<i64>,
-    region: String,
-    contacts: usize,
-    home: Option<GeoPoint>,
-}
-
-type Directory = Arc<RwLock<HashMap<String, Known>>>;
-
-/// Every active device with its elder's region, contact count and home, in two paged scans.
-async fn load_directory(
-    store: &dyn Store,
-    default_region: &str,
-) -> zhulao_store::Result<HashMap<String, Known>> {
-    const PAGE: i64 = 10_000;
-    let mut elders = HashMap::new();
-    let mut f = zhulao_store::ElderFilter::scoped(zhulao_domain::ElderScope::All);
-    f.limit = PAGE;
-    loop {
-        let page = store.list_elders(&f).await?;
-        let n = page.items.len() as i64;
-        for e in page.items {
-            elders.insert(
-                e.id,
-                (e.record.region.as_str().to_string(), e.record.contacts.len(), e.record.location),
-            );
-        }
-        if n < PAGE {
-            break;
-        }
-        f.offset += PAGE;
-    }
-    let mut out = HashMap::new();
-    let mut f = zhulao_store::DeviceFilter {
-        scope: zhulao_domain::ElderScope::All,
-        include_unbound: true,
-        elder_id: None,
-        offset: 0,
-        limit: PAGE,
-    };
-    loop {
-        let page = store.list_devices(&f).await?;
-        let n = page.items.len() as i64;
-        for d in page.items.into_iter().filter(|d| d.active) {
-            let elder = d.elder_id.and_then(|e| elders.get(&e));
-            out.insert(
-                d.serial,
-                Known {
-                    device_id: d.id,
-                    elder_id: d.elder_id,
-                    region: elder.map_or_else(|| default_region.to_string(), |e| e.0.clone()),
-                    contacts: elder.map_or(0, |e| e.1),
-                    home: elder.and_then(|e| e.2),
-                },
-            );
-        }
-        if n < PAGE {
-            break;
-        }
-        f.offset += PAGE;
-    }
-    Ok(out)
-}
-
-async fn refresh_directory(store: &dyn Store, default_region: &str, directory: &Directory) {
-    let started = Instant::now();
-    match load_directory(store, default_region).await {
-        Ok(map) => {
-            tracing::info!(
-                devices = map.len(),
-                ms = started.elapsed().as_millis() as u64,
-                "device directory loaded"
-            );
-            *directory.write().expect("directory lock") = map;
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "device directory could not be loaded; devices are looked up one by one")
-        }
-    }
-}
-
-/// One device, from the registry.
-async fn lookup(
-    store: &dyn Store,
-    serial: &str,
-    default_region: &str,
-) -> zhulao_store::Result<Option<Known>> {
-    let Some((d, _)) = store.device_by_serial(serial).await? else { return Ok(None) };
-    if !d.active {
-        return Ok(None);
-    }
-    let elder = match d.elder_id {
-        Some(id) => Some(store.elder(id).await?),
-        None => None,
-    };
-    Ok(Some(Known {
-        device_id: d.id,
-        elder_id: d.elder_id,
-        region: elder
-            .as_ref()
-            .map_or_else(|| default_region.to_string(), |e| e.record.region.as_str().to_string()),
-        contacts: elder.as_ref().map_or(0, |e| e.record.contacts.len()),
-        home: elder.as_ref().and_then(|e| e.record.location),
-    }))
-}
-
-/// Devices are looked up again this often (binding, elder, contacts may change).
-const REFRESH: Duration = Duration::from_secs(300);
-/// An unknown serial is looked up again after this long.
-const UNKNOWN_TTL: Duration = Duration::from_secs(30);
-
-struct Worker {
-    rx: mpsc::Receiver<Inbound>,
-    response: Arc<Response>,
-    store: Arc<dyn Store>,
-    acks: Arc<Acks>,
-    link: Arc<MqttLink>,
-    metrics: Metrics,
-    cfg: IngestConfig,
-    devices: HashMap<String, DeviceCtx>,
-    directory: Directory,
-    unknown: HashMap<String, Instant>,
-    events: Vec<Event>,
-}
-
-impl Worker {
-    async fn run(mut self) {
-        let mut tick = tokio::time::interval(self.cfg.tick);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                msg = self.rx.recv() => {
-                    let Some(msg) = msg else { return };
-                    self.metrics.queue_depth.dec();
-                    self.handle(msg).await;
-                }
-                _ = tick.tick() => self.on_tick().await,
-            }
-        }
-    }
-
-    fn now(&self) -> i64 {
-        self.store.clock().now_ms()
-    }
-
-    async fn resolve(&mut self, serial: &str) -> Option<()> {
-        if let Some(ctx) = self.devices.get(serial)
-            && ctx.resolved_at.elapsed() < REFRESH
-        {
-            return Some(());
-        }
-        let cached = self.directory.read().expect("directory lock").get(serial).cloned();
-        let known = match cached {
-            Some(k) => k,
-            None => {
-                // Registered since the directory was loaded, or unknown.
-                if self.unknown.get(serial).is_some_and(|t| t.elapsed() < UNKNOWN_TTL) {
-                    return None;
-                }
-                match lookup(&*self.store, serial, &self.cfg.default_region).await {
-                    Ok(Some(k)) => {
-                        self.directory.write().expect("directory lock").insert(serial.to_string(), k.clone());
-                        k
-                    }
-                    Ok(None) => {
-                        self.unknown.insert(serial.to_string(), Instant::now());
-                        if self.devices.remove(serial).is_some() {
-                            self.metrics.devices.dec();
-                        }
-                        return None;
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "device lookup failed");
-                        // Keep serving a known device through a database hiccup.
-                        return self.devices.contains_key(serial).then_some(());
-                    }
-                }
-            }
-        };
-        self.link.remember(known.device_id, serial);
-        let now = self.now();
-        match self.devices.get_mut(serial) {
-            Some(ctx) => {
-                ctx.elder_id = known.elder_id;
-                ctx.region = known.region;
-                ctx.contacts = known.contacts;
-                ctx.home = known.home;
-                ctx.resolved_at = Instant::now();
-            }
-            None => {
-                self.devices.insert(
-                    serial.to_string(),
-                    DeviceCtx {
-                        device_id: known.device_id,
-                        elder_id: known.elder_id,
-                        region: known.region,
-                        contacts: known.contacts,
-                        home: known.home,
-                        detector: Box::new(Detector::new(DetectorConfig::default())),
-                        last_fix: None,
-                        battery: None,
-                        online: true,
-                        last_seen: now,
-                        vitals: None,
-                        vitals_at: None,
-                        dirty: true,
-                        last_fall: None,
-                        resolved_at: Instant::now(),
-                    },
-                );
-                self.metrics.devices.inc();
-            }
-        }
-        Some(())
-    }
-
-    async fn handle(&mut self, msg: Inbound) {
-        let Inbound { publish, serial, kind, received, ticket } = msg;
-        self.metrics.messages.get_or_create(&[("kind", kind.as_str())]).inc();
-        if self.resolve(&serial).await.is_none() {
-            self.metrics.rejected.get_or_create(&[("reason", "unknown_device")]).inc();
-            if kind == Kind::Event
-                && let Some(id) = proto::peek_event_id(&publish.payload)
-            {
-                self.link.send_to(&serial, &proto::Downlink::Ack(proto::Ack::refused(id, "unknown_device")));
-            }
-            self.acks.done(ticket, true);
-            return;
-        }
-        let uplink = match proto::decode_uplink(kind, &publish.payload) {
-            Ok(u) => u,
-            Err(e) => {
-                self.metrics.decode_errors.get_or_create(&[("code", e.code())]).inc();
-                if kind == Kind::Event
-                    && let Some(id) = proto::peek_event_id(&publish.payload)
-                {
-                    self.link.send_to(&serial, &proto::Downlink::Ack(proto::Ack::refused(id, e.code())));
-                }
-                self.acks.done(ticket, true);
-                return;
-            }
-        };
-        let committed = self.apply(&serial, uplink, received).await;
-        // Only what is safely stored is acknowledged: on a database error the device (no
-        // `down/ack`) sends it again, and so does an external broker on the next session.
-        self.acks.done(ticket, committed);
-    }
-
-    /// Feeds one decoded message; returns whether everything it caused is committed.
-    async fn apply(&mut self, serial: &str, uplink: Uplink, received: Instant) -> bool {
-        let mut events = std::mem::take(&mut self.events);
-        events.clear();
-        let now = self.now();
-        let Some(ctx) = self.devices.get_mut(serial) else { return true };
-        ctx.last_seen = now;
-        if !ctx.online {
-            ctx.online = true;
-            ctx.dirty = true;
-        }
-        let mut ok = true;
-        match uplink {
-            Uplink::Motion(batch) => {
-                self.metrics.samples.inc_by(batch.len() as u64);
-                for s in batch.samples() {
-                    let sample = MotionSample { t_ms: s.t_ms, acc: s.acc, gyro: s.gyro };
-                    ctx.detector.push_motion(&sample, &mut events);
-                }
-            }
-            Uplink::Vital(v) => {
-                let readings = [
-                    (VitalKind::HeartRate, v.hr.map(f32::from)),
-                    (VitalKind::Systolic, v.sbp.map(f32::from)),
-                    (VitalKind::Diastolic, v.dbp.map(f32::from)),
-                    (VitalKind::SpO2, v.spo2.map(f32::from)),
-                    (VitalKind::Temperature, v.temp.map(|t| t as f32)),
-                ];
-                for (kind, value) in readings {
-                    if let Some(value) = value {
-                        ctx.detector.push_vital(VitalReading { t_ms: v.t_ms, kind, value }, &mut events);
-                    }
-                }
-                ctx.vitals = serde_json::to_value(&v).ok();
-                ctx.vitals_at = Some(v.t_ms);
-                ctx.dirty = true;
-            }
-            Uplink::Location(l) => {
-                if let Some((lat, lon)) = l.position() {
-                    ctx.detector.push_location(
-                        GpsFix { t_ms: l.t_ms, lat, lon, accuracy_m: l.acc_m.unwrap_or(0.0) },
-                        &mut events,
-                    );
-                    ctx.last_fix = Some((lat, lon, l.t_ms));
-                    ctx.dirty = true;
-                } else {
-                    ctx.detector.heartbeat(l.t_ms, &mut events);
-                }
-            }
-            Uplink::Battery(b) => {
-                ctx.detector.push_battery(b.t_ms, f32::from(b.pct), &mut events);
-                ctx.battery = Some(i16::from(b.pct));
-                ctx.dirty = true;
-            }
-            Uplink::Heartbeat(h) => ctx.detector.heartbeat(h.t_ms.unwrap_or(now), &mut events),
-            Uplink::Status(s) => {
-                ctx.online = s.online;
-                ctx.dirty = true;
-            }
-            Uplink::Event(e) => {
-                if let Some((lat, lon)) = e.position() {
-                    ctx.last_fix = Some((lat, lon, e.t_ms));
-                }
-                ok = self.device_event(serial, e, received).await;
-            }
-        }
-        for ev in events.drain(..) {
-            ok &= self.detector_event(serial, ev, received).await;
-        }
-        self.events = events;
-        ok
-    }
-
-    fn location(ctx: &DeviceCtx, fix: Option<(f64, f64, i64)>) -> Option<AlarmLocation> {
-        if let Some((lat, lon, at)) = fix {
-            return Some(AlarmLocation { lat, lon, source: LocationSource::Fix, at: Some(at) });
-        }
-        if let Some((lat, lon, at)) = ctx.last_fix {
-            return Some(AlarmLocation { lat, lon, source: LocationSource::LastKnown, at: Some(at) });
-        }
-        ctx.home.map(|h| AlarmLocation { lat: h.lat, lon: h.lon, source: LocationSource::Home, at: None })
-    }
-
-    /// Raises an alarm for this device; `Some` once committed.
-    async fn raise(&mut self, serial: &str, t: Trigger, received: Instant) -> Option<Raised> {
-        let Trigger { kind, msg_id, fix, source, mut detail } = t;
-        // The serial is not personal data; consoles and the simulator match alarms by it.
-        detail["serial"] = serial.into();
-        // No fix in the message and none seen since this process started: the last position
-        // stored before (an SOS is never raised without the best location there is).
-        if fix.is_none()
-            && let Some(ctx) = self.devices.get(serial)
-            && ctx.last_fix.is_none()
-            && let Ok(Some(st)) = self.store.device_state(ctx.device_id).await
-            && let (Some(lat), Some(lon)) = (st.lat, st.lon)
-            && let Some(ctx) = self.devices.get_mut(serial)
-        {
-            ctx.last_fix = Some((lat, lon, st.location_at.unwrap_or(st.last_seen_at)));
-        }
-        let ctx = self.devices.get(serial)?;
-        let alarm = NewAlarm {
-            kind,
-            elder_id: ctx.elder_id,
-            device_id: Some(ctx.device_id),
-            region_code: ctx.region.clone(),
-            location: Self::location(ctx, fix),
-            source: source.into(),
-            detail,
-            contacts: ctx.contacts,
-            msg_id: Some(msg_id),
-        };
-        match self.response.raise(&alarm).await {
-            Ok(r) => {
-                match &r {
-                    Raised::Duplicate { .. } => {
-                        self.metrics.duplicates.inc();
-                    }
-                    _ => {
-                        self.metrics.alarms.get_or_create(&[("kind", kind.as_str())]).inc();
-                        self.metrics.alarm_latency.observe(received.elapsed().as_secs_f64());
-                        self.publish_device(serial, "alarm");
-                    }
-                }
-                Some(r)
-            }
-            Err(e) => {
-                tracing::error!(error = %e, kind = kind.as_str(), "alarm could not be stored; not acknowledged");
-                None
-            }
-        }
-    }
-
-    async fn device_event(&mut self, serial: &str, e: proto::DeviceEvent, received: Instant) -> bool {
-        let alarm_kind = match e.kind {
-            EventKind::Sos => Some(AlarmKind::Sos),
-            EventKind::Fall => Some(AlarmKind::Fall),
-            EventKind::Bedside => Some(AlarmKind::Bedside),
-            EventKind::Removed => Some(AlarmKind::DeviceRemoved),
-            EventKind::ServiceCall | EventKind::Worn | EventKind::Cancel => None,
-        };
-        let Some(device_id) = self.devices.get(serial).map(|c| c.device_id) else { return true };
-        let alarm_id = match alarm_kind {
-            Some(kind) => {
-                let detail = serde_json::json!({ "event": &e });
-                let fix = e.position().map(|(lat, lon)| (lat, lon, e.t_ms));
-                let t = Trigger { kind, msg_id: e.id.clone(), fix, source: "device_event", detail };
-                match self.raise(serial, t, received).await {
-                    Some(r) => r.alarm_id(),
-                    None => return false,
-                }
-            }
-            None => {
-                match self.store.record_device_message(device_id, &e.id).await {
-                    Ok(false) => {
-                        self.metrics.duplicates.inc();
-                    }
-                    Ok(true) if e.kind == EventKind::Cancel => self.wearer_cancelled(serial).await,
-                    Ok(true) => {}
-                    Err(err) => {
-                        tracing::error!(error = %err, "device message could not be stored; not acknowledged");
-                        return false;
-                    }
-                }
-                None
-            }
-        };
-        self.link.send_to(serial, &proto::Downlink::Ack(proto::Ack::accepted(e.id, alarm_id)));
-        true
-    }
-
-    /// The wearer pressed "I'm fine": noted on their open SOS and fall alarms (an operator
-    /// still calls back; a cancel is not a close).
-    async fn wearer_cancelled(&mut self, serial: &str) {
-        let Some(elder_id) = self.devices.get(serial).and_then(|c| c.elder_id) else { return };
-        let f = AlarmFilter { open: Some(true), elder_id: Some(elder_id), limit: 20, ..Default::default() };
-        if let Ok(page) = self.store.list_alarms(&f).await {
-            for a in page.items {
-                let ev = NewAlarmEvent {
-                    actor: Actor::SYSTEM,
-                    actor_kind: "device".into(),
-                    kind: "wearer_cancelled".into(),
-                    detail: serde_json::json!({}),
-                };
-                let _ = self.store.append_alarm_event(a.id, &ev).await;
-            }
-        }
-    }
-
-    async fn detector_event(&mut self, serial: &str, ev: Event, received: Instant) -> bool {
-        let (kind, msg_id, detail) = match ev {
-            Event::Fall(f) => (
-                AlarmKind::Fall,
-                format!("det:fall:{}", f.impact_ms),
-                serde_json::json!({
-                    "impact_ms": f.impact_ms,
-                    "decision_ms": f.decision_ms,
-                    "confidence": f.confidence,
-                    "posture": format!("{:?}", f.posture).to_lowercase(),
-                    "features": format!("{:?}", f.features),
-                }),
-            ),
-            Event::Inactivity { since_ms, at_ms } => (
-                AlarmKind::Inactivity,
-                format!("det:inactivity:{since_ms}"),
-                serde_json::json!({ "since_ms": since_ms, "at_ms": at_ms }),
-            ),
-            Event::NotWorn { since_ms, at_ms } => (
-                AlarmKind::DeviceRemoved,
-                format!("det:removed:{since_ms}"),
-                serde_json::json!({ "since_ms": since_ms, "at_ms": at_ms }),
-            ),
-            Event::VitalAlarm(v) => (
-                AlarmKind::Vital,
-                format!("det:vital:{:?}:{}", v.kind, v.since_ms),
-                serde_json::json!({
-                    "vital": format!("{:?}", v.kind), "direction": format!("{:?}", v.direction),
-                    "value": v.value, "since_ms": v.since_ms, "at_ms": v.at_ms,
-                }),
-            ),
-            Event::LowBattery { percent, at_ms } => (
-                AlarmKind::LowBattery,
-                format!("det:battery:{at_ms}"),
-                serde_json::json!({ "percent": percent, "at_ms": at_ms }),
-            ),
-            Event::Offline { last_seen_ms, at_ms } => {
-                if let Some(ctx) = self.devices.get_mut(serial) {
-                    ctx.online = false;
-                    ctx.dirty = true;
-                }
-                (
-                    AlarmKind::Offline,
-                    format!("det:offline:{last_seen_ms}"),
-                    serde_json::json!({ "last_seen_ms": last_seen_ms, "at_ms": at_ms }),
-                )
-            }
-            Event::GeofenceExit { at_ms, lat, lon, distance_m } => (
-                AlarmKind::GeofenceExit,
-                format!("det:geofence:{at_ms}"),
-                serde_json::json!({ "at_ms": at_ms, "distance_m": distance_m, "lat": lat, "lon": lon }),
-            ),
-            Event::FallReport(r) => {
-                let Some((alarm_id, _)) = self.devices.get(serial).and_then(|c| c.last_fall) else {
-                    return true;
-                };
-                let ev = NewAlarmEvent {
-                    actor: Actor::SYSTEM,
-                    actor_kind: "device".into(),
-                    kind: "fall_trace".into(),
-                    detail: serde_json::json!({
-                        "impact_ms": r.impact_ms,
-                        "posture_after": format!("{:?}", r.posture_after).to_lowercase(),
-                        "trace_start_ms": r.trace_start_ms,
-                        "rate_hz": 100,
-                        "trace_mg": r.trace_mg,
-                    }),
-                };
-                return self.store.append_alarm_event(alarm_id, &ev).await.is_ok();
-            }
-            Event::FallRecovered { impact_ms, at_ms } => {
-                let Some((alarm_id, _)) = self.devices.get(serial).and_then(|c| c.last_fall) else {
-                    return true;
-                };
-                let ev = NewAlarmEvent {
-                    actor: Actor::SYSTEM,
-                    actor_kind: "device".into(),
-                    kind: "recovered".into(),
-                    detail: serde_json::json!({ "impact_ms": impact_ms, "at_ms": at_ms }),
-                };
-                return self.store.append_alarm_event(alarm_id, &ev).await.is_ok();
-            }
-            Event::Online { .. } => {
-                if let Some(ctx) = self.devices.get_mut(serial) {
-                    ctx.online = true;
-                    ctx.dirty = true;
-                }
-                self.publish_device(serial, "online");
-                return true;
-            }
-            _ => return true,
-        };
-        let fall_impact = detail.get("impact_ms").and_then(serde_json::Value::as_i64);
-        let t = Trigger { kind, msg_id, fix: None, source: "detector", detail };
-        let Some(raised) = self.raise(serial, t, received).await else {
-            return false;
-        };
-        if kind == AlarmKind::Fall
-            && let (Some(id), Some(impact)) = (raised.alarm_id(), fall_impact)
-            && let Some(ctx) = self.devices.get_mut(serial)
-        {
-            ctx.last_fall = Some((id, impact));
-        }
-        true
-    }
-
-    fn publish_device(&self, serial: &str, change: &str) {
-        let Some(ctx) = self.devices.get(serial) else { return };
-        self.response.hub().publish(LiveEvent {
-            topic: "device",
-            region_code: ctx.region.clone(),
-            elder_id: ctx.elder_id,
-            responder_id: None,
-            at: self.now(),
-            data: serde_json::json!({
-                "change": change,
-                "device_id": ctx.device_id,
-                "elder_id": ctx.elder_id,
-                "online": ctx.online,
-                "battery": ctx.battery,
-                "lat": ctx.last_fix.map(|f| f.0),
-                "lon": ctx.last_fix.map(|f| f.1),
-            }),
-        });
-    }
-
-    /// Time-based rules (offline) and the batched device-state write.
-    async fn on_tick(&mut self) {
-        let now = self.now();
-        let serials: Vec<String> = self.devices.keys().cloned().collect();
-        let mut events = Vec::new();
-        for serial in serials {
-            let was_online = self.devices.get(&serial).is_some_and(|c| c.online);
-            if let Some(ctx) = self.devices.get_mut(&serial) {
-                ctx.detector.check(now, &mut events);
-            }
-            for ev in events.drain(..) {
-                self.detector_event(&serial, ev, Instant::now()).await;
-            }
-            if was_online && self.devices.get(&serial).is_some_and(|c| !c.online) {
-                self.publish_device(&serial, "offline");
-            }
-        }
-        let states: Vec<DeviceState> = self
-            .devices
-            .values_mut()
-            .filter(|c| c.dirty)
-            .map(|c| {
-                c.dirty = false;
-                DeviceState {
-                    device_id: c.device_id,
-                    last_seen_at: c.last_seen,
-                    online: c.online,
-                    battery_pct: c.battery,
-                    lat: c.last_fix.map(|f| f.0),
-                    lon: c.last_fix.map(|f| f.1),
-                    location_at: c.last_fix.map(|f| f.2),
-                    vitals: c.vitals.clone(),
-                    vitals_at: c.vitals_at,
-                }
-            })
-            .collect();
-        if !states.is_empty() {
-            let store = self.store.clone();
-            tokio::spawn(async move {
-                if let Err(e) = store.upsert_device_states(&states).await {
-                    tracing::warn!(error = %e, "device state write failed");
-                }
-            });
         }
     }
 }

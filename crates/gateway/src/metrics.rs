@@ -39,8 +39,13 @@ pub struct Metrics {
     pub devices: Gauge,
     /// MQTT connection (re)starts of the ingest client.
     pub reconnects: Counter,
-    /// Logins the embedded broker refused (unknown serial, wrong secret, inactive device).
+    /// Logins refused (embedded broker: unknown serial, wrong secret, inactive device; TCP
+    /// watches: unregistered id).
     pub auth_failures: Counter,
+    /// TCP watch connections open now.
+    pub watch_connections: Gauge,
+    /// Frames cut from TCP watch streams.
+    pub watch_frames: Counter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -73,6 +78,8 @@ impl Metrics {
             devices: Gauge::default(),
             reconnects: Counter::default(),
             auth_failures: Counter::default(),
+            watch_connections: Gauge::default(),
+            watch_frames: Counter::default(),
         };
         r.register("device_messages", "Device messages received, by kind", m.messages.clone());
         r.register("motion_samples", "Motion samples fed to detectors", m.samples.clone());
@@ -98,6 +105,8 @@ impl Metrics {
         r.register("devices_active", "Devices with detector state in this instance", m.devices.clone());
         r.register("mqtt_reconnects", "Ingest client (re)connections", m.reconnects.clone());
         r.register("mqtt_auth_failures", "Logins refused by the embedded broker", m.auth_failures.clone());
+        r.register("watch_connections", "TCP watch connections open", m.watch_connections.clone());
+        r.register("watch_frames", "Frames read from TCP watches", m.watch_frames.clone());
         Metrics { registry: Arc::new(r), ..m }
     }
 

@@ -14,6 +14,8 @@ mod policy;
 mod service;
 
 pub use live::{LiveEvent, LiveHub};
-pub use notifier::{DeviceLink, Downlink, NoDevices, Notifier, OutgoingNotification, Recipient};
+pub use notifier::{
+    CommandRefused, DeviceLink, Downlink, NoDevices, Notifier, OutgoingNotification, Recipient,
+};
 pub use policy::Policies;
 pub use service::{ActError, ResponderPosition, Response, alarm_summary};

@@ -57,9 +57,26 @@ pub enum Downlink {
     },
 }
 
-/// Reaches devices. `send` must not block: it queues.
+/// Why a command for a device did not go out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandRefused {
+    /// The device is not connected to this instance now.
+    NotConnected,
+    /// The device's protocol has no such commands.
+    Unsupported,
+    /// The command is malformed or the device's protocol refuses it.
+    Invalid { code: &'static str, zh: String, en: String },
+}
+
+/// Reaches devices. `send` and `command` must not block: they queue.
 pub trait DeviceLink: Send + Sync {
     fn send(&self, device_id: i64, msg: Downlink);
+
+    /// A device-specific command (`{"command": "find_device"}` …), for devices whose
+    /// protocol has commands (TCP watches).
+    fn command(&self, _device_id: i64, _command: &serde_json::Value) -> Result<(), CommandRefused> {
+        Err(CommandRefused::Unsupported)
+    }
 }
 
 /// For tools and tests without devices.

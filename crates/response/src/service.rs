@@ -16,7 +16,9 @@ use zhulao_store::{
 };
 
 use crate::live::{LiveEvent, LiveHub};
-use crate::notifier::{DeviceLink, Downlink, NoDevices, Notifier, OutgoingNotification, Recipient};
+use crate::notifier::{
+    CommandRefused, DeviceLink, Downlink, NoDevices, Notifier, OutgoingNotification, Recipient,
+};
 use crate::policy::Policies;
 
 /// Why a step was refused.
@@ -169,6 +171,12 @@ impl Response {
     pub fn send_to_device(&self, device_id: i64, msg: Downlink) {
         let link = self.devices.read().expect("device link lock").clone();
         link.send(device_id, msg);
+    }
+
+    /// Sends a device-specific command (see [`DeviceLink::command`]).
+    pub fn device_command(&self, device_id: i64, command: &serde_json::Value) -> Result<(), CommandRefused> {
+        let link = self.devices.read().expect("device link lock").clone();
+        link.command(device_id, command)
     }
 
     /// Raises (or merges, or recognises a retransmission of) an alarm. When this returns

@@ -17,6 +17,7 @@ pub mod report;
 pub mod rng;
 pub mod schedule;
 mod shard;
+pub mod watch_load;
 pub mod wearer;
 
 use std::collections::HashMap;

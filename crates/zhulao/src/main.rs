@@ -60,11 +60,48 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Simulated wearers of the demo district publishing to a broker in real time (load generator).
     Sim(SimArgs),
+    /// Load test of the TCP watch gateway: `register` N watches in a database, then `run` them.
+    #[command(subcommand)]
+    WatchLoad(WatchLoadCmd),
     /// Decode raw watch frames from stdin (3G watch or IW protocol), one JSON object per line.
     WatchDecode {
         /// `3g` (`[3G*ID*LEN*…]` frames) or `iw` (`IWAPxx…#` frames).
         #[arg(long, value_parser = ["3g", "iw"])]
         protocol: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum WatchLoadCmd {
+    /// Register watches `<prefix>00000001`… in the database (idempotent).
+    Register {
+        #[arg(long)]
+        database_url: String,
+        #[arg(long, default_value_t = 10_000)]
+        watches: usize,
+        #[arg(long, default_value = "86")]
+        prefix: String,
+    },
+    /// Connect the watches to a running gateway and send frames; prints a JSON report.
+    Run {
+        /// The gateway's 3G port (`zhulao serve --watch-3g-listen`).
+        #[arg(long)]
+        addr: std::net::SocketAddr,
+        #[arg(long, default_value_t = 10_000)]
+        watches: usize,
+        #[arg(long, default_value = "86")]
+        prefix: String,
+        /// Connections opened per second while ramping up.
+        #[arg(long, default_value_t = 2000)]
+        connect_rate: u32,
+        /// Seconds of steady load once all are connected.
+        #[arg(long, default_value_t = 60)]
+        duration: u64,
+        /// Milliseconds between one watch's frames (0: as fast as they are answered).
+        #[arg(long, default_value_t = 10_000)]
+        interval_ms: u64,
+        #[arg(long, default_value_t = 6.0)]
+        sos_per_hour: f64,
     },
 }
 
@@ -149,6 +186,8 @@ async fn main() -> anyhow::Result<()> {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
         )
         .with_target(false)
+        // Logs on stderr: stdout is for what commands print (JSON reports, decoded frames).
+        .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
         Command::Serve(common) => {
@@ -229,6 +268,45 @@ async fn main() -> anyhow::Result<()> {
             } else {
                 report.print_text();
             }
+            Ok(())
+        }
+        Command::WatchLoad(WatchLoadCmd::Register { database_url, watches, prefix }) => {
+            let store = open(&database_url).await?;
+            let mut added = 0;
+            for n in 1..=watches {
+                let serial = format!("{prefix}{n:08}");
+                if store.device_by_serial(&serial).await?.is_some() {
+                    continue;
+                }
+                let input = zhulao_domain::DeviceInput { serial, kind: "watch".into(), model: "3G-W".into() };
+                let new = input.validate().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                store.register_device(&new, "", zhulao_store::Actor::SYSTEM).await?;
+                added += 1;
+            }
+            println!("{added} watches registered ({watches} wanted)");
+            Ok(())
+        }
+        Command::WatchLoad(WatchLoadCmd::Run {
+            addr,
+            watches,
+            prefix,
+            connect_rate,
+            duration,
+            interval_ms,
+            sos_per_hour,
+        }) => {
+            let report = zhulao_sim::watch_load::run(zhulao_sim::watch_load::WatchLoadConfig {
+                addr,
+                watches,
+                prefix,
+                connect_rate,
+                duration: std::time::Duration::from_secs(duration),
+                interval: std::time::Duration::from_millis(interval_ms),
+                sos_per_hour,
+                seed: 7,
+            })
+            .await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }
         Command::WatchDecode { protocol } => {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use zhulao_gateway::{EmbeddedBroker, IngestConfig, Metrics};
+use zhulao_gateway::{EmbeddedBroker, IngestConfig, Metrics, PipelineConfig};
 use zhulao_notify::{Channel, Notification, Outcome, Recipient};
 use zhulao_response::{LiveEvent, LiveHub, Notifier, OutgoingNotification, Response};
 use zhulao_store::{NotificationRecord, Store};
@@ -152,7 +152,7 @@ pub async fn start(store: Arc<dyn Store>, s: &Settings) -> anyhow::Result<Platfo
     let notifier = Arc::new(ChannelNotifier { webhook, smtp, hub: hub.clone() });
     let response = Response::new(store.clone(), s.alarms.clone(), notifier, hub);
     let metrics = Metrics::new();
-    let (ingest, device_url) = if s.mqtt.enabled {
+    let mqtt = if s.mqtt.enabled {
         let client_id = format!("zhulao-{}", s.mqtt.instance);
         let (mut cfg, device_url) = match &s.mqtt.url {
             Some(url) => (IngestConfig::from_url(url, &client_id)?, url.clone()),
@@ -181,9 +181,31 @@ pub async fn start(store: Arc<dyn Store>, s: &Settings) -> anyhow::Result<Platfo
         cfg.shards = s.mqtt.shard_range()?;
         cfg.workers = s.mqtt.workers.max(1);
         tracing::info!(broker = %device_url, shards = ?cfg.shards, "device gateway starting");
-        (Some(zhulao_gateway::start(cfg, response.clone(), metrics.clone())), Some(device_url))
+        Some((cfg, device_url))
     } else {
-        (None, None)
+        None
+    };
+    let watches = s.watch.config()?;
+    let device_url = mqtt.as_ref().map(|(_, url)| url.clone());
+    let ingest = if mqtt.is_some() || watches.is_some() {
+        let pipeline = match &mqtt {
+            Some((cfg, _)) => cfg.pipeline(),
+            None => PipelineConfig {
+                workers: s.mqtt.workers.max(1),
+                queue: 4096,
+                tick: Duration::from_secs(5),
+                default_region: String::new(),
+            },
+        };
+        Some(zhulao_gateway::start_gateway(
+            &pipeline,
+            mqtt.map(|(cfg, _)| cfg),
+            watches.as_ref(),
+            response.clone(),
+            metrics.clone(),
+        )?)
+    } else {
+        None
     };
     tokio::spawn(response.clone().run_timers(Duration::from_secs(1), std::future::pending()));
     let render: zhulao_api::MetricsRender = Arc::new(move || metrics.render());

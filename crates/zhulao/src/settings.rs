@@ -1,7 +1,7 @@
 //! Configuration, layered: built-in defaults → a TOML file (`--config`) → `ZHULAO_*`
 //! environment variables (`ZHULAO_DATABASE_URL`, `ZHULAO_LISTEN`, `ZHULAO_MQTT_URL`) →
-//! command-line flags. The TOML file may also carry `[mqtt]`, `[notify]` and `[alarms]`
-//! sections (see `docs/configuration.md`).
+//! command-line flags. The TOML file may also carry `[mqtt]`, `[watch]`, `[notify]` and
+//! `[alarms]` sections (see `docs/configuration.md`).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -17,6 +17,8 @@ pub struct Settings {
     pub listen: SocketAddr,
     #[serde(default)]
     pub mqtt: MqttSettings,
+    #[serde(default)]
+    pub watch: WatchSettings,
     #[serde(default)]
     pub notify: NotifySettings,
     /// Response targets and escalation delays: `[alarms.default]`, `[alarms.regions."140213"]`.
@@ -74,6 +76,48 @@ impl MqttSettings {
     }
 }
 
+/// The TCP gateway for 3G and IW watches. Off unless a port is given: a district turns it on
+/// for the watches it has (Traccar's defaults are 5093 for 3G and 5036 for IW; use 0.0.0.0:…
+/// so watches on the mobile network can reach it).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct WatchSettings {
+    /// Where 3G-protocol watches connect (`[3G*id*len*…]`).
+    pub listen_3g: Option<SocketAddr>,
+    /// Where IW-protocol watches connect (`IWAPxx…#`).
+    pub listen_iw: Option<SocketAddr>,
+    /// Minutes east of UTC of the zone told to IW watches and used to read their clocks
+    /// (0, as Traccar; 480 for Beijing time).
+    pub utc_offset_minutes: i32,
+    /// A connection silent this long is closed.
+    pub idle_timeout_s: u64,
+}
+
+impl Default for WatchSettings {
+    fn default() -> Self {
+        WatchSettings { listen_3g: None, listen_iw: None, utc_offset_minutes: 0, idle_timeout_s: 1200 }
+    }
+}
+
+impl WatchSettings {
+    /// The gateway's configuration, or `None` when no watch port is set.
+    pub fn config(&self) -> anyhow::Result<Option<zhulao_gateway::WatchConfig>> {
+        if self.listen_3g.is_none() && self.listen_iw.is_none() {
+            return Ok(None);
+        }
+        let utc_offset = chrono::FixedOffset::east_opt(self.utc_offset_minutes * 60).ok_or_else(|| {
+            anyhow::anyhow!("watch.utc_offset_minutes 应在 ±1439 之内 / must be within ±1439")
+        })?;
+        Ok(Some(zhulao_gateway::WatchConfig {
+            listen_3g: self.listen_3g,
+            listen_iw: self.listen_iw,
+            utc_offset,
+            idle_timeout: std::time::Duration::from_secs(self.idle_timeout_s.max(30)),
+            ..Default::default()
+        }))
+    }
+}
+
 /// Notification channels. Without a webhook, family calls are left to the operators (the
 /// console shows it); SMS and voice providers plug in through the webhook.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -96,6 +140,7 @@ impl Default for Settings {
             database_url: "sqlite://zhulao.db".into(),
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             mqtt: MqttSettings::default(),
+            watch: WatchSettings::default(),
             notify: NotifySettings::default(),
             alarms: zhulao_response::Policies::default(),
         }
@@ -111,7 +156,7 @@ pub struct CommonArgs {
     /// Address to serve HTTP on (default 127.0.0.1:8080).
     #[arg(long)]
     pub listen: Option<SocketAddr>,
-    /// A TOML file with `database_url`, `listen` and `[mqtt]`, `[notify]`, `[alarms]` sections.
+    /// A TOML file with `database_url`, `listen` and `[mqtt]`, `[watch]`, `[notify]`, `[alarms]` sections.
     #[arg(long)]
     pub config: Option<std::path::PathBuf>,
     /// An external MQTT broker, `mqtt://host:port` (default: the embedded broker).
@@ -132,9 +177,15 @@ pub struct CommonArgs {
     /// The first level of every device topic (default `zl`).
     #[arg(long)]
     pub mqtt_topic_root: Option<String>,
-    /// Run without the device gateway (HTTP only).
+    /// Run without the MQTT device gateway.
     #[arg(long)]
     pub no_mqtt: bool,
+    /// Serve 3G-protocol watches over TCP on this address (off by default).
+    #[arg(long = "watch-3g-listen")]
+    pub watch_3g_listen: Option<SocketAddr>,
+    /// Serve IW-protocol watches over TCP on this address (off by default).
+    #[arg(long = "watch-iw-listen")]
+    pub watch_iw_listen: Option<SocketAddr>,
 }
 
 impl CommonArgs {
@@ -169,6 +220,13 @@ impl CommonArgs {
         if self.no_mqtt {
             s.mqtt.enabled = false;
         }
+        if let Some(l) = self.watch_3g_listen {
+            s.watch.listen_3g = Some(l);
+        }
+        if let Some(l) = self.watch_iw_listen {
+            s.watch.listen_iw = Some(l);
+        }
+        s.watch.config()?;
         s.mqtt.shard_range()?;
         if let Some(url) = &self.database_url {
             s.database_url = url.clone();
@@ -214,6 +272,8 @@ mod tests {
             assert_eq!(s.alarms.for_region("140213050002").answer_target_s, 20);
             assert_eq!(s.alarms.for_region("140213050002").family_confirm_s, 60);
             assert_eq!(s.alarms.for_region("140213051001").answer_target_s, 30);
+            assert_eq!(s.watch, WatchSettings::default());
+            assert!(s.watch.config().unwrap().is_none(), "watches are off by default");
             let args = CommonArgs { mqtt_shards: Some("32-70".into()), ..args };
             assert!(args.settings(Settings::default()).is_err());
             Ok(())
