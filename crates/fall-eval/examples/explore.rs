@@ -6,7 +6,7 @@
 //! `cargo run --release -p zhulao-fall-eval --example explore -- --sisfall RAW --labels LABELS`
 //! with, in the environment or per `;`-separated entry of `CONFIGS`: `DELAY` (ms), `FEATS`
 //! (`all`, or names added to the 16 production features, `-name` to drop one), `MONO`
-//! (`name+`/`name-` monotone constraints), `TREES`, `LR`, `ADLW` (weight of daily-activity
+//! (`name+`/`name-` monotone constraints), `HINT=0` (no mounting hint), `TREES`, `LR`, `ADLW` (weight of daily-activity
 //! candidates), `LAMBDA`, `MINH`, `RULE` (`youden`, `cost:W` = TP − W·FP, `sens:S` = fewest
 //! false positives at sensitivity ≥ S), `THREADS`, `GSIGN`; `DUMP=1` prints the features as CSV.
 //! Outer and inner folds share the models trained without two subjects (each used both ways).
@@ -424,6 +424,9 @@ fn main() -> anyhow::Result<()> {
     cfg.fall.model.threshold = f32::INFINITY;
     cfg.fall.report_candidates = true;
     cfg.fall.decision_delay_ms = delay;
+    if env("HINT", 1) == 0 {
+        cfg.fall.upright_hint = None;
+    }
     let mut names: Vec<String> = FallFeatures::NAMES.iter().map(|s| s.to_string()).collect();
     names.extend(EXTRA.iter().map(|s| s.to_string()));
     let mut full_ex = Vec::new();

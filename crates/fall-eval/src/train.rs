@@ -52,8 +52,8 @@ fn trainable(e: &Example, trials: &[Trial]) -> bool {
 }
 
 /// Boosting parameters (fixed, not tuned per fold).
-const TREES: usize = 120;
-const LEARNING_RATE: f64 = 0.1;
+const TREES: usize = 240;
+const LEARNING_RATE: f64 = 0.05;
 /// L2 regularisation of leaf values and minimum hessian per child.
 const LAMBDA: f64 = 1.0;
 const MIN_CHILD_HESSIAN: f64 = 2.0;
