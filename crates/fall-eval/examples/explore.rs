@@ -85,6 +85,9 @@ const EXTRA: &[&str] = &[
     "g_drop_m",
     "g_vimp",
     "g_track_err",
+    "post_tilt_local",
+    "pre_tilt_local",
+    "early_tilt_local",
 ];
 
 fn extras(t: &data::Trial, p: i64, d: i64) -> Vec<f32> {
@@ -183,6 +186,13 @@ fn extras(t: &data::Trial, p: i64, d: i64) -> Vec<f32> {
         }
     }
     let track_err = mean(acc, p + 50, p + 70).map_or(0.0, |m| ang(m, up));
+    // Upright from the walking right before the impact, else the mounting hint.
+    let pre_std = std_of(rng(len, p - 250, p - 50).map(m));
+    let pre_mean = mean(acc, p - 250, p - 50).map_or(0.0, n3);
+    let walking = (0.08..=0.8).contains(&pre_std) && (pre_mean - 1.0).abs() < 0.15;
+    let reference = if walking { g } else { [0.0, -1.0, 0.0] };
+    let post = mean(acc, p + 40, d + 1).unwrap_or(g);
+    let early = mean(acc, p - 500, p - 400).unwrap_or(g);
     vec![
         -vr,
         -vraw,
@@ -203,6 +213,9 @@ fn extras(t: &data::Trial, p: i64, d: i64) -> Vec<f32> {
         -hmin,
         -vmin,
         track_err,
+        ang(reference, post),
+        ang(reference, g),
+        ang(reference, early),
     ]
 }
 
