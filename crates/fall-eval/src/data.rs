@@ -21,6 +21,8 @@ pub struct Trial {
     pub is_fall: bool,
     /// Acceleration in g, 100 Hz.
     pub acc: Vec<[f32; 3]>,
+    /// Angular rate in °/s (ITG3200 columns 4–6, `RD · 4000 / 65536`), 100 Hz, same length as `acc`.
+    pub gyro: Vec<[f32; 3]>,
     /// Label per 100 Hz tick (max of the two raw rows), when a label file was found.
     pub labels: Option<Vec<u8>>,
 }
@@ -56,13 +58,14 @@ pub fn load(raw: &Path, labels: Option<&Path>) -> Result<(Vec<Trial>, Vec<Skippe
                 skipped.push(Skipped { path, reason: "name is not <ACTIVITY>_<SUBJECT>_R<NN>".into() });
                 continue;
             };
-            let acc = match fs::read_to_string(&path).map_err(|e| e.to_string()).and_then(|s| parse_raw(&s)) {
-                Ok(a) => a,
-                Err(reason) => {
-                    skipped.push(Skipped { path, reason });
-                    continue;
-                }
-            };
+            let (acc, gyro) =
+                match fs::read_to_string(&path).map_err(|e| e.to_string()).and_then(|s| parse_rows(&s)) {
+                    Ok(a) => a,
+                    Err(reason) => {
+                        skipped.push(Skipped { path, reason });
+                        continue;
+                    }
+                };
             let labels = labels.and_then(|l| {
                 let p = l.join(&subject).join(path.file_name()?);
                 let text = fs::read_to_string(&p).ok()?;
@@ -80,6 +83,7 @@ pub fn load(raw: &Path, labels: Option<&Path>) -> Result<(Vec<Trial>, Vec<Skippe
                 subject: subject.clone(),
                 activity,
                 acc,
+                gyro,
                 labels,
             });
         }
@@ -105,7 +109,15 @@ fn parse_name(stem: &str, subject: &str) -> Option<String> {
 
 /// Parses raw rows into 100 Hz acceleration in g (pairs of rows averaged).
 pub fn parse_raw(text: &str) -> Result<Vec<[f32; 3]>, String> {
-    let mut rows: Vec<[i32; 3]> = Vec::with_capacity(text.len() / 45);
+    parse_rows(text).map(|(acc, _)| acc)
+}
+
+/// 100 Hz acceleration (g) and angular rate (°/s) of one trial.
+pub type Motion = (Vec<[f32; 3]>, Vec<[f32; 3]>);
+
+/// Parses raw rows into 100 Hz acceleration in g and angular rate in °/s (pairs of rows averaged).
+pub fn parse_rows(text: &str) -> Result<Motion, String> {
+    let mut rows: Vec<[i32; 6]> = Vec::with_capacity(text.len() / 45);
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() {
@@ -127,15 +139,20 @@ pub fn parse_raw(text: &str) -> Result<Vec<[f32; 3]>, String> {
         if n < 9 {
             return Err(format!("line {}: short row ({n} of 9 columns)", i + 1));
         }
-        rows.push([v[0], v[1], v[2]]);
+        rows.push([v[0], v[1], v[2], v[3], v[4], v[5]]);
     }
     if rows.len() < 2 {
         return Err("fewer than 2 rows".into());
     }
-    Ok(rows
+    let acc = rows
         .chunks_exact(2)
         .map(|p| std::array::from_fn(|j| (p[0][j] + p[1][j]) as f32 / 2.0 / 256.0))
-        .collect())
+        .collect();
+    let gyro = rows
+        .chunks_exact(2)
+        .map(|p| std::array::from_fn(|j| (p[0][j + 3] + p[1][j + 3]) as f32 / 2.0 * 4000.0 / 65536.0))
+        .collect();
+    Ok((acc, gyro))
 }
 
 /// Parses a label file into one label per 100 Hz tick (`ticks` of them; missing rows are 0).

@@ -32,7 +32,7 @@ pub struct FallEvalArgs {
     pub json: bool,
     /// Leave-one-subject-out cross-validation: each subject is scored by a model (trees and
     /// threshold, the latter from a nested leave-one-subject-out inside the training subjects)
-    /// trained on the others only (needs --labels; about a minute). Without it the shipped
+    /// trained on the others only (needs --labels; a few minutes). Without it the shipped
     /// model is scored.
     #[arg(long)]
     pub cv: bool,
