@@ -108,7 +108,7 @@ impl DispatchPolicy {
         if self.radius_steps.iter().any(|s| s.radius_m == 0 || s.radius_m > 100_000) {
             errs.push(bad("radius_steps", "派单半径应在1米至100公里之间", "radii must be 1 m to 100 km"));
         }
-        if self.auto_assign_attempts > 0 && self.auto_assign_retry_min == 0 && self.auto_assign_attempts > 1 {
+        if self.auto_assign_attempts > 1 && self.auto_assign_retry_min == 0 {
             errs.push(bad("auto_assign_retry_min", "重试间隔不能为0", "the retry interval cannot be 0"));
         }
         if self.rank_band_m == 0 {

@@ -1115,12 +1115,7 @@ impl Order {
         self.dispatch.step = 0;
         self.dispatch.escalated = false;
         self.dispatch.auto_assign_attempts = 0;
-        // A scheduled order whose dispatch clock is already running (published late) starts
-        // at the ring in force.
-        if let Some(clock) = self.dispatch_clock() {
-            self.dispatch.step = dispatch::current_step(clock, now, &self.policy.dispatch);
-        }
-        let radius_m = self.policy.dispatch.radius_steps.get(self.dispatch.step).map_or(0, |s| s.radius_m);
+        let radius_m = self.policy.dispatch.radius_steps.first().map_or(0, |s| s.radius_m);
         Effect::Offer { radius_m, exclude: self.dispatch.excluded.clone() }
     }
 
