@@ -289,13 +289,17 @@ fn unknown_item(code: &ServiceCode) -> FieldError {
     )
 }
 
+/// Code, category, Chinese and English name, minutes, skills, price in yuan.
+type DefaultItem =
+    (&'static str, ServiceCategory, &'static str, &'static str, u32, &'static [&'static str], i64);
+
 /// The default catalogue: common home-care items with the usual durations, skills and
 /// prices of Chinese community services (prices in yuan, as a district sets them before
 /// subsidies).
 pub fn default_items() -> Vec<ServiceItem> {
     use ServiceCategory::*;
     #[rustfmt::skip]
-    let rows: &[(&str, ServiceCategory, &str, &str, u32, &[&str], i64)] = &[
+    let rows: &[DefaultItem] = &[
         ("home_cooking", Meals, "上门做饭", "Cooking at home", 90, &["cooking"], 40),
         ("meal_delivery", Meals, "送餐上门", "Meal delivery", 30, &[], 3),
         ("home_cleaning", Cleaning, "居家保洁", "Home cleaning", 120, &["housekeeping"], 80),

@@ -45,3 +45,43 @@ pub use settlement::{
     SettlementError, Split, SplitLine, monthly_statement, settle,
 };
 pub use timebank::{HourRecord, Ledger, Posting};
+
+#[cfg(test)]
+mod tests {
+    /// The `code_enum!` vocabularies serialise by variant name in snake case; their codes
+    /// must be the same strings, or the API and the stored JSON would disagree.
+    #[test]
+    fn every_code_is_its_serde_name() {
+        fn check<T: serde::Serialize + Copy>(all: &[T], code: impl Fn(T) -> &'static str) {
+            for v in all {
+                assert_eq!(serde_json::to_value(v).unwrap(), serde_json::Value::from(code(*v)));
+            }
+        }
+        macro_rules! check_all {
+            ($($t:path),+ $(,)?) => { $( check(<$t>::ALL, <$t>::as_str); )+ };
+        }
+        check_all!(
+            crate::catalogue::ServiceCategory,
+            crate::profile::ElderCategory,
+            crate::order::OrderState,
+            crate::order::ActorRole,
+            crate::order::OrderChannel,
+            crate::order::CancelReason,
+            crate::order::NoShowParty,
+            crate::order::OrderAction,
+            crate::order::Notice,
+            crate::quality::RatingTag,
+            crate::quality::ComplaintKind,
+            crate::quality::ComplaintState,
+            crate::settlement::FundingSource,
+            crate::settlement::Limit,
+            crate::settlement::SkipReason,
+            crate::meals::DishTag,
+            crate::meals::MealSlot,
+            crate::meals::Fulfilment,
+            crate::meals::MealOrderState,
+            crate::timebank::PostingKind,
+            crate::timebank::HourState,
+        );
+    }
+}

@@ -549,7 +549,7 @@ pub fn quality_score(inputs: &QualityInputs, policy: &QualityPolicy) -> QualityS
     let prior = u64::from(policy.prior_mean_milli.clamp(1000, 5000));
     let num = prior * u64::from(policy.prior_weight) + stars_milli + penalties * 1000;
     let den = u64::from(policy.prior_weight) + u64::from(inputs.ratings()) + penalties;
-    let milli = if den == 0 { prior } else { (num + den / 2) / den };
+    let milli = (num + den / 2).checked_div(den).unwrap_or(prior);
     QualityScore { milli: milli.clamp(1000, 5000) as u32, ratings: inputs.ratings() }
 }
 

@@ -43,7 +43,7 @@ code_enum! {
     /// Who pays a line of a split.
     FundingSource {
         /// Services the government buys for listed elders (政府购买服务).
-        GovernmentPurchase = ("gov_purchase", "政府购买服务", "Government-purchased services"),
+        GovPurchase = ("gov_purchase", "政府购买服务", "Government-purchased services"),
         /// Subsidies: hardship, disability, high age, meals (补贴).
         Subsidy = ("subsidy", "政府补贴", "Government subsidy"),
         /// The village collective (集体).
