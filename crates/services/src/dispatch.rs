@@ -346,7 +346,9 @@ pub fn rank(order: &Order, candidates: &[Caregiver], now: DateTime<Utc>) -> Vec<
         })
         .collect();
     out.sort_by_key(|r| (r.distance_m / band, Reverse(r.quality_milli), r.distance_m, r.caregiver));
-    out.dedup_by_key(|r| r.caregiver);
+    // A caregiver listed twice counts once, at their better rank.
+    let mut seen = std::collections::BTreeSet::new();
+    out.retain(|r| seen.insert(r.caregiver));
     out
 }
 

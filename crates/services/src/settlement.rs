@@ -224,6 +224,13 @@ impl RuleBook {
             let mut codes = BTreeSet::new();
             for (i, rule) in region.rules.iter().enumerate() {
                 let f = |name: &str| format!("regions[{ri}].rules[{i}].{name}");
+                if rule.code.as_str() == FundingSource::OwnPayment.as_str() {
+                    errs.push(rule_error(
+                        &f("code"),
+                        "该代码保留给个人自付",
+                        "this code is reserved for the own payment",
+                    ));
+                }
                 if !codes.insert(rule.code.as_str()) {
                     errs.push(rule_error(&f("code"), "规则代码重复", "duplicate rule code"));
                 }
