@@ -162,6 +162,18 @@ pub(crate) fn minutes(m: u32) -> Duration {
     Duration::minutes(i64::from(m))
 }
 
+/// A century: configured periods are capped at this, so no configuration can push a date
+/// past the calendar's end (a longer period means "never" anyway).
+const CENTURY_DAYS: u32 = 36_525;
+
+pub(crate) fn hours(h: u32) -> Duration {
+    Duration::hours(i64::from(h.min(CENTURY_DAYS * 24)))
+}
+
+pub(crate) fn days(d: u32) -> Duration {
+    Duration::days(i64::from(d.min(CENTURY_DAYS)))
+}
+
 /// A time span in a caregiver's agenda: `[start, end)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -422,7 +434,10 @@ impl Order {
             Schedule::At { start } => start,
             Schedule::Asap => self.taken_at.unwrap_or(now),
         };
-        Window { start, end: start + minutes(self.duration_min + self.policy.dispatch.travel_buffer_min) }
+        Window {
+            start,
+            end: start + minutes(self.duration_min.saturating_add(self.policy.dispatch.travel_buffer_min)),
+        }
     }
 
     /// When the next timer comes due, and which. `None` when nothing is pending.

@@ -5,12 +5,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use zhulao_domain::error::{Errors, required_text};
 use zhulao_domain::{Fen, FieldError, GeoPoint, code_enum};
 
 use crate::catalogue::ServiceCategory;
 use crate::codes::MenuCode;
+use crate::dispatch::days;
 use crate::error::{Refusal, refusal_display};
 use crate::order::{Actor, ActorRole};
 use crate::profile::ElderProfile;
@@ -173,8 +174,43 @@ impl Default for MealPolicy {
 }
 
 impl MealPolicy {
+    /// The offset is within ±18 hours, orders close at most 30 days ahead of the meal and are
+    /// taken at most 60 days ahead.
+    pub fn validate(&self) -> Result<(), Vec<FieldError>> {
+        let mut errs = Errors::default();
+        if self.utc_offset_min.abs() > 18 * 60 {
+            errs.push(FieldError::new(
+                "utc_offset_min",
+                "out_of_range",
+                "时区偏移应在±18小时以内",
+                "the UTC offset must be within ±18 hours",
+            ));
+        }
+        if self.days_before > 30 {
+            errs.push(FieldError::new(
+                "days_before",
+                "out_of_range",
+                "截止天数最多30天",
+                "at most 30 days before",
+            ));
+        }
+        if self.max_days_ahead > 60 || self.max_days_ahead < self.days_before {
+            errs.push(FieldError::new(
+                "max_days_ahead",
+                "out_of_range",
+                "可提前订餐天数应在截止天数与60天之间",
+                "the look-ahead must be between the days before the cut-off and 60",
+            ));
+        }
+        errs.check()
+    }
+
+    /// Local time's offset; an offset outside ±18 hours (refused by [`Self::validate`])
+    /// counts as UTC.
     fn offset(&self) -> FixedOffset {
-        FixedOffset::east_opt(self.utc_offset_min * 60)
+        self.utc_offset_min
+            .checked_mul(60)
+            .and_then(FixedOffset::east_opt)
             .unwrap_or(FixedOffset::east_opt(0).expect("zero offset"))
     }
 
@@ -185,7 +221,7 @@ impl MealPolicy {
 
     /// The cut-off for `date` in local time.
     pub fn local_cutoff_for(&self, date: NaiveDate) -> NaiveDateTime {
-        (date - Duration::days(i64::from(self.days_before))).and_time(self.cutoff)
+        (date - days(self.days_before)).and_time(self.cutoff)
     }
 
     /// Orders for `date` are open strictly before this instant.
@@ -206,7 +242,7 @@ impl MealPolicy {
             return Err(MealError::TooLate { date, cutoff, local: self.local_cutoff_for(date) });
         }
         let today = self.local_date(now);
-        if date > today + Duration::days(i64::from(self.max_days_ahead)) {
+        if date > today + days(self.max_days_ahead) {
             return Err(MealError::TooFarAhead { max_days: self.max_days_ahead });
         }
         Ok(())

@@ -697,7 +697,7 @@ impl Order {
                     "the scheduled time has passed".into(),
                 ));
             }
-            if start > now + Duration::days(i64::from(policy.max_days_ahead)) {
+            if start > now + dispatch::days(policy.max_days_ahead) {
                 return Err(invalid(
                     "schedule",
                     format!("最多可预约{}天以内的服务", policy.max_days_ahead),
@@ -973,7 +973,7 @@ impl Order {
                     return Err(wrong());
                 }
                 if let Some(end) = self.ended_at
-                    && now > end + Duration::days(i64::from(self.policy.complaint_window_days))
+                    && now > end + dispatch::days(self.policy.complaint_window_days)
                 {
                     return Err(OrderError::ComplaintWindowClosed);
                 }

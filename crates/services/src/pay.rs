@@ -89,12 +89,12 @@ pub fn pay_line(r: &PayRecord, p: &PayPolicy) -> PayLine {
         };
         (p.base_per_order.0, paid_min as u32, time, bonus)
     };
-    let mut penalty = i64::from(r.upheld_complaints) * p.complaint_penalty.0;
+    let mut penalty = i64::from(r.upheld_complaints).saturating_mul(p.complaint_penalty.0);
     if matches!(r.stars, Some(1 | 2)) {
-        penalty += p.low_rating_penalty.0;
+        penalty = penalty.saturating_add(p.low_rating_penalty.0);
     }
     if r.no_show {
-        penalty += p.no_show_penalty.0;
+        penalty = penalty.saturating_add(p.no_show_penalty.0);
     }
     PayLine {
         order: r.order,
@@ -104,7 +104,7 @@ pub fn pay_line(r: &PayRecord, p: &PayPolicy) -> PayLine {
         time: Fen(time),
         bonus: Fen(bonus),
         penalty: Fen(penalty),
-        total: Fen(base + time + bonus - penalty),
+        total: Fen(base.saturating_add(time).saturating_add(bonus).saturating_sub(penalty)),
     }
 }
 

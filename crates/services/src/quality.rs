@@ -2,10 +2,11 @@
 //! (open → handling → resolved → closed), and the caregiver quality score: a Bayesian
 //! average of the ratings in which upheld complaints and no-shows count as one-star ratings.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use zhulao_domain::error::{optional_text, required_text};
 use zhulao_domain::{FieldError, code_enum};
 
+use crate::dispatch::{days, hours};
 use crate::error::{Refusal, refusal_display};
 use crate::order::{Actor, ActorRole};
 
@@ -258,10 +259,6 @@ impl From<FieldError> for ComplaintError {
     }
 }
 
-fn hours(h: u32) -> Duration {
-    Duration::hours(i64::from(h))
-}
-
 impl ComplaintCase {
     /// Opens a case (after [`crate::order::Effect::OpenComplaint`], or from a phone call).
     #[allow(clippy::too_many_arguments)]
@@ -365,7 +362,7 @@ impl ComplaintCase {
                     return Err(wrong());
                 }
                 if let Some(r) = self.resolved_at
-                    && now > r + Duration::days(i64::from(self.policy.reopen_within_days))
+                    && now > r + days(self.policy.reopen_within_days)
                 {
                     return Err(ComplaintError::ReopenWindowClosed);
                 }
@@ -427,10 +424,7 @@ impl ComplaintCase {
             }
             ComplaintState::Resolved => {
                 if let Some(r) = self.resolved_at {
-                    t.push((
-                        r + Duration::days(i64::from(self.policy.reopen_within_days)),
-                        ComplaintTimer::AutoClose,
-                    ));
+                    t.push((r + days(self.policy.reopen_within_days), ComplaintTimer::AutoClose));
                 }
             }
             ComplaintState::Closed => {}
@@ -512,12 +506,13 @@ impl QualityInputs {
     /// Counts one rating; stars outside 1–5 are ignored.
     pub fn add_rating(&mut self, stars: u8) {
         if (1..=5).contains(&stars) {
-            self.stars[usize::from(stars - 1)] += 1;
+            let n = &mut self.stars[usize::from(stars - 1)];
+            *n = n.saturating_add(1);
         }
     }
 
     pub fn ratings(&self) -> u32 {
-        self.stars.iter().sum()
+        self.stars.iter().fold(0u32, |a, n| a.saturating_add(*n))
     }
 }
 
@@ -542,21 +537,26 @@ impl std::fmt::Display for QualityScore {
 /// average that starts at the prior and that complaints pull down. Integer arithmetic in
 /// thousandths of a star, rounded half up: the same inputs always give the same score.
 pub fn quality_score(inputs: &QualityInputs, policy: &QualityPolicy) -> QualityScore {
-    let penalties = u64::from(policy.complaint_weight) * u64::from(inputs.upheld_complaints)
-        + u64::from(policy.no_show_weight) * u64::from(inputs.no_shows);
-    let stars_milli: u64 =
-        inputs.stars.iter().enumerate().map(|(i, n)| (i as u64 + 1) * 1000 * u64::from(*n)).sum();
-    let prior = u64::from(policy.prior_mean_milli.clamp(1000, 5000));
-    let num = prior * u64::from(policy.prior_weight) + stars_milli + penalties * 1000;
-    let den = u64::from(policy.prior_weight) + u64::from(inputs.ratings()) + penalties;
+    // In u128: no configuration or count can overflow it.
+    let penalties = u128::from(policy.complaint_weight) * u128::from(inputs.upheld_complaints)
+        + u128::from(policy.no_show_weight) * u128::from(inputs.no_shows);
+    let ratings: u128 = inputs.stars.iter().map(|n| u128::from(*n)).sum();
+    let stars_milli: u128 =
+        inputs.stars.iter().enumerate().map(|(i, n)| (i as u128 + 1) * 1000 * u128::from(*n)).sum();
+    let prior = u128::from(policy.prior_mean_milli.clamp(1000, 5000));
+    let num = prior * u128::from(policy.prior_weight) + stars_milli + penalties * 1000;
+    let den = u128::from(policy.prior_weight) + ratings + penalties;
     let milli = (num + den / 2).checked_div(den).unwrap_or(prior);
-    QualityScore { milli: milli.clamp(1000, 5000) as u32, ratings: inputs.ratings() }
+    QualityScore {
+        milli: milli.clamp(1000, 5000) as u32,
+        ratings: u32::try_from(ratings).unwrap_or(u32::MAX),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
+    use chrono::{Duration, TimeZone};
 
     fn t0() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 5, 1, 2, 0, 0).unwrap()
@@ -689,6 +689,13 @@ mod tests {
         assert!(score(&[5; 95], 1, 0) > score(&[5; 95], 2, 0));
         assert!(score(&[5; 95], 0, 1) < score(&[5; 95], 0, 0));
         assert_eq!(score(&[1; 1000], 50, 50), 1012);
+        let extreme = QualityInputs { stars: [u32::MAX; 5], upheld_complaints: u32::MAX, no_shows: u32::MAX };
+        let policy = QualityPolicy {
+            complaint_weight: u32::MAX,
+            no_show_weight: u32::MAX,
+            ..QualityPolicy::default()
+        };
+        assert!((1000..=5000).contains(&quality_score(&extreme, &policy).milli));
         let s = quality_score(
             &QualityInputs { stars: [0, 0, 0, 1, 1], ..QualityInputs::default() },
             &QualityPolicy::default(),

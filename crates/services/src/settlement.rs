@@ -308,6 +308,15 @@ pub struct Usage {
 }
 
 impl Usage {
+    /// Counts a settlement's use of the rule (saturating: stored counters near the limits
+    /// of the integers must not panic).
+    fn add(&mut self, d: &UsageDelta) {
+        self.month_fen.0 = self.month_fen.0.saturating_add(d.fen.0);
+        self.year_fen.0 = self.year_fen.0.saturating_add(d.fen.0);
+        self.month_units = self.month_units.saturating_add(d.units);
+        self.year_units = self.year_units.saturating_add(d.units);
+    }
+
     /// The counters as they stand for `date`'s month and year.
     pub fn for_date(&self, date: NaiveDate) -> Usage {
         let (year, month) = (date.year(), date.month());
@@ -597,10 +606,7 @@ fn rule_amount(
     let mut used = input.balances.usage.get(&rule.code).map(|u| u.for_date(input.date)).unwrap_or_default();
     if let Some(d) = taken.usage.get(&rule.code) {
         // The same code twice in one list (refused by validation): count the first.
-        used.month_fen.0 += d.fen.0;
-        used.year_fen.0 += d.fen.0;
-        used.month_units += d.units;
-        used.year_units += d.units;
+        used.add(d);
     }
     if let Some(v) = c.per_month {
         cap(v.0.saturating_sub(used.month_fen.0), Limit::PerMonth);
@@ -651,10 +657,7 @@ impl Balances {
                 .get(rule)
                 .map(|u| u.for_date(date))
                 .unwrap_or_else(|| Usage::default().for_date(date));
-            u.month_fen.0 += d.fen.0;
-            u.year_fen.0 += d.fen.0;
-            u.month_units += d.units;
-            u.year_units += d.units;
+            u.add(d);
             let c = d.caps;
             let exceeded = c.per_month.is_some_and(|v| u.month_fen > v)
                 || c.per_year.is_some_and(|v| u.year_fen > v)

@@ -111,6 +111,24 @@ fn tomorrows_lunch_until_six_the_evening_before() {
 }
 
 #[test]
+fn policies_validate() {
+    assert_eq!(MealPolicy::default().validate(), Ok(()));
+    let bad = MealPolicy { utc_offset_min: 20 * 60, days_before: 31, ..MealPolicy::default() };
+    assert_eq!(bad.validate().unwrap_err().len(), 3);
+    // Absurd values never panic: the offset counts as UTC, periods are capped.
+    let absurd =
+        MealPolicy { utc_offset_min: i32::MAX, days_before: u32::MAX, max_days_ahead: u32::MAX, ..bad };
+    assert!(place_at(beijing(9, 0, 0)).is_ok());
+    let _ = MealOrder::place(
+        &menu(7, tomorrow()),
+        &req(1, "set_a", Fulfilment::DineIn, None),
+        None,
+        beijing(9, 0, 0),
+        &absurd,
+    );
+}
+
+#[test]
 fn other_cut_off_rules() {
     // Same-day ordering until 09:30, in a canteen on UTC.
     let p = MealPolicy {

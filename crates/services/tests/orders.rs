@@ -515,6 +515,25 @@ fn new_orders_are_validated() {
 }
 
 #[test]
+fn absurd_policies_do_not_panic() {
+    let mut o = completed();
+    o.policy.complaint_window_days = u32::MAX;
+    o.policy.confirm_window_min = u32::MAX;
+    o.policy.dispatch.travel_buffer_min = u32::MAX;
+    let complain = Command::Complain { by: ELDER, kind: ComplaintKind::Other, text: "x".into() };
+    o.apply(&complain, t0() + chrono::Duration::days(3_000)).unwrap();
+    assert!(o.next_due().is_some());
+    let _ = o.window(t0());
+    let p = OrderPolicy { max_days_ahead: u32::MAX, ..OrderPolicy::default() };
+    let catalogue = zhulao_services::Catalogue::with_defaults();
+    let code = zhulao_services::ServiceCode::parse("item", "haircut").unwrap();
+    let quote = catalogue.quote(&code, &region()).unwrap();
+    let far = Schedule::At { start: t0() + chrono::Duration::days(365 * 50) };
+    let input = NewOrder::from_quote(&quote, 1, region(), home(), ELDER, OrderChannel::App, far, "");
+    assert!(Order::new(input, p, t0()).is_ok());
+}
+
+#[test]
 fn orders_and_commands_round_trip_through_json() {
     let o = completed();
     let json = serde_json::to_string(&o).unwrap();
