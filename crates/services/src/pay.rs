@@ -5,6 +5,8 @@
 use chrono::{Datelike, NaiveDate};
 use zhulao_domain::Fen;
 
+use crate::order::{NoShowParty, Order, OrderState};
+
 /// Pay rates; configurable per provider or region.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -57,6 +59,30 @@ pub struct PayRecord {
     pub upheld_complaints: u32,
     /// The caregiver did not turn up.
     pub no_show: bool,
+}
+
+impl PayRecord {
+    /// The pay record of a completed or missed order (`None` if nobody held it, or it is
+    /// still in progress or was cancelled). `date` is the local service date;
+    /// `upheld_complaints` comes from the order's complaint cases.
+    pub fn from_order(id: i64, order: &Order, date: NaiveDate, upheld_complaints: u32) -> Option<PayRecord> {
+        let caregiver = order.caregiver?;
+        let no_show = order.no_show.as_ref().is_some_and(|n| n.party == NoShowParty::Caregiver);
+        let served = matches!(order.state, OrderState::Completed | OrderState::Rated | OrderState::Settled);
+        if !served && !no_show {
+            return None;
+        }
+        Some(PayRecord {
+            order: id,
+            caregiver,
+            date,
+            served_min: order.served_min.unwrap_or(0),
+            standard_min: order.duration_min,
+            stars: order.rating.as_ref().map(|r| r.stars),
+            upheld_complaints,
+            no_show,
+        })
+    }
 }
 
 /// Pay for one order. `total` may be negative (penalties larger than the pay).

@@ -29,13 +29,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{Datelike, NaiveDate};
+use chrono::{Datelike, FixedOffset, NaiveDate};
 use zhulao_domain::error::Errors;
 use zhulao_domain::{Fen, FieldError, RegionCode, code_enum};
 
 use crate::catalogue::ServiceCategory;
 use crate::codes::{PoolCode, RuleCode, ServiceCode};
 use crate::error::{Refusal, refusal_display};
+use crate::order::Order;
 use crate::profile::{ElderCategory, ElderProfile};
 use crate::region::{RegionPrefix, most_specific};
 
@@ -466,6 +467,32 @@ pub struct SettleInput {
     /// The local date of the service: rules' periods and usage months count by it.
     pub date: NaiveDate,
     pub balances: Balances,
+}
+
+impl SettleInput {
+    /// The input for a completed order: its price, category and item, the service date being
+    /// the local date (at `utc_offset_min`, China +480) of check-out — of creation if there
+    /// was none.
+    pub fn for_order(
+        order: &Order,
+        elder: ElderProfile,
+        utc_offset_min: i32,
+        balances: Balances,
+    ) -> SettleInput {
+        let at = order.checked_out_at.unwrap_or(order.created_at);
+        let offset = utc_offset_min
+            .checked_mul(60)
+            .and_then(FixedOffset::east_opt)
+            .unwrap_or(FixedOffset::east_opt(0).expect("zero offset"));
+        SettleInput {
+            price: order.price,
+            service: order.category,
+            item: Some(order.item.clone()),
+            elder,
+            date: at.with_timezone(&offset).date_naive(),
+            balances,
+        }
+    }
 }
 
 /// A settlement: the split, what it takes from the balances, and what every rule did.

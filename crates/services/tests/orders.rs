@@ -4,12 +4,13 @@ mod common;
 
 use common::*;
 use zhulao_domain::Fen;
+use zhulao_services::PayRecord;
 use zhulao_services::order::{
     ActorRole, CancelReason, Command, Effect, NoShowParty, Notice, OrderAction, OrderError, OrderState,
     PhotoRef, Recipient, Schedule, may_cancel,
 };
 use zhulao_services::quality::{ComplaintKind, RatingTag};
-use zhulao_services::settlement::{FundingSource, Split, SplitLine};
+use zhulao_services::settlement::{Balances, FundingSource, SettleInput, Split, SplitLine, default_rules};
 use zhulao_services::{Actor, NewOrder, Order, OrderChannel, OrderPolicy, Refusal};
 
 const CG: i64 = 50;
@@ -97,8 +98,18 @@ fn the_whole_way_from_order_to_settlement() {
     assert_eq!(o.state, OrderState::Rated);
     assert_eq!(fx, vec![Effect::RescoreCaregiver { caregiver: CG }]);
 
-    o.apply(&Command::Settle { split: own_split(Fen(6000)) }, t0() + mins(100)).unwrap();
+    // The settlement input and the pay record come from the order.
+    let profile =
+        zhulao_services::ElderProfile { elder: 1, region: region(), age: 83, categories: Default::default() };
+    let input = SettleInput::for_order(&o, profile, 480, Balances::default());
+    assert_eq!((input.price, input.date), (Fen(6000), chrono::NaiveDate::from_ymd_opt(2026, 5, 11).unwrap()));
+    let split = default_rules().settle(&input).unwrap().split;
+    assert_eq!(split.amount(FundingSource::Subsidy), Fen(500), "80+: 5 yuan off");
+    o.apply(&Command::Settle { split }, t0() + mins(100)).unwrap();
     assert_eq!(o.state, OrderState::Settled);
+    let pay = PayRecord::from_order(77, &o, input.date, 0).unwrap();
+    assert_eq!((pay.caregiver, pay.served_min, pay.stars, pay.no_show), (CG, 65, Some(5), false));
+    assert_eq!(PayRecord::from_order(78, &published(), input.date, 0), None);
     let actions: Vec<OrderAction> = o.history.iter().map(|h| h.action).collect();
     use OrderAction::*;
     assert_eq!(actions, vec![Create, Publish, Grab, StartTrip, CheckIn, CheckOut, Confirm, Rate, Settle]);
