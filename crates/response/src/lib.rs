@@ -16,4 +16,4 @@ mod service;
 pub use live::{LiveEvent, LiveHub};
 pub use notifier::{DeviceLink, Downlink, NoDevices, Notifier, OutgoingNotification, Recipient};
 pub use policy::Policies;
-pub use service::{ActError, ResponderPosition, Response, alarm_summary};
+pub use service::{ActError, RankedResponder, ResponderPosition, Response, alarm_summary};
