@@ -20,6 +20,8 @@ use crate::routes::*;
         crate::alarms::alarm_stats,
         crate::alarms::report_position,
         crate::alarms::device_config,
+        crate::alarms::alarm_responders,
+        crate::map::wearers,
         login,
         logout,
         me,
