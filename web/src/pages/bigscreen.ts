@@ -105,7 +105,7 @@ export async function bigScreen(root: HTMLElement): Promise<Cleanup> {
   };
   const mapEl = h('div', { class: 'bs-map', 'data-testid': 'bs-map' });
   const kindsEl = h('div', { class: 'bs-chart' });
-  const panel = (title: Key, ...body: (Node | string)[]) => h('section', { class: 'bs-panel' }, h('h3', null, t(title)), ...body);
+  const panel = (title: Key, grow: number, ...body: (Node | string)[]) => h('section', { class: 'bs-panel', style: { flexGrow: String(grow) } }, h('h3', null, t(title)), ...body);
   const stage = h(
     'div',
     { class: 'bs' },
@@ -122,18 +122,18 @@ export async function bigScreen(root: HTMLElement): Promise<Cleanup> {
       h(
         'div',
         { class: 'bs-col' },
-        panel('bs_wearers_online', h('div', { class: 'row' }, els.online, els.total), h('div', { class: 'row small' }, h('span', { class: 'dot offline' }), t('bs_legend_offline'), els.offline, h('span', { class: 'dot alarm' }), t('bs_legend_alarm'), els.alarmDots)),
-        panel('bs_alarms_today', h('div', { class: 'row' }, els.alarmsToday, h('div', { class: 'sub' }, t('bs_open_alarms'), ' ', els.open)), kindsEl),
-        panel('bs_answer_time', h('div', { class: 'row' }, h('div', null, h('div', { class: 'sub' }, t('bs_within_30s')), els.within)), h('div', { class: 'row small' }, t('bs_p50'), els.p50, t('bs_p90'), els.p90)),
+        panel('bs_wearers_online', 0.8, h('div', { class: 'row' }, els.online, els.total), h('div', { class: 'row small' }, h('span', { class: 'dot offline' }), t('bs_legend_offline'), els.offline, h('span', { class: 'dot alarm' }), t('bs_legend_alarm'), els.alarmDots)),
+        panel('bs_alarms_today', 1.6, h('div', { class: 'row' }, els.alarmsToday, h('span', { class: 'sub' }, t('bs_open_alarms')), els.open), kindsEl),
+        panel('bs_answer_time', 1, h('div', { class: 'row' }, h('div', null, h('div', { class: 'sub' }, t('bs_within_30s')), els.within)), h('div', { class: 'row small' }, t('bs_p50'), els.p50, t('bs_p90'), els.p90)),
       ),
       h('div', { class: 'bs-center' }, mapEl, legend()),
       h(
         'div',
         { class: 'bs-col' },
-        panel('bs_on_the_way', h('div', { class: 'row' }, els.onTheWay, h('div', { class: 'sub' }, t('bs_on_site'), ' ', els.onSite))),
-        panel('bs_card_coverage', h('div', { class: 'row' }, els.cardCov), h('div', { class: 'sub' }, t('bs_device_coverage')), h('div', { class: 'row' }, els.deviceCov), h('div', { class: 'row small' }, t('bs_elders'), els.elders, t('bs_facilities'), els.facilities)),
-        panel('bs_live_feed', els.feed),
-        panel('bs_services_pending', h('div', { class: 'pending-box' }, h('span', { class: 'tag pending' }, t('pending_issue5')), ' ', t('pending_issue5_long'))),
+        panel('bs_on_the_way', 0.6, h('div', { class: 'row' }, els.onTheWay, h('span', { class: 'sub' }, t('bs_on_site')), els.onSite)),
+        panel('bs_card_coverage', 1.5, h('div', { class: 'row' }, els.cardCov), h('div', { class: 'sub' }, t('bs_device_coverage')), h('div', { class: 'row' }, els.deviceCov), h('div', { class: 'row small' }, t('bs_elders'), els.elders, t('bs_facilities'), els.facilities)),
+        panel('bs_live_feed', 1.5, els.feed),
+        panel('bs_services_pending', 0.7, h('div', { class: 'pending-box' }, h('span', { class: 'tag pending' }, t('pending_issue5')), ' ', t('pending_issue5_long'))),
       ),
     ),
   );
@@ -366,7 +366,7 @@ export async function bigScreen(root: HTMLElement): Promise<Cleanup> {
     map.setOption({ series: dotSeries() });
     done();
   }, 250);
-  // Positions move slowly and the feed only carries changes: a fresh snapshot twice a minute.
+  // Positions move slowly and the feed only carries changes: a fresh snapshot every 15 s.
   const refresh = setInterval(async () => {
     try {
       await Promise.all([loadSnapshot(), loadOpen()]);
@@ -374,7 +374,7 @@ export async function bigScreen(root: HTMLElement): Promise<Cleanup> {
     } catch {
       /* the next round */
     }
-  }, 30_000);
+  }, 15_000);
   window.__zhulaoBigScreen = { apply: (events) => events.forEach(apply), ids: () => wm.ids };
   const feed = subscribe(
     apply,

@@ -287,7 +287,7 @@ export async function callCentre(root: HTMLElement, params: Record<string, strin
       h(
         'div',
         { class: 'cc-grid two' },
-        h('div', { class: 'card' }, h('h3', null, t('c_timeline')), h('ol', { class: 'timeline', 'data-testid': 'timeline' }, d.timeline.map((ev) => h('li', null, h('time', null, fmtClock(ev.at)), ' ', ev.kind, ev.actor ? ` · ${ev.actor}` : '')))),
+        h('div', { class: 'card' }, h('h3', null, t('c_timeline')), h('ol', { class: 'timeline', 'data-testid': 'timeline' }, d.timeline.map((ev) => h('li', null, h('time', null, fmtClock(ev.at)), ' ', label('ev', ev.kind), ev.actor ? ` · ${label('actor', ev.actor)}` : '')))),
         h('div', { class: 'card' }, h('h3', null, t('c_notifications')), h('ol', { class: 'timeline' }, d.notifications.map((n) => h('li', null, h('time', null, fmtClock(n.at)), ` ${n.purpose} · ${n.channel} · ${n.target} · ${n.outcome}`, n.detail ? h('div', { class: 'muted' }, n.detail) : null)))),
       ),
     );
