@@ -13,8 +13,13 @@ let server;
 let browser;
 
 before(async () => {
-  // Start both at once: the browser is checked while the demo district loads.
-  [server, browser] = await Promise.all([startZhulao({ elders: 2000 }), launchBrowser()]);
+  // Start both at once: the browser is checked while the demo district loads. Either failing
+  // fails every test (after() still stops whatever did start).
+  const [s, b] = await Promise.allSettled([startZhulao({ elders: 2000 }), launchBrowser()]);
+  if (s.status === 'fulfilled') server = s.value;
+  if (b.status === 'fulfilled') browser = b.value;
+  if (b.status === 'rejected') throw b.reason;
+  if (s.status === 'rejected') throw s.reason;
 }, { timeout: 360_000 });
 
 after(async () => {
