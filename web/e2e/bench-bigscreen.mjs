@@ -11,11 +11,12 @@
 //
 // Usage: node e2e/bench-bigscreen.mjs [--elders 65000] [--seconds 30] [--rate 333]
 // The binary is ZHULAO_BIN, else target/release/zhulao if built, else target/debug/zhulao.
+// ZHULAO_BENCH_DB=/path/bench.db keeps the loaded district between runs (loading takes minutes).
 
 import { existsSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startZhulao, launchBrowser, signIn, until } from './harness.mjs';
+import { startZhulao, launchBrowser, signIn, until, shot } from './harness.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const arg = (name, dflt) => {
@@ -40,7 +41,7 @@ const f = (x) => (Number.isFinite(x) ? x.toFixed(1) : '—');
 
 console.log(`starting zhulao demo with ${elders} elders (${process.env.ZHULAO_BIN ?? 'debug build'})…`);
 const t0 = Date.now();
-const server = await startZhulao({ elders, timeoutMs: 1_800_000, logName: 'bench-zhulao.log' });
+const server = await startZhulao({ elders, timeoutMs: 1_800_000, logName: 'bench-zhulao.log', database: process.env.ZHULAO_BENCH_DB ?? null });
 console.log(`serving at ${server.base} after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 const browser = await launchBrowser();
 try {
@@ -93,6 +94,7 @@ try {
     },
     { seconds, rate },
   );
+  await shot(page, 'bench-bigscreen');
   const long = result.frames.filter((x) => x > 50).length;
   console.log('\nbig screen, 1920×1080, headless Chromium (software rendering, --disable-gpu)');
   console.log(`  wearers on the map                 ${wearers}`);

@@ -37,14 +37,15 @@ function binary() {
  * Starts `zhulao demo` and resolves when it serves: { base, stop(), log }.
  * `extra` are more arguments (e.g. ['--elders', '65000']); `timeoutMs` covers loading.
  */
-export async function startZhulao({ elders = 2000, extra = [], timeoutMs = 300_000, logName = 'zhulao.log' } = {}) {
+export async function startZhulao({ elders = 2000, extra = [], timeoutMs = 300_000, logName = 'zhulao.log', database = null } = {}) {
   await mkdir(ARTIFACTS, { recursive: true });
   const dir = await mkdtemp(join(tmpdir(), 'zhulao-e2e-'));
   const [m1, m2] = [await freePort(), await freePort()];
+  // A given database is reused (a demo district loaded once); otherwise a fresh one per run.
   const args = [
     'demo',
-    '--fresh',
-    '--database-url', `sqlite://${join(dir, 'demo.db')}`,
+    ...(database ? [] : ['--fresh']),
+    '--database-url', `sqlite://${database ?? join(dir, 'demo.db')}`,
     '--listen', '127.0.0.1:0',
     '--mqtt-listen', `127.0.0.1:${m1}`,
     '--mqtt-listen-v5', `127.0.0.1:${m2}`,

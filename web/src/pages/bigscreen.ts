@@ -157,6 +157,9 @@ export async function bigScreen(root: HTMLElement): Promise<Cleanup> {
   let facilities: Facility[] = [];
   let openAlarms: AlarmItem[] = [];
 
+  // Three canvas layers (zlevel): the outline, circles and facilities never change; the
+  // wearer dots are repainted on an update; the rippling alarm dots animate on their own, so
+  // their animation does not repaint 20,000 dots every frame.
   const baseOption = (): echarts.EChartsCoreOption => ({
     backgroundColor: 'transparent',
     animation: false,
@@ -185,9 +188,9 @@ export async function bigScreen(root: HTMLElement): Promise<Cleanup> {
         },
         z: 1,
       },
-      { id: 'offline', type: 'scatter', coordinateSystem: 'geo', symbolSize: 3, large: true, largeThreshold: 500, itemStyle: { color: COLORS.offline }, data: [], z: 2, silent: true },
-      { id: 'normal', type: 'scatter', coordinateSystem: 'geo', symbolSize: 3, large: true, largeThreshold: 500, itemStyle: { color: COLORS.normal }, data: [], z: 3, silent: true },
-      { id: 'alarm', type: 'effectScatter', coordinateSystem: 'geo', symbolSize: 9, rippleEffect: { scale: 4, brushType: 'stroke' }, itemStyle: { color: COLORS.alarm }, data: [], z: 5, silent: true },
+      { id: 'offline', type: 'scatter', coordinateSystem: 'geo', dimensions: ['lng', 'lat'], symbolSize: 3, large: true, largeThreshold: 500, itemStyle: { color: COLORS.offline }, data: new Float32Array(0), zlevel: 1, z: 2, silent: true },
+      { id: 'normal', type: 'scatter', coordinateSystem: 'geo', dimensions: ['lng', 'lat'], symbolSize: 3, large: true, largeThreshold: 500, itemStyle: { color: COLORS.normal }, data: new Float32Array(0), zlevel: 1, z: 3, silent: true },
+      { id: 'alarm', type: 'effectScatter', coordinateSystem: 'geo', symbolSize: 9, rippleEffect: { scale: 4, brushType: 'stroke' }, itemStyle: { color: COLORS.alarm }, data: [], zlevel: 2, z: 5, silent: true },
       {
         id: 'facilities',
         type: 'scatter',
@@ -202,23 +205,38 @@ export async function bigScreen(root: HTMLElement): Promise<Cleanup> {
     ],
   });
 
-  /** The three dot series from the current columns. */
+  /** The three dot series from the current columns, as flat typed arrays (lon, lat, lon, lat …). */
   const dotSeries = () => {
-    const by: [number, number][][] = [[], [], []];
-    for (let i = 0; i < wm.ids.length; i++) {
-      const lat = wm.lat[i], lon = wm.lon[i];
-      if (lat == null || lon == null) continue;
-      by[stateOf(i)].push([lon, lat]);
+    const n = wm.ids.length;
+    const counts = [0, 0, 0];
+    const st = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      if (wm.lat[i] == null || wm.lon[i] == null) {
+        st[i] = 255;
+        continue;
+      }
+      st[i] = stateOf(i);
+      counts[st[i]]++;
     }
     // Alarms raised without a device (a phone call) still show where they are.
-    for (const a of openAlarms) {
-      const loc = a.alarm.location;
-      if (!a.alarm.device_id && loc) by[ALARM].push([loc.lon, loc.lat]);
+    const extra = openAlarms.filter((a) => !a.alarm.device_id && a.alarm.location);
+    counts[ALARM] += extra.length;
+    const by = counts.map((c) => new Float32Array(c * 2));
+    const at = [0, 0, 0];
+    for (let i = 0; i < n; i++) {
+      const s = st[i];
+      if (s === 255) continue;
+      by[s][at[s]++] = wm.lon[i]!;
+      by[s][at[s]++] = wm.lat[i]!;
+    }
+    for (const a of extra) {
+      by[ALARM][at[ALARM]++] = a.alarm.location.lon;
+      by[ALARM][at[ALARM]++] = a.alarm.location.lat;
     }
     return [
       { id: 'offline', data: by[OFFLINE] },
       { id: 'normal', data: by[NORMAL] },
-      { id: 'alarm', data: by[ALARM] },
+      { id: 'alarm', data: pairs(by[ALARM]) },
     ];
   };
 
@@ -394,6 +412,13 @@ export async function bigScreen(root: HTMLElement): Promise<Cleanup> {
     map.dispose();
     kinds.dispose();
   };
+}
+
+/** A flat lon/lat array as pairs (the effect series takes plain data). */
+function pairs(flat: Float32Array): [number, number][] {
+  const out: [number, number][] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i], flat[i + 1]]);
+  return out;
 }
 
 function legend(): HTMLElement {
