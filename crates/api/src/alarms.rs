@@ -28,6 +28,7 @@ pub fn router() -> axum::Router<AppState> {
         .route("/alarms", get(list_alarms).post(raise_alarm))
         .route("/alarms/stats", get(alarm_stats))
         .route("/alarms/{id}", get(get_alarm))
+        .route("/alarms/{id}/responders", get(alarm_responders))
         .route("/alarms/{id}/{step}", post(alarm_step))
         .route("/me/position", post(report_position))
         .route("/devices/{id}/config", post(device_config))
@@ -38,14 +39,14 @@ pub fn router() -> axum::Router<AppState> {
 /// Who sees which alarms: the call centre and supervisors by region, care managers and
 /// family their elders, responders what they are dispatched to.
 #[derive(Debug, Clone)]
-enum AlarmScope {
+pub(crate) enum AlarmScope {
     All,
     Region(String),
     Elders(HashSet<i64>),
     Responder(i64),
 }
 
-async fn alarm_scope(state: &AppState, v: &Viewer) -> ApiResult<AlarmScope> {
+pub(crate) async fn alarm_scope(state: &AppState, v: &Viewer) -> ApiResult<AlarmScope> {
     Ok(match v.role {
         Role::Admin => AlarmScope::All,
         Role::Supervisor | Role::Operator => match &v.region {
@@ -68,7 +69,7 @@ async fn alarm_scope(state: &AppState, v: &Viewer) -> ApiResult<AlarmScope> {
 }
 
 impl AlarmScope {
-    fn apply(&self, f: &mut AlarmFilter) {
+    pub(crate) fn apply(&self, f: &mut AlarmFilter) {
         match self {
             AlarmScope::All => {}
             AlarmScope::Region(p) => f.region_prefix = Some(p.clone()),
@@ -248,6 +249,59 @@ pub async fn get_alarm(
         elder,
         device_state,
     }))
+}
+
+/// A responder the call centre could send, as the alarm's map shows them.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ResponderView {
+    pub account_id: i64,
+    pub display_name: String,
+    /// caregiver or station_staff.
+    pub role: String,
+    /// WGS-84: their phone's last position, or their station's.
+    pub lat: f64,
+    pub lon: f64,
+    /// walk, e_bike, car.
+    pub mode: String,
+    pub distance_m: f64,
+    pub eta_s: u32,
+}
+
+/// The nearest available responders to an open alarm (up to 5, fastest first): who the
+/// dispatch step would choose from. The call centre only.
+#[utoipa::path(get, path = "/api/v1/alarms/{id}/responders",
+    responses((status = 200, body = Vec<ResponderView>), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn alarm_responders(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Vec<ResponderView>>> {
+    user.require(Action::HandleAlarms)?;
+    let a = visible_alarm(&state, &user, id).await?;
+    if !a.case.is_open() {
+        return Ok(Json(Vec::new()));
+    }
+    let ranked = state.response.nearest_responders(&a, 5).await?;
+    let mut out = Vec::with_capacity(ranked.len());
+    for r in ranked {
+        let acc = state.store.account(r.account_id).await?;
+        out.push(ResponderView {
+            account_id: r.account_id,
+            display_name: acc.display_name,
+            role: acc.role.as_str().to_string(),
+            lat: r.at.lat,
+            lon: r.at.lon,
+            mode: match r.mode {
+                TravelMode::Walk => "walk",
+                TravelMode::EBike => "e_bike",
+                TravelMode::Car => "car",
+            }
+            .to_string(),
+            distance_m: r.distance_m.round(),
+            eta_s: r.eta_s,
+        });
+    }
+    Ok(Json(out))
 }
 
 /// A step's parameters; which are needed depends on the step.
@@ -516,12 +570,16 @@ pub async fn report_position(
 pub async fn live(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Response> {
     user.require(Action::ReadAlarms)?;
     let scope = alarm_scope(&state, &user.viewer()).await?;
+    let digits = crate::map::position_digits(&user.viewer());
     let rx = state.response.hub().subscribe();
-    let stream = futures_util::stream::unfold((rx, scope), |(mut rx, scope)| async move {
+    let stream = futures_util::stream::unfold((rx, scope), move |(mut rx, scope)| async move {
         loop {
             match rx.recv().await {
-                Ok(e) => {
+                Ok(mut e) => {
                     if visible_live(&scope, &e) {
+                        if e.topic == "device" {
+                            coarsen_position(&mut e.data, digits);
+                        }
                         let ev = SseEvent::default().event(e.topic).json_data(&e).unwrap_or_default();
                         return Some((Ok::<_, Infallible>(ev), (rx, scope)));
                     }
@@ -540,6 +598,15 @@ pub async fn live(State(state): State<AppState>, user: CurrentUser) -> ApiResult
         sse,
     )
         .into_response())
+}
+
+/// A device event's position as precise as the viewer may see it (the same grid as the map).
+fn coarsen_position(data: &mut serde_json::Value, digits: i32) {
+    for key in ["lat", "lon"] {
+        if let Some(x) = data.get(key).and_then(serde_json::Value::as_f64) {
+            data[key] = crate::map::round_to(x, digits).into();
+        }
+    }
 }
 
 fn visible_live(scope: &AlarmScope, e: &LiveEvent) -> bool {

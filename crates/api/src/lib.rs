@@ -9,6 +9,7 @@ mod alarms;
 pub mod auth;
 pub mod error;
 pub mod extract;
+mod map;
 mod openapi;
 mod routes;
 pub mod views;
@@ -81,4 +82,10 @@ impl AppState {
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
     routes::router(state)
+}
+
+/// The API's answer to a path it does not route (404 `not_found`, the one JSON error shape),
+/// for a fallback placed in front of it (the web console).
+pub fn route_not_found() -> axum::response::Response {
+    axum::response::IntoResponse::into_response(error::ApiError::NotFound("route"))
 }

@@ -21,6 +21,8 @@ use crate::routes::*;
         crate::alarms::report_position,
         crate::alarms::device_config,
         crate::alarms::device_command,
+        crate::alarms::alarm_responders,
+        crate::map::wearers,
         login,
         logout,
         me,

@@ -60,6 +60,7 @@ pub fn router(state: AppState) -> Router {
         .route("/stats", get(stats))
         .route("/audit", get(list_audit))
         .merge(crate::alarms::router())
+        .merge(crate::map::router())
         .layer(DefaultBodyLimit::max(MAX_UPLOAD));
     Router::new()
         .route("/healthz", get(healthz))

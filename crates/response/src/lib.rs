@@ -18,4 +18,4 @@ pub use notifier::{
     CommandRefused, DeviceLink, Downlink, NoDevices, Notifier, OutgoingNotification, Recipient,
 };
 pub use policy::Policies;
-pub use service::{ActError, ResponderPosition, Response, alarm_summary};
+pub use service::{ActError, RankedResponder, ResponderPosition, Response, alarm_summary};

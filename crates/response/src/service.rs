@@ -102,6 +102,19 @@ fn step_name(cmd: &Command) -> &'static str {
 }
 
 /// The live-feed view of an alarm: what a console needs to place and sort it, no personal data.
+/// A responder who could be sent to an alarm, as the console's map shows them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RankedResponder {
+    pub account_id: i64,
+    /// Their phone's last position, or their station's.
+    pub at: GeoPoint,
+    pub mode: TravelMode,
+    /// Straight-line distance to the alarm, metres.
+    pub distance_m: f64,
+    /// Estimated travel time, seconds.
+    pub eta_s: u32,
+}
+
 pub fn alarm_summary(a: &AlarmRow) -> serde_json::Value {
     let c = &a.case;
     serde_json::json!({
@@ -467,6 +480,32 @@ impl Response {
             Some(e) => self.store.elder(e).await?.record.location,
             None => None,
         })
+    }
+
+    /// The responders the console shows on an alarm's map: up to `n` available candidates,
+    /// fastest first, with where they are and their estimated travel time. Empty when the
+    /// alarm has no position.
+    pub async fn nearest_responders(
+        &self,
+        row: &AlarmRow,
+        n: usize,
+    ) -> Result<Vec<RankedResponder>, StoreError> {
+        let Some(point) = self.alarm_point(row).await? else { return Ok(Vec::new()) };
+        let candidates = self.candidates(row).await?;
+        let at: HashMap<i64, &Candidate> = candidates.iter().map(|c| (c.account_id, c)).collect();
+        Ok(rank_by_eta(point, &candidates, &[])
+            .into_iter()
+            .take(n)
+            .filter_map(|(id, eta_s)| {
+                at.get(&id).map(|c| RankedResponder {
+                    account_id: id,
+                    at: c.at,
+                    mode: c.mode,
+                    distance_m: c.at.distance_m(point),
+                    eta_s,
+                })
+            })
+            .collect())
     }
 
     /// Caregivers and station staff of the alarm's district who are on duty, not busy with

@@ -163,7 +163,7 @@ macro_rules! alarm_store {
         };
         use $crate::alarms::{
             AlarmEvent, AlarmFilter, AlarmRow, AlarmStore, DeviceState, NewAlarm, NewAlarmEvent,
-            NotificationRecord, Raised,
+            NotificationRecord, Raised, WearerState,
         };
 
         async fn fetch_alarm<'e>(e: impl sqlx::Executor<'e, Database = $db>, id: i64) -> Result<AlarmRow> {
@@ -561,6 +561,38 @@ macro_rules! alarm_store {
                 .fetch_optional(&self.pool)
                 .await?
                 .map(DeviceStateDbRow::into_state))
+            }
+
+            async fn wearer_states(&self, scope: &ElderScope) -> Result<Vec<WearerState>> {
+                // The scope is an expression over `elders`, so it filters a subquery of its own.
+                let mut qb = QueryBuilder::<$db>::new(
+                    "SELECT d.id, e.id, e.region_code, s.online, s.last_seen_at, s.lat, s.lon, e.lat, e.lon \
+                     FROM devices d \
+                     JOIN (SELECT id, region_code, lat, lon FROM elders WHERE status = 'active' AND (",
+                );
+                push_scope(&mut qb, scope);
+                qb.push(
+                    ")) e ON e.id = d.elder_id \
+                     LEFT JOIN device_state s ON s.device_id = d.id \
+                     WHERE d.active ORDER BY d.id",
+                );
+                type Row =
+                    (i64, i64, String, Option<bool>, Option<i64>, Option<f64>, Option<f64>, Option<f64>, Option<f64>);
+                let rows: Vec<Row> = qb.build_query_as().fetch_all(&self.pool).await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(device_id, elder_id, region_code, online, last_seen_at, lat, lon, hlat, hlon)| {
+                        WearerState {
+                            device_id,
+                            elder_id,
+                            region_code,
+                            online,
+                            last_seen_at,
+                            fix: lat.zip(lon),
+                            home: hlat.zip(hlon),
+                        }
+                    })
+                    .collect())
             }
         }
     };

@@ -178,6 +178,22 @@ pub struct DeviceState {
     pub vitals_at: Option<i64>,
 }
 
+/// One bound wearer as the map shows it: the device's latest state, with the elder's region
+/// and home position for a device that has not reported a fix yet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WearerState {
+    pub device_id: i64,
+    pub elder_id: i64,
+    pub region_code: String,
+    /// `None` when the device has never connected.
+    pub online: Option<bool>,
+    pub last_seen_at: Option<i64>,
+    /// The device's last fix (WGS-84), if it has reported one.
+    pub fix: Option<(f64, f64)>,
+    /// The elder's home (WGS-84), if the record has one.
+    pub home: Option<(f64, f64)>,
+}
+
 /// Alarm persistence; a supertrait of [`crate::Store`], so every store has it.
 #[async_trait]
 pub trait AlarmStore: Send + Sync {
@@ -212,4 +228,7 @@ pub trait AlarmStore: Send + Sync {
     /// Upserts many device states in one transaction.
     async fn upsert_device_states(&self, states: &[DeviceState]) -> Result<()>;
     async fn device_state(&self, device_id: i64) -> Result<Option<DeviceState>>;
+    /// Every active device bound to an active elder in `scope`, with its latest state, in
+    /// device id order (the big screen's map).
+    async fn wearer_states(&self, scope: &zhulao_domain::ElderScope) -> Result<Vec<WearerState>>;
 }

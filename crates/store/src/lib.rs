@@ -28,7 +28,7 @@ use zhulao_domain::{
 
 pub use alarms::{
     AlarmEvent, AlarmFilter, AlarmLocation, AlarmRow, AlarmStore, DeviceState, LocationSource, NewAlarm,
-    NewAlarmEvent, NotificationRecord, Raised,
+    NewAlarmEvent, NotificationRecord, Raised, WearerState,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Result, StoreError};

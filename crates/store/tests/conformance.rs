@@ -62,6 +62,7 @@ conformance!(
     alarms_are_idempotent_and_merge_repeats,
     alarm_steps_are_versioned_and_timed,
     device_state_upserts_keep_known_values,
+    wearer_states_follow_scope_and_state,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -745,4 +746,43 @@ async fn device_state_upserts_keep_known_values(s: Arc<dyn Store>, _clock: Manua
     let got = s.device_state(d).await.unwrap().unwrap();
     assert_eq!((got.last_seen_at, got.lat, got.battery_pct), (T0, Some(40.07), Some(80)));
     assert!(s.device_state(d + 100).await.unwrap().is_none());
+}
+
+async fn wearer_states_follow_scope_and_state(s: Arc<dyn Store>, _clock: ManualClock) {
+    let fx = fixture(&s).await;
+    let a = s.create_elder(&record(1, 1940, &fx.village), Actor::SYSTEM).await.unwrap();
+    let b = s.create_elder(&record(2, 1941, &fx.other_village), Actor::SYSTEM).await.unwrap();
+    let da = bound_device(&s, "ZL-P-10", a.id).await;
+    let db = bound_device(&s, "ZL-P-11", b.id).await;
+    // An unbound device is nobody's wearer.
+    let spare = DeviceInput { serial: "ZL-P-12".into(), kind: "pendant".into(), model: "P1".into() }
+        .validate()
+        .unwrap();
+    s.register_device(&spare, "h", Actor::SYSTEM).await.unwrap();
+    s.upsert_device_states(&[DeviceState {
+        device_id: da,
+        last_seen_at: T0,
+        online: true,
+        battery_pct: Some(90),
+        lat: Some(40.08),
+        lon: Some(113.31),
+        location_at: Some(T0),
+        vitals: None,
+        vitals_at: None,
+    }])
+    .await
+    .unwrap();
+    let all = s.wearer_states(&ElderScope::All).await.unwrap();
+    assert_eq!(all.iter().map(|w| w.device_id).collect::<Vec<_>>(), vec![da, db]);
+    assert_eq!((all[0].online, all[0].fix, all[0].elder_id), (Some(true), Some((40.08, 113.31)), a.id));
+    // Never connected: no state, the home position for the map.
+    assert_eq!((all[1].online, all[1].fix, all[1].last_seen_at), (None, None, None));
+    assert_eq!(all[1].home, b.record.location.map(|p| (p.lat, p.lon)));
+    assert_eq!(all[1].region_code, fx.other_village.as_str());
+    let street = s.wearer_states(&ElderScope::RegionPrefix(fx.village.as_str()[..9].into())).await.unwrap();
+    assert_eq!(street.iter().map(|w| w.device_id).collect::<Vec<_>>(), vec![da]);
+    // An elder who moved away leaves the map.
+    s.set_elder_status(a.id, ElderStatus::MovedAway, "搬走", Actor::SYSTEM).await.unwrap();
+    let left = s.wearer_states(&ElderScope::All).await.unwrap();
+    assert!(left.iter().all(|w| w.elder_id != a.id), "{left:?}");
 }

@@ -358,12 +358,12 @@ async fn serve(store: Arc<dyn zhulao_store::Store>, s: &Settings) -> anyhow::Res
     let addr = listener.local_addr()?;
     let p = platform::start(store, s).await?;
     println!(
-        "zhulao 已启动 / serving on http://{addr}  (API: http://{addr}/api/v1, OpenAPI: http://{addr}/api/openapi.json)"
+        "zhulao 已启动 / serving on http://{addr}  (console: http://{addr}/, API: http://{addr}/api/v1, OpenAPI: http://{addr}/api/openapi.json)"
     );
     if let Some(url) = &p.device_url {
         println!("设备接入 / devices connect to {url} (MQTT; protocol in docs/device-protocol.md)");
     }
-    server::run(listener, zhulao_api::app(p.state), server::shutdown_signal()).await
+    server::run(listener, app(p.state), server::shutdown_signal()).await
 }
 
 /// Serves the demo with a small simulator in-process: 20 wearers on the embedded broker, one
@@ -377,7 +377,9 @@ async fn serve_demo(
     let listener = server::bind(s.listen).await?;
     let addr = listener.local_addr()?;
     let p = platform::start(store, s).await?;
-    println!("zhulao 已启动 / serving on http://{addr}  (API: http://{addr}/api/v1)");
+    println!(
+        "zhulao 已启动 / serving on http://{addr}  (控制台 console: http://{addr}/, API: http://{addr}/api/v1)"
+    );
     if let Some(url) = p.device_url.clone() {
         println!(
             "模拟佩戴者已接入 {url}，约 20 秒后有一位老人跌倒 / simulated wearers on {url}; one falls ~20 s in"
@@ -401,7 +403,12 @@ async fn serve_demo(
             }
         });
     }
-    server::run(listener, zhulao_api::app(p.state), server::shutdown_signal()).await
+    server::run(listener, app(p.state), server::shutdown_signal()).await
+}
+
+/// The API with the web console behind it.
+fn app(state: zhulao_api::AppState) -> axum::Router {
+    zhulao_web::with_console(zhulao_api::app(state), zhulao_api::route_not_found)
 }
 
 fn print_logins(s: &Settings) {
