@@ -3,12 +3,14 @@
 //! real SisFall fall replayed as 100 Hz motion batches raises a fall alarm with its trace;
 //! unknown devices and broken frames are refused and counted; the live feed sees it all.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use sha2::{Digest, Sha256};
-use zhulao_domain::{DeviceInput, ElderInput, Region, RegionCode, RegionLevel};
+use zhulao_domain::DeviceInput;
 use zhulao_gateway::{EmbeddedBroker, IngestConfig, Metrics};
 use zhulao_proto::{self as proto, Direction, Kind};
 use zhulao_response::{LiveHub, NoDevices, Notifier, OutgoingNotification, Policies, Response};
@@ -52,55 +54,14 @@ struct World {
 async fn world(embedded: bool) -> World {
     let db = testing::sqlite(Arc::new(SystemClock)).await;
     let store = db.store.clone();
-    let code = |c: &str| RegionCode::parse("r", c).unwrap();
-    store
-        .upsert_regions(
-            &[
-                Region {
-                    code: code("140213"),
-                    parent: None,
-                    name: "平城区".into(),
-                    level: RegionLevel::County,
-                },
-                Region {
-                    code: code("140213050002"),
-                    parent: Some(code("140213")),
-                    name: "柳港园社区".into(),
-                    level: RegionLevel::Village,
-                },
-            ],
-            Actor::SYSTEM,
-        )
-        .await
-        .unwrap();
-    let id =
-        zhulao_domain::id_number::compose("140213", chrono::NaiveDate::from_ymd_opt(1940, 3, 15).unwrap(), 7)
-            .unwrap();
-    let elder = store
-        .create_elder(
-            &ElderInput {
-                id_number: id.as_str().into(),
-                name: "王秀兰".into(),
-                address: "柳港园3号楼".into(),
-                region_code: "140213050002".into(),
-                living: "独居".into(),
-                lat: Some(40.0769),
-                lon: Some(113.3001),
-                ..Default::default()
-            }
-            .validate(chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap())
-            .unwrap(),
-            Actor::SYSTEM,
-        )
-        .await
-        .unwrap();
+    let elder_id = common::one_elder(&*store, "王秀兰").await;
     let n = std::process::id() as u64 * 1000 + free_port() as u64;
     let serial = format!("ZLT{n}");
     let secret = format!("secret-{n}");
     let hash: String = Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
     let input = DeviceInput { serial: serial.clone(), kind: "pendant".into(), model: "P1".into() };
     let d = store.register_device(&input.validate().unwrap(), &hash, Actor::SYSTEM).await.unwrap();
-    store.bind_device(d.id, elder.id, Actor::SYSTEM).await.unwrap();
+    store.bind_device(d.id, elder_id, Actor::SYSTEM).await.unwrap();
 
     let response = Response::new(store.clone(), Policies::default(), Arc::new(Silent), LiveHub::default());
     response.set_device_link(Arc::new(NoDevices));

@@ -5,13 +5,15 @@
 //! state; commands and settings reach the connected watch in its protocol. SQLite, and the
 //! SOS path also on PostgreSQL.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use zhulao_alarms::AlarmKind;
-use zhulao_domain::{DeviceInput, ElderInput, Region, RegionCode, RegionLevel};
+use zhulao_domain::DeviceInput;
 use zhulao_gateway::{Metrics, PipelineConfig, WatchConfig, WatchProtocol};
 use zhulao_response::{
     CommandRefused, Downlink, LiveHub, Notifier, OutgoingNotification, Policies, Response,
@@ -42,53 +44,12 @@ struct World {
 
 async fn world(db: testing::TestDb) -> World {
     let store = db.store.clone();
-    let code = |c: &str| RegionCode::parse("r", c).unwrap();
-    store
-        .upsert_regions(
-            &[
-                Region {
-                    code: code("140213"),
-                    parent: None,
-                    name: "平城区".into(),
-                    level: RegionLevel::County,
-                },
-                Region {
-                    code: code("140213050002"),
-                    parent: Some(code("140213")),
-                    name: "柳港园社区".into(),
-                    level: RegionLevel::Village,
-                },
-            ],
-            Actor::SYSTEM,
-        )
-        .await
-        .unwrap();
-    let id =
-        zhulao_domain::id_number::compose("140213", chrono::NaiveDate::from_ymd_opt(1941, 5, 2).unwrap(), 3)
-            .unwrap();
-    let elder = store
-        .create_elder(
-            &ElderInput {
-                id_number: id.as_str().into(),
-                name: "赵桂英".into(),
-                address: "柳港园5号楼".into(),
-                region_code: "140213050002".into(),
-                living: "独居".into(),
-                lat: Some(40.0769),
-                lon: Some(113.3001),
-                ..Default::default()
-            }
-            .validate(chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap())
-            .unwrap(),
-            Actor::SYSTEM,
-        )
-        .await
-        .unwrap();
+    let elder_id = common::one_elder(&*store, "赵桂英").await;
     let mut devices = Vec::new();
     for serial in [WATCH_3G, WATCH_IW] {
         let input = DeviceInput { serial: serial.into(), kind: "watch".into(), model: "3G-W".into() };
         let d = store.register_device(&input.validate().unwrap(), "", Actor::SYSTEM).await.unwrap();
-        store.bind_device(d.id, elder.id, Actor::SYSTEM).await.unwrap();
+        store.bind_device(d.id, elder_id, Actor::SYSTEM).await.unwrap();
         devices.push(d.id);
     }
     let response = Response::new(store.clone(), Policies::default(), Arc::new(Silent), LiveHub::default());
@@ -107,7 +68,7 @@ async fn world(db: testing::TestDb) -> World {
     let ingest =
         zhulao_gateway::start_gateway(&pipeline, None, Some(&cfg), response.clone(), metrics.clone())
             .unwrap();
-    World { store, response, metrics, ingest, elder_id: elder.id, devices, _db: db }
+    World { store, response, metrics, ingest, elder_id, devices, _db: db }
 }
 
 impl World {

@@ -594,9 +594,32 @@ pub struct Route {
     pub distance_m: u32,
 }
 
+/// Improves an open path (its first point fixed) by 2-opt moves, in bounded passes.
+fn two_opt(path: &mut [usize], d: &impl Fn(usize, usize) -> f64) {
+    const EPS: f64 = 1e-6;
+    let n = path.len() - 1;
+    for _ in 0..100 {
+        let mut improved = false;
+        for i in 1..n {
+            for j in i + 1..=n {
+                let before = d(path[i - 1], path[i]) + if j < n { d(path[j], path[j + 1]) } else { 0.0 };
+                let after = d(path[i - 1], path[j]) + if j < n { d(path[i], path[j + 1]) } else { 0.0 };
+                if after + EPS < before {
+                    path[i..=j].reverse();
+                    improved = true;
+                }
+            }
+        }
+        if !improved {
+            break;
+        }
+    }
+}
+
 /// Orders `stops` into a round from `start`: nearest neighbour first (ties to the lower order
 /// id), then 2-opt (reverse a stretch while that shortens the round; the round ends at its
-/// last door). Deterministic: the same stops in any input order give the same round.
+/// last door); 2-opt from the doors' own order too, and the shorter wins, so a round is never
+/// longer than taking the doors in order. Deterministic: the same stops in any input order give the same round.
 pub fn plan_route(start: GeoPoint, mut stops: Vec<Stop>) -> Route {
     stops.sort_by_key(|s| (s.order, s.elder));
     let n = stops.len();
@@ -614,23 +637,14 @@ pub fn plan_route(start: GeoPoint, mut stops: Vec<Stop>) -> Route {
             .fold((0, f64::INFINITY), |best, (k, dist)| if dist < best.1 { (k, dist) } else { best });
         path.push(left.remove(k));
     }
-    // 2-opt on the open path; the start stays first. Bounded passes.
-    const EPS: f64 = 1e-6;
-    for _ in 0..100 {
-        let mut improved = false;
-        for i in 1..n {
-            for j in i + 1..=n {
-                let before = d(path[i - 1], path[i]) + if j < n { d(path[j], path[j + 1]) } else { 0.0 };
-                let after = d(path[i - 1], path[j]) + if j < n { d(path[i], path[j + 1]) } else { 0.0 };
-                if after + EPS < before {
-                    path[i..=j].reverse();
-                    improved = true;
-                }
-            }
-        }
-        if !improved {
-            break;
-        }
+    // 2-opt on the open path from the nearest-neighbour tour and from the doors' own order;
+    // the shorter wins (so a route is never longer than taking the doors in order).
+    let mut in_order: Vec<usize> = (0..=n).collect();
+    two_opt(&mut path, &d);
+    two_opt(&mut in_order, &d);
+    let len = |p: &[usize]| p.windows(2).map(|w| d(w[0], w[1])).sum::<f64>();
+    if len(&in_order) + 1e-6 < len(&path) {
+        path = in_order;
     }
     let length: f64 = path.windows(2).map(|w| d(w[0], w[1])).sum();
     Route {

@@ -86,15 +86,12 @@ async fn a_watch_logs_in_is_found_and_raises_an_sos() {
         .await
         .unwrap();
     let id = device["device"]["id"].as_i64().unwrap();
+    let command = |body: serde_json::Value| {
+        web.post(format!("{base}/devices/{id}/commands")).bearer_auth(&token).json(&body).send()
+    };
 
     // Not connected yet: a clear refusal.
-    let r = web
-        .post(format!("{base}/devices/{id}/commands"))
-        .bearer_auth(&token)
-        .json(&serde_json::json!({"command": "find_device"}))
-        .send()
-        .await
-        .unwrap();
+    let r = command(serde_json::json!({"command": "find_device"})).await.unwrap();
     assert_eq!(r.status(), 409);
     assert!(r.text().await.unwrap().contains("手表当前未连接"));
 
@@ -102,22 +99,10 @@ async fn a_watch_logs_in_is_found_and_raises_an_sos() {
     s.write_all(b"[3G*8800000015*000A*LK,0,0,95]").await.unwrap();
     assert_eq!(read_frame(&mut s).await, "[3G*8800000015*0002*LK]");
 
-    let r = web
-        .post(format!("{base}/devices/{id}/commands"))
-        .bearer_auth(&token)
-        .json(&serde_json::json!({"command": "find_device"}))
-        .send()
-        .await
-        .unwrap();
+    let r = command(serde_json::json!({"command": "find_device"})).await.unwrap();
     assert_eq!(r.status(), 202);
     assert_eq!(read_frame(&mut s).await, "[3G*8800000015*0004*FIND]");
-    let r = web
-        .post(format!("{base}/devices/{id}/commands"))
-        .bearer_auth(&token)
-        .json(&serde_json::json!({"command": "heart_rate_interval", "minutes": 2}))
-        .send()
-        .await
-        .unwrap();
+    let r = command(serde_json::json!({"command": "heart_rate_interval", "minutes": 2})).await.unwrap();
     assert_eq!(r.status(), 422);
     let body: serde_json::Value = r.json().await.unwrap();
     assert!(body.to_string().contains("command"), "{body}");
