@@ -561,6 +561,14 @@ pub async fn report_position(
         user.account.id,
         ResponderPosition { at, reported_at: state.store.clock().now_ms(), on_duty: p.on_duty, mode },
     );
+    // A caregiver's duty and position also decide which service orders they are offered.
+    if user.account.role == Role::Caregiver {
+        state
+            .orders
+            .report_caregiver(user.account.id, p.on_duty, Some(at))
+            .await
+            .map_err(|e| crate::orders::service_error(e, "position"))?;
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -611,6 +619,10 @@ fn coarsen_position(data: &mut serde_json::Value, digits: i32) {
 
 fn visible_live(scope: &AlarmScope, e: &LiveEvent) -> bool {
     match scope {
+        // An order on offer goes to the caregiver it is offered to, and nobody else.
+        _ if e.topic == "order_offer" => {
+            matches!(scope, AlarmScope::Responder(id) if e.responder_id == Some(*id))
+        }
         // Device dots are for the region's screens, not for a responder's phone.
         AlarmScope::Responder(_) if e.topic == "device" => false,
         _ => scope.covers(&e.region_code, e.elder_id, e.responder_id),

@@ -7,10 +7,12 @@
 
 mod alarms;
 pub mod auth;
+mod care;
 pub mod error;
 pub mod extract;
 mod map;
 mod openapi;
+mod orders;
 mod routes;
 pub mod views;
 
@@ -28,6 +30,8 @@ pub struct AppState {
     pub limiter: Arc<auth::LoginLimiter>,
     /// The emergency response service: alarms, steps, timers, live feed.
     pub response: Arc<zhulao_response::Response>,
+    /// The home-care service layer: orders, dispatch, settlement, meals, the time bank.
+    pub orders: Arc<zhulao_orders::Orders>,
     /// Renders `/metrics` (the gateway's counters), when a gateway runs.
     pub metrics: Option<MetricsRender>,
 }
@@ -40,6 +44,7 @@ impl std::fmt::Debug for AppState {
         f.debug_struct("AppState")
             .field("store", &self.store)
             .field("response", &self.response)
+            .field("orders", &self.orders)
             .finish_non_exhaustive()
     }
 }
@@ -70,12 +75,25 @@ impl AppState {
         Self::with(store, response, None)
     }
 
+    /// An API over `store` and `response`, with a home-care service of default settings
+    /// sharing the response service's live feed.
     pub fn with(
         store: Arc<dyn Store>,
         response: Arc<zhulao_response::Response>,
         metrics: Option<MetricsRender>,
     ) -> Self {
-        AppState { store, limiter: Arc::new(auth::LoginLimiter::default()), response, metrics }
+        let orders = zhulao_orders::Orders::new(
+            store.clone(),
+            zhulao_orders::ServicesConfig::default(),
+            response.hub().clone(),
+        );
+        AppState { store, limiter: Arc::new(auth::LoginLimiter::default()), response, orders, metrics }
+    }
+
+    /// Replaces the home-care service (its configuration, or its clock in tests).
+    pub fn with_orders(mut self, orders: Arc<zhulao_orders::Orders>) -> Self {
+        self.orders = orders;
+        self
     }
 }
 

@@ -61,6 +61,8 @@ pub fn router(state: AppState) -> Router {
         .route("/audit", get(list_audit))
         .merge(crate::alarms::router())
         .merge(crate::map::router())
+        .merge(crate::orders::router())
+        .merge(crate::care::router())
         .layer(DefaultBodyLimit::max(MAX_UPLOAD));
     Router::new()
         .route("/healthz", get(healthz))
@@ -118,7 +120,7 @@ fn opt<T>(
 
 /// Loads an elder the viewer may see; records outside the viewer's scope are reported as
 /// not found, so their existence is not revealed.
-async fn visible_elder(state: &AppState, user: &CurrentUser, id: i64) -> ApiResult<Elder> {
+pub(crate) async fn visible_elder(state: &AppState, user: &CurrentUser, id: i64) -> ApiResult<Elder> {
     let elder = state.store.elder(id).await?;
     let v = user.viewer();
     let facts = ElderFacts {

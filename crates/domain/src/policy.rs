@@ -40,6 +40,28 @@ pub enum Action {
     HandleAlarms,
     /// Accept a dispatch, decline it, report on site; and report one's position.
     RespondAlarms,
+    /// See home-care orders (scope by role: region, station, own elders, own orders).
+    ReadOrders,
+    /// Place a service order for an elder in scope.
+    PlaceOrders,
+    /// Assign caregivers and handle orders as staff: the call centre and stations.
+    DispatchOrders,
+    /// Grab, release, set off, check in and out: caregivers.
+    ServeOrders,
+    /// The service catalogue and its prices.
+    ManageCatalogue,
+    /// Take up and resolve complaints.
+    HandleComplaints,
+    /// Monthly statements, pay statements, rule books and pools (read).
+    ReadStatements,
+    /// Rule books and funding pools.
+    ManageSettlement,
+    /// Menus, serving, the kitchen's and stations' lists.
+    ManageMeals,
+    /// Order meals for an elder in scope.
+    OrderMeals,
+    /// Time-bank volunteers, hours and pairs.
+    ManageTimeBank,
 }
 
 /// The role matrix. Scope (region, facility, link) is checked separately, per record.
@@ -61,6 +83,15 @@ pub fn allows(role: Role, action: Action) -> bool {
         ReadAlarms => true,
         HandleAlarms => matches!(role, Admin | Operator),
         RespondAlarms => matches!(role, Caregiver | StationStaff),
+        ReadOrders => true,
+        PlaceOrders | OrderMeals => matches!(role, Admin | Operator | CareManager | StationStaff | Family),
+        DispatchOrders => matches!(role, Admin | Operator | StationStaff),
+        ServeOrders => role == Caregiver,
+        ManageCatalogue | ManageSettlement => role == Admin,
+        HandleComplaints => matches!(role, Admin | Supervisor | Operator | StationStaff),
+        ReadStatements => matches!(role, Admin | Supervisor | StationStaff),
+        ManageMeals => matches!(role, Admin | StationStaff),
+        ManageTimeBank => matches!(role, Admin | StationStaff | CareManager),
     }
 }
 

@@ -4,6 +4,8 @@
 //! Invariants: every write and its audit-log entry commit in one transaction; rows that
 //! others reference are never deleted (the schema refuses it); "row not found" is
 //! [`StoreError::NotFound`], unique violations are [`StoreError::Conflict`] on the field.
+//! The alarm side is [`AlarmStore`], the home-care side [`ServiceStore`] (orders with a
+//! conditional grab, guarded settlement debits, meals, the time bank).
 
 mod alarm_sql;
 pub mod alarms;
@@ -12,6 +14,8 @@ pub mod error;
 mod migrate;
 mod postgres;
 mod rows;
+mod service_sql;
+pub mod services;
 mod sql;
 mod sqlite;
 pub mod testing;
@@ -31,6 +35,11 @@ pub use alarms::{
     NewAlarmEvent, NotificationRecord, Raised, WearerState,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use services::{
+    CaregiverRow, ComplaintFilter, ComplaintRow, HourFilter, HourRow, MealOrderFilter, MealOrderRow, MenuRow,
+    NewPhoto, NewSettlement, OrderEvent, OrderEventInput, OrderFilter, OrderRow, OrderScope, PairRow, PhotoMeta,
+    Pool, ServiceStore, SettlementFilter, SettlementKind, SettlementRow, TimeBalance, VolunteerRow,
+};
 pub use error::{Result, StoreError};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -190,7 +199,7 @@ pub struct ImportSummary {
 
 /// The storage interface. Both backends pass the same conformance suite.
 #[async_trait]
-pub trait Store: AlarmStore + Send + Sync + std::fmt::Debug + 'static {
+pub trait Store: AlarmStore + ServiceStore + Send + Sync + std::fmt::Debug + 'static {
     fn backend(&self) -> Backend;
     fn clock(&self) -> &dyn Clock;
     /// A cheap round trip, for readiness checks.

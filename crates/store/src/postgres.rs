@@ -29,3 +29,4 @@ impl PgStore {
 
 crate::sql::sql_store!(PgStore, sqlx::Postgres, Backend::Postgres, "BEGIN");
 crate::alarm_sql::alarm_store!(PgStore, sqlx::Postgres);
+crate::service_sql::service_store!(PgStore, sqlx::Postgres);

@@ -43,3 +43,4 @@ impl SqliteStore {
 
 crate::sql::sql_store!(SqliteStore, sqlx::Sqlite, Backend::Sqlite, "BEGIN IMMEDIATE");
 crate::alarm_sql::alarm_store!(SqliteStore, sqlx::Sqlite);
+crate::service_sql::service_store!(SqliteStore, sqlx::Sqlite);
