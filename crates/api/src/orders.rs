@@ -18,7 +18,8 @@ use sha2::{Digest, Sha256};
 use zhulao_domain::policy::{self, mask_address};
 use zhulao_domain::{Action, Elder, FieldError, GeoPoint, Role, Viewer};
 use zhulao_orders::{CreateOrder, ServiceError};
-use zhulao_services::dispatch::eligible;
+use zhulao_services::Refusal;
+use zhulao_services::dispatch::{distance_m, eligible, qualified_and_free};
 use zhulao_services::order::{
     Actor, ActorRole, CancelReason, Command, NoShowParty, OrderChannel, OrderState, PhotoRef, Schedule,
 };
@@ -40,6 +41,7 @@ pub fn router() -> axum::Router<AppState> {
         .route("/orders", get(list_orders).post(create_order))
         .route("/orders/nearby", get(nearby))
         .route("/orders/{id}", get(get_order))
+        .route("/orders/{id}/candidates", get(candidates))
         .route("/orders/{id}/check-out", post(check_out))
         .route("/orders/{id}/photos", post(upload_photo))
         .route("/orders/{id}/photos/{reference}", get(get_photo))
@@ -589,6 +591,75 @@ pub async fn get_order(
         events: state.store.order_events(id).await?,
         photo_files: state.store.order_photos(id).await?,
     }))
+}
+
+/// A caregiver as the one assigning an order sees them: whether the rules let them take it
+/// (skills and a free agenda; an assignment overrides duty and distance), and how far away
+/// their last reported position is.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CandidateView {
+    pub id: i64,
+    pub name: String,
+    pub region_code: Option<String>,
+    pub on_duty: bool,
+    /// From the last fresh position to the elder's home; absent without one.
+    pub distance_m: Option<u32>,
+    pub quality_milli: u32,
+    /// May be assigned (qualified and free).
+    pub qualified: bool,
+    /// Why not: the refusal's code and messages.
+    pub why: Option<String>,
+    pub why_zh: Option<String>,
+    pub why_en: Option<String>,
+}
+
+/// The caregivers an order may be assigned to, for those who assign (operators, station
+/// staff, admin): the active caregivers of the viewer's region (all for an administrator),
+/// qualified first, then on duty, then nearest. No personal data beyond the name.
+#[utoipa::path(get, path = "/api/v1/orders/{id}/candidates", responses((status = 200, body = Vec<CandidateView>)))]
+pub async fn candidates(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Vec<CandidateView>>> {
+    user.require(Action::DispatchOrders)?;
+    let row = visible_order(&state, &user, id).await?;
+    let v = user.viewer();
+    let region_prefix = match v.role {
+        Role::Admin => None,
+        _ => v.region.as_ref().map(|r| r.prefix().to_string()),
+    };
+    let accounts = state
+        .store
+        .list_accounts(&zhulao_store::AccountFilter {
+            role: Some(Role::Caregiver),
+            region_prefix,
+            facility_id: None,
+            active: Some(true),
+            offset: 0,
+            limit: 500,
+        })
+        .await?;
+    let now = chrono::DateTime::from_timestamp_millis(state.store.clock().now_ms()).unwrap_or_default();
+    let mut out = Vec::with_capacity(accounts.items.len());
+    for a in accounts.items {
+        let cg = state.orders.caregiver(a.id).await.map_err(|e| service_error(e, "caregiver"))?;
+        let check = qualified_and_free(&row.order, &cg, now);
+        out.push(CandidateView {
+            id: a.id,
+            name: a.display_name.clone(),
+            region_code: a.region.as_ref().map(|r| r.as_str().to_string()),
+            on_duty: cg.on_duty,
+            distance_m: cg.position.map(|p| distance_m(row.order.home, p)),
+            quality_milli: cg.quality_milli,
+            qualified: check.is_ok(),
+            why: check.as_ref().err().map(|e| e.code().to_string()),
+            why_zh: check.as_ref().err().map(|e| e.zh()),
+            why_en: check.as_ref().err().map(|e| e.en()),
+        });
+    }
+    out.sort_by_key(|c| (!c.qualified, !c.on_duty, c.distance_m.unwrap_or(u32::MAX), c.id));
+    Ok(Json(out))
 }
 
 /// A step's parameters; which are needed depends on the step.
