@@ -112,9 +112,12 @@ export async function launchBrowser() {
   });
 }
 
-/** A new page of `size` signed in as `username`; resolves when the role's home page shows. */
-export async function signIn(browser, base, username, size = { width: 1920, height: 1080 }) {
-  const context = await browser.newContext({ viewport: size, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
+/**
+ * A new page of `size` signed in as `username`; resolves when the role's home page shows.
+ * `options` go to the browser context (e.g. `{ permissions: ['geolocation'], geolocation }`).
+ */
+export async function signIn(browser, base, username, size = { width: 1920, height: 1080 }, options = {}) {
+  const context = await browser.newContext({ viewport: size, locale: 'zh-CN', timezoneId: 'Asia/Shanghai', ...options });
   const page = await context.newPage();
   page.on('pageerror', (e) => console.error(`[${username}] page error: ${e.message}`));
   await page.goto(`${base}/login`);
@@ -137,6 +140,22 @@ export function api(page, path) {
     }
     return { status: r.status, body };
   }, path);
+}
+
+/** Calls the API from inside the page with any method and a JSON body. */
+export function call(page, method, path, body) {
+  return page.evaluate(async ([m, p, b]) => {
+    const headers = { Authorization: `Bearer ${sessionStorage.getItem('zhulao.token')}` };
+    if (b !== undefined) headers['Content-Type'] = 'application/json';
+    const r = await fetch(p, { method: m, headers, body: b === undefined ? undefined : JSON.stringify(b) });
+    let json = null;
+    try {
+      json = await r.json();
+    } catch {
+      /* not JSON */
+    }
+    return { status: r.status, body: json };
+  }, [method, path, body]);
 }
 
 export async function shot(page, name) {

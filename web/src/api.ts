@@ -132,3 +132,16 @@ export function qs(params: Record<string, string | number | boolean | null | und
   const s = p.toString();
   return s ? `?${s}` : '';
 }
+
+export async function put<T>(path: string, body: unknown): Promise<T> {
+  return (await request('PUT', path, JSON.stringify(body), 'application/json')).json() as Promise<T>;
+}
+
+export async function del(path: string): Promise<void> {
+  await request('DELETE', path);
+}
+
+/** Posts a multipart form (the check-out with its photos); the browser sets the boundary. */
+export async function postForm<T>(path: string, form: FormData): Promise<T> {
+  return (await request('POST', path, form)).json() as Promise<T>;
+}

@@ -13,7 +13,8 @@ import { eldersPage, elderDetail } from './pages/elders';
 import { facilitiesPage, staffPage, devicesPage } from './pages/registry';
 import { ledgerPage } from './pages/ledger';
 import { familyPage } from './pages/family';
-import { caregiverPage, servicesPage } from './pages/pending';
+import { caregiverPage } from './pages/caregiver';
+import { servicesPage } from './pages/services';
 
 export type Cleanup = (() => void) | void;
 export type PageFn = (root: HTMLElement, params: Record<string, string>) => Cleanup | Promise<Cleanup>;
@@ -142,7 +143,6 @@ function header(role: Role, current: Route): HTMLElement {
           'a',
           { href: navPath[r.nav!], class: r === current ? 'active' : '', onclick: link(navPath[r.nav!]!), 'data-nav': r.nav },
           t(r.nav!),
-          r.nav === 'nav_services' ? h('span', { class: 'tag pending' }, t('pending_issue5')) : null,
         ),
       ),
     ),

@@ -102,6 +102,12 @@ export async function bigScreen(root: HTMLElement): Promise<Cleanup> {
     deviceCov: fig('bs-device-coverage', 'figure big'),
     feed: h('ul', { class: 'bs-feed', 'data-testid': 'bs-feed' }),
     live: h('span', { class: 'live-dot' }),
+    ordersToday: fig('bs-orders-today', 'figure big'),
+    mealsToday: fig('bs-meals-today'),
+    ordersByService: h('ul', { class: 'bs-services', 'data-testid': 'bs-orders-by-service' }),
+    meanStars: fig('bs-mean-stars', 'figure big'),
+    ratingsToday: fig('bs-ratings-today'),
+    ratingsLine: h('div', { class: 'row small', 'data-testid': 'bs-ratings' }),
   };
   const mapEl = h('div', { class: 'bs-map', 'data-testid': 'bs-map' });
   const kindsEl = h('div', { class: 'bs-chart' });
@@ -133,7 +139,8 @@ export async function bigScreen(root: HTMLElement): Promise<Cleanup> {
         panel('bs_on_the_way', 0.6, h('div', { class: 'row' }, els.onTheWay, h('span', { class: 'sub' }, t('bs_on_site')), els.onSite)),
         panel('bs_card_coverage', 1.5, h('div', { class: 'row' }, els.cardCov), h('div', { class: 'sub' }, t('bs_device_coverage')), h('div', { class: 'row' }, els.deviceCov), h('div', { class: 'row small' }, t('bs_elders'), els.elders, t('bs_facilities'), els.facilities)),
         panel('bs_live_feed', 1.5, els.feed),
-        panel('bs_services_pending', 0.7, h('div', { class: 'pending-box' }, h('span', { class: 'tag pending' }, t('pending_issue5')), ' ', t('pending_issue5_long'))),
+        panel('bs_services', 1.1, h('div', { class: 'row' }, els.ordersToday, h('span', { class: 'sub' }, t('bs_meals')), els.mealsToday), els.ordersByService),
+        panel('bs_ratings', 0.6, h('div', { class: 'row' }, els.meanStars, h('span', { class: 'sub' }, t('bs_ratings_today')), els.ratingsToday), els.ratingsLine),
       ),
     ),
   );
@@ -384,6 +391,18 @@ export async function bigScreen(root: HTMLElement): Promise<Cleanup> {
     map.setOption({ series: dotSeries() });
     done();
   }, 250);
+  // Today's orders, meals and ratings (counts only, from GET /services/today), every 15 s.
+  const loadServices = async () => {
+    const s = await get<Record<string, any>>('/api/v1/services/today');
+    els.ordersToday.textContent = String(s.orders_today);
+    els.mealsToday.textContent = String(s.meals_today.ordered);
+    clear(els.ordersByService, Object.entries(s.orders_by_category as Record<string, number>).sort((a, b) => b[1] - a[1]).slice(0, 6).map(([k, n]) => h('li', null, h('span', null, label('svccat', k)), h('b', null, String(n)))));
+    els.meanStars.textContent = s.mean_stars_30d == null ? t('dash') : `${(s.mean_stars_30d as number).toFixed(2)}★`;
+    els.ratingsToday.textContent = String(s.ratings_today);
+    els.ratingsLine.textContent = (s.stars_30d as number[]).map((n, i) => `${i + 1}★ ${n}`).join(' · ');
+  };
+  await loadServices().catch(() => undefined);
+  const services = setInterval(() => void loadServices().catch(() => undefined), 15_000);
   // Positions move slowly and the feed only carries changes: a fresh snapshot every 15 s.
   const refresh = setInterval(async () => {
     try {
@@ -408,6 +427,7 @@ export async function bigScreen(root: HTMLElement): Promise<Cleanup> {
     clearInterval(tick);
     clearInterval(flush);
     clearInterval(refresh);
+    clearInterval(services);
     window.removeEventListener('resize', fit);
     map.dispose();
     kinds.dispose();

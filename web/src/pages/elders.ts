@@ -1,12 +1,12 @@
 // The elder registry (老人台账): search and filters over /api/v1/elders, and a detail page
-// with tabs for the record, devices, alarms — and orders and meals, to be connected when
-// the services module lands.
+// with tabs for the record, devices, alarms, service orders and meals.
 
 import { get, qs, Page, download, me } from '../api';
 import { h, clear, select } from '../dom';
 import { t, label, fmtTime, Key } from '../i18n';
 import { link } from '../main';
 import { table, pager } from './common';
+import { itemNames, yuan, stateTag, when, stars, splitLines, Obj } from './svc';
 
 interface Region {
   code: string;
@@ -94,8 +94,8 @@ export async function elderDetail(root: HTMLElement, params: Record<string, stri
     ['r_tab_record', async () => record(e)],
     ['r_tab_devices', async () => devices(id)],
     ['r_tab_alarms', async () => alarms(id)],
-    ['r_tab_orders', async () => pendingTab()],
-    ['r_tab_meals', async () => pendingTab()],
+    ['r_tab_orders', async () => elderOrders(id)],
+    ['r_tab_meals', async () => elderMeals(id)],
   ];
   const body = h('div', { class: 'tab-body' });
   const bar = h('div', { class: 'tabs', role: 'tablist' });
@@ -108,7 +108,7 @@ export async function elderDetail(root: HTMLElement, params: Record<string, stri
       clear(body, h('div', { class: 'notice error' }, String((err as Error).message)));
     }
   };
-  tabs.forEach(([key], i) => bar.append(h('button', { role: 'tab', 'data-testid': `tab-${key}`, onclick: () => void show(i) }, t(key), key === 'r_tab_orders' || key === 'r_tab_meals' ? h('span', { class: 'tag pending' }, t('pending_issue5')) : null)));
+  tabs.forEach(([key], i) => bar.append(h('button', { role: 'tab', 'data-testid': `tab-${key}`, onclick: () => void show(i) }, t(key))));
   clear(
     root,
     h('a', { href: '/registry/elders', onclick: link('/registry/elders'), class: 'back' }, '← ', t('r_back')),
@@ -174,6 +174,32 @@ async function alarms(id: number): Promise<Node> {
   ], 'elder-alarms');
 }
 
-function pendingTab(): Node {
-  return h('div', { class: 'notice pending-box' }, h('span', { class: 'tag pending' }, t('pending_issue5')), ' ', t('pending_issue5_long'));
+export async function elderOrders(id: number): Promise<Node> {
+  const name = await itemNames();
+  const p = await get<Page<Obj>>(`/api/v1/orders${qs({ elder_id: id, per_page: 50 })}`);
+  return table(p.items, [
+    { head: '#', cell: (o) => o.id },
+    { head: t('o_item'), cell: (o) => name(o.item) },
+    { head: t('o_state'), cell: (o) => stateTag(o.state) },
+    { head: t('o_when'), cell: (o) => when(o) },
+    { head: t('o_created'), cell: (o) => fmtTime(o.created_at) },
+    { head: t('o_price'), cell: (o) => yuan(o.price_fen) },
+    { head: t('o_caregiver'), cell: (o) => (o.caregiver_id ? `#${o.caregiver_id}` : t('dash')) },
+    { head: t('o_rating'), cell: (o) => (o.rating ? stars(o.rating.stars) : null) },
+    { head: t('o_settlement'), cell: (o) => splitLines(o.settlement) },
+  ], 'elder-orders');
+}
+
+async function elderMeals(id: number): Promise<Node> {
+  const p = await get<Page<Obj>>(`/api/v1/meals/orders${qs({ elder_id: id, per_page: 100 })}`);
+  return table(p.items, [
+    { head: '#', cell: (r) => r.id },
+    { head: t('ml_date'), cell: (r) => `${r.order.date} ${label('slot', r.order.slot)}` },
+    { head: t('ml_canteen'), cell: (r) => `#${r.order.canteen}` },
+    { head: t('ml_option'), cell: (r) => r.order.option },
+    { head: t('ml_fulfilment'), cell: (r) => label('ful', r.order.fulfilment) },
+    { head: t('o_price'), cell: (r) => yuan(r.order.price) },
+    { head: t('ml_elder_pays'), cell: (r) => yuan(r.elder_pays_fen) },
+    { head: t('o_state'), cell: (r) => label('mealst', r.order.state) },
+  ], 'elder-meals');
 }

@@ -1,12 +1,13 @@
-// The family view (phone-sized first): my elder's status and alarms, live. The API scopes
-// everything to the elders linked to this account; orders and payments come with the
-// services module.
+// The family view (phone-sized first): my elder's status and alarms, live; their service
+// orders and the payments (each settled order's split: what the elder paid, what subsidies
+// and the service card paid). The API scopes everything to the elders linked to this account.
 
 import { get, qs, Page } from '../api';
 import { h, clear } from '../dom';
 import { t, label, fmtTime } from '../i18n';
 import { subscribe } from '../live';
 import type { Cleanup } from '../main';
+import { itemNames, yuan, stateTag, when, stars } from './svc';
 
 export async function familyPage(root: HTMLElement): Promise<Cleanup> {
   const body = h('div', { class: 'family' });
@@ -17,10 +18,13 @@ export async function familyPage(root: HTMLElement): Promise<Cleanup> {
       clear(body, h('div', { class: 'notice' }, t('fam_no_elder')));
       return;
     }
+    const name = await itemNames();
     const cards: Node[] = [];
     for (const e of elders.items) {
       const alarms = await get<Page<Record<string, any>>>(`/api/v1/alarms${qs({ elder_id: e.id, per_page: 20 })}`);
       const open = alarms.items.filter((a) => a.alarm.stage !== 'closed');
+      const orders = await get<Page<Record<string, any>>>(`/api/v1/orders${qs({ elder_id: e.id, per_page: 30 })}`);
+      const paid = orders.items.filter((o) => o.settlement);
       cards.push(
         h(
           'section',
@@ -33,8 +37,14 @@ export async function familyPage(root: HTMLElement): Promise<Cleanup> {
           alarms.items.length
             ? h('ul', { class: 'fam-alarms', 'data-testid': 'family-alarms' }, alarms.items.map((a) => h('li', { class: a.alarm.stage === 'closed' ? 'closed' : 'open' }, h('b', null, label('kind', a.alarm.kind)), ` · ${label('stage', a.alarm.stage)}`, h('div', { class: 'muted' }, fmtTime(a.alarm.raised_at)))))
             : h('p', { class: 'muted' }, t('fam_no_alarms')),
-          h('h3', null, t('fam_orders_payments')),
-          h('div', { class: 'pending-box' }, h('span', { class: 'tag pending' }, t('pending_issue5')), ' ', t('pending_issue5_long')),
+          h('h3', null, t('fam_orders')),
+          orders.items.length
+            ? h('ul', { class: 'fam-alarms', 'data-testid': 'family-orders' }, orders.items.map((o) => h('li', { 'data-testid': `family-order-${o.id}`, 'data-elder': o.elder.id }, h('b', null, name(o.item)), ' ', stateTag(o.state), ` ${yuan(o.price_fen)}`, h('div', { class: 'muted' }, `#${o.id} · ${when(o)}`, o.rating ? ` · ${stars(o.rating.stars)}` : ''))))
+            : h('p', { class: 'muted', 'data-testid': 'family-orders' }, t('fam_no_orders')),
+          h('h3', null, t('fam_payments')),
+          paid.length
+            ? h('ul', { class: 'fam-alarms', 'data-testid': 'family-payments' }, paid.map((o) => h('li', null, h('b', null, `${name(o.item)} ${yuan(o.settlement.price)}`), h('div', { class: 'muted' }, (o.settlement.lines as Record<string, any>[]).map((l) => `${label('fund', l.source)} ${yuan(l.amount)}`).join('；')))))
+            : h('p', { class: 'muted' }, t('fam_no_payments')),
         ),
       );
     }
