@@ -210,5 +210,9 @@ pub async fn start(store: Arc<dyn Store>, s: &Settings) -> anyhow::Result<Platfo
     tokio::spawn(response.clone().run_timers(Duration::from_secs(1), std::future::pending()));
     let render: zhulao_api::MetricsRender = Arc::new(move || metrics.render());
     let state = zhulao_api::AppState::with(store, response.clone(), Some(render));
+    // The home-care services: the built-in catalogue stored once, and the order timers
+    // (offers widening, escalation, confirmation windows) running.
+    state.orders.ensure_catalogue().await.map_err(|e| anyhow::anyhow!("service catalogue: {e}"))?;
+    tokio::spawn(state.orders.clone().run_timers(Duration::from_secs(5), std::future::pending()));
     Ok(Platform { state, device_url, _ingest: ingest })
 }
