@@ -19,7 +19,11 @@ use zhulao_store::{Actor, AuditFilter, Store};
 
 use common::{T0, World};
 
-on_both_backends!(five_hundred_caregivers_grab_one_hundred_orders, an_order_from_request_to_pay);
+on_both_backends!(
+    five_hundred_caregivers_grab_one_hundred_orders,
+    an_order_from_request_to_pay,
+    assignment_candidates_and_todays_figures
+);
 
 /// The demo elders live at (40.07, 113.30).
 const HOME: (f64, f64) = (40.07, 113.30);
@@ -406,4 +410,80 @@ async fn an_order_from_request_to_pay(w: &World) {
     let (_, detail) = call(w, Method::GET, &format!("/api/v1/orders/{id}"), &family, None).await;
     assert_eq!(detail["events"].as_array().unwrap().len(), 10);
     assert_eq!(detail["photo_files"][0]["content_type"], "image/png");
+}
+
+/// The console's two helpers: the caregivers an operator may assign an order to (qualified
+/// and free first, with distances, names only), and the big screen's counts for today
+/// (by service and state, no personal data), each only for the roles that use them.
+async fn assignment_candidates_and_todays_figures(w: &World) {
+    seed_catalogue(w).await;
+    let (near, _) = caregiver(&w.store, "near", &[], 300.0).await;
+    let (unskilled, _) = caregiver(&w.store, "unskilled", &[], 100.0).await;
+    let (_, o) = call(
+        w,
+        Method::POST,
+        "/api/v1/orders",
+        w.token("operator"),
+        Some(json!({"elder_id": w.e1, "item": "bathing"})),
+    )
+    .await;
+    let bath = o["id"].as_i64().expect("an order");
+    let (s, o) = call(
+        w,
+        Method::POST,
+        "/api/v1/orders",
+        w.token("operator"),
+        Some(json!({"elder_id": w.e1, "item": "care_visit"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{o}");
+    let visit = o["id"].as_i64().unwrap();
+
+    let (s, list) =
+        call(w, Method::GET, &format!("/api/v1/orders/{visit}/candidates"), w.token("operator"), None).await;
+    assert_eq!(s, StatusCode::OK, "{list}");
+    let c = list.as_array().unwrap();
+    let first = &c[0];
+    assert_eq!(first["qualified"], true);
+    assert!(c.iter().any(|x| x["id"].as_i64() == Some(near) && x["qualified"] == true));
+    assert!(c.iter().all(|x| x.get("phone").is_none()), "names only");
+    let d = c.iter().find(|x| x["id"].as_i64() == Some(near)).unwrap()["distance_m"].as_i64().unwrap();
+    assert!((250..=350).contains(&d), "{d}");
+    // A bath needs skills the two new caregivers lack: they come after the qualified, with why.
+    let (_, list) =
+        call(w, Method::GET, &format!("/api/v1/orders/{bath}/candidates"), w.token("operator"), None).await;
+    let un = list.as_array().unwrap().iter().find(|x| x["id"].as_i64() == Some(unskilled)).unwrap().clone();
+    assert_eq!(
+        (un["qualified"].as_bool(), un["why"].as_str()),
+        (Some(false), Some("dispatch_missing_skills"))
+    );
+    for role in ["family", "caregiver", "supervisor"] {
+        let (s, _) =
+            call(w, Method::GET, &format!("/api/v1/orders/{visit}/candidates"), w.token(role), None).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{role}");
+    }
+    // Assigning the first candidate works.
+    let (s, b) = call(
+        w,
+        Method::POST,
+        &format!("/api/v1/orders/{visit}/assign"),
+        w.token("operator"),
+        Some(json!({"caregiver_id": near})),
+    )
+    .await;
+    assert_eq!((s, b["state"].as_str()), (StatusCode::OK, Some("taken")), "{b}");
+
+    let (s, today) = call(w, Method::GET, "/api/v1/services/today", w.token("supervisor"), None).await;
+    assert_eq!(s, StatusCode::OK, "{today}");
+    assert_eq!(today["orders_today"].as_i64(), Some(2), "{today}");
+    assert_eq!(today["orders_by_category"]["visit"].as_i64(), Some(1));
+    assert_eq!(today["orders_by_category"]["cleaning"].as_i64(), Some(1));
+    assert_eq!(today["orders_by_state"]["taken"].as_i64(), Some(1));
+    assert_eq!(today["orders_by_state"]["published"].as_i64(), Some(1));
+    assert_eq!(today["ratings_today"].as_i64(), Some(0));
+    assert!(!today.to_string().contains("13900000001") && !today.to_string().contains("elder"), "{today}");
+    for role in ["family", "caregiver", "station_staff", "care_manager"] {
+        let (s, _) = call(w, Method::GET, "/api/v1/services/today", w.token(role), None).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{role}");
+    }
 }
