@@ -585,7 +585,7 @@ pub async fn meal_action(
             user.require(Action::ManageMeals)?;
             if v.role == Role::StationStaff
                 && v.facility_id != Some(row.order.canteen)
-                && !row.order.delivery.is_some_and(|d| Some(d.station) == v.facility_id)
+                && row.order.delivery.is_none_or(|d| Some(d.station) != v.facility_id)
             {
                 return Err(ApiError::NotFound("meal order"));
             }
