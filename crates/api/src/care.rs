@@ -15,7 +15,9 @@ use zhulao_domain::policy;
 use zhulao_domain::{Action, FieldError, GeoPoint, Role};
 use zhulao_orders::PlaceMeal;
 use zhulao_services::catalogue::ServiceCategory;
-use zhulao_services::meals::{Fulfilment, MealCounts, MealOrder, MealOrderState, MealSlot, Menu, ProductionList};
+use zhulao_services::meals::{
+    Fulfilment, MealCounts, MealOrder, MealOrderState, MealSlot, Menu, ProductionList,
+};
 use zhulao_services::order::{Actor, ActorRole};
 use zhulao_services::settlement::{FundingSource, MonthlyStatement, RegionRules, RuleBook};
 use zhulao_services::timebank::{HourRecord, Pairing, Posting};
@@ -58,7 +60,12 @@ fn region_prefix_of(user: &CurrentUser) -> Option<String> {
 
 fn parse_month(field: &str, s: &str) -> ApiResult<(i32, u32)> {
     let bad = || {
-        ApiError::field(FieldError::new(field, "invalid_month", "月份格式应为 2026-05", "a month is written 2026-05"))
+        ApiError::field(FieldError::new(
+            field,
+            "invalid_month",
+            "月份格式应为 2026-05",
+            "a month is written 2026-05",
+        ))
     };
     let (y, m) = s.trim().split_once('-').ok_or_else(bad)?;
     let (y, m) = (y.parse::<i32>().map_err(|_| bad())?, m.parse::<u32>().map_err(|_| bad())?);
@@ -70,7 +77,12 @@ fn parse_month(field: &str, s: &str) -> ApiResult<(i32, u32)> {
 
 fn parse_date(field: &str, s: &str) -> ApiResult<NaiveDate> {
     NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| {
-        ApiError::field(FieldError::new(field, "invalid_date", "日期格式应为 2026-05-12", "a date is written 2026-05-12"))
+        ApiError::field(FieldError::new(
+            field,
+            "invalid_date",
+            "日期格式应为 2026-05-12",
+            "a date is written 2026-05-12",
+        ))
     })
 }
 
@@ -115,7 +127,13 @@ pub struct PoolView {
 
 impl From<Pool> for PoolView {
     fn from(p: Pool) -> Self {
-        PoolView { code: p.code, name: p.name, region_prefix: p.region_prefix, balance_fen: p.balance_fen, updated_at: p.updated_at }
+        PoolView {
+            code: p.code,
+            name: p.name,
+            region_prefix: p.region_prefix,
+            balance_fen: p.balance_fen,
+            updated_at: p.updated_at,
+        }
     }
 }
 
@@ -150,7 +168,9 @@ pub async fn fund_pool(
     let top_up = if p.top_up_yuan.trim().is_empty() {
         Some(zhulao_domain::Fen::ZERO)
     } else {
-        zhulao_services::catalogue::parse_price("top_up_yuan", &p.top_up_yuan).map_err(|e| errors.push(e)).ok()
+        zhulao_services::catalogue::parse_price("top_up_yuan", &p.top_up_yuan)
+            .map_err(|e| errors.push(e))
+            .ok()
     };
     let (Some(code), Some(name), Some(prefix), Some(top_up)) = (code, name, prefix, top_up) else {
         return Err(ApiError::Invalid(errors));
@@ -435,7 +455,8 @@ fn meal_view(r: &MealOrderRow) -> MealView {
         id: r.id,
         version: r.version,
         state_zh: r.order.state.label_zh(),
-        elder_pays_fen: split.map(|s| s.amount(FundingSource::OwnPayment).0 + s.amount(FundingSource::ServiceCard).0),
+        elder_pays_fen: split
+            .map(|s| s.amount(FundingSource::OwnPayment).0 + s.amount(FundingSource::ServiceCard).0),
         order: r.order.clone(),
     }
 }
@@ -529,7 +550,12 @@ pub async fn list_meals(
     f.offset = (page - 1).saturating_mul(per_page);
     f.limit = per_page;
     let rows = state.store.list_meal_orders(&f).await?;
-    Ok(Json(PageView { items: rows.items.iter().map(meal_view).collect(), total: rows.total, page, per_page }))
+    Ok(Json(PageView {
+        items: rows.items.iter().map(meal_view).collect(),
+        total: rows.total,
+        page,
+        per_page,
+    }))
 }
 
 /// `cancel` (the elder side or staff, before the cut-off); `served`, `delivered`, `missed`
@@ -547,7 +573,8 @@ pub async fn meal_action(
             user.require(Action::OrderMeals)?;
             let elder = state.store.elder(row.order.elder).await?;
             let mine = v.role == Role::StationStaff
-                && (v.facility_id == Some(row.order.canteen) || row.order.delivery.is_some_and(|d| Some(d.station) == v.facility_id));
+                && (v.facility_id == Some(row.order.canteen)
+                    || row.order.delivery.is_some_and(|d| Some(d.station) == v.facility_id));
             if !mine && !covers_elder(&state, &v, &elder).await? {
                 return Err(ApiError::NotFound("meal order"));
             }
@@ -557,7 +584,7 @@ pub async fn meal_action(
             user.require(Action::ManageMeals)?;
             if v.role == Role::StationStaff
                 && v.facility_id != Some(row.order.canteen)
-                && !row.order.delivery.is_some_and(|d| Some(d.station) == v.facility_id)
+                && row.order.delivery.is_none_or(|d| Some(d.station) != v.facility_id)
             {
                 return Err(ApiError::NotFound("meal order"));
             }
@@ -586,7 +613,8 @@ fn day_slot(state: &AppState, q: &DayQuery) -> ApiResult<(NaiveDate, MealSlot)> 
         Some(d) => parse_date("date", d)?,
         None => today(state) + chrono::Duration::days(1),
     };
-    let slot = MealSlot::parse_field("slot", q.slot.as_deref().unwrap_or("lunch")).map_err(ApiError::field)?;
+    let slot =
+        MealSlot::parse_field("slot", q.slot.as_deref().unwrap_or("lunch")).map_err(ApiError::field)?;
     Ok((date, slot))
 }
 
@@ -607,7 +635,9 @@ pub async fn production(
 ) -> ApiResult<Json<ProductionList>> {
     kitchen_roles(&user)?;
     let (date, slot) = day_slot(&state, &q)?;
-    Ok(Json(state.orders.production_list(date, slot, q.canteen_id).await.map_err(|e| service_error(e, "meal"))?))
+    Ok(Json(
+        state.orders.production_list(date, slot, q.canteen_id).await.map_err(|e| service_error(e, "meal"))?,
+    ))
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -639,8 +669,13 @@ pub async fn deliveries(
 ) -> ApiResult<Json<Vec<RouteView>>> {
     kitchen_roles(&user)?;
     let (date, slot) = day_slot(&state, &q)?;
-    let station = if user.account.role == Role::StationStaff { user.account.facility_id.or(Some(-1)) } else { q.station_id };
-    let routes = state.orders.delivery_lists(date, slot, station).await.map_err(|e| service_error(e, "meal"))?;
+    let station = if user.account.role == Role::StationStaff {
+        user.account.facility_id.or(Some(-1))
+    } else {
+        q.station_id
+    };
+    let routes =
+        state.orders.delivery_lists(date, slot, station).await.map_err(|e| service_error(e, "meal"))?;
     let pd = policy::personal_data(&user.viewer());
     let mut out = Vec::new();
     for (station_id, route) in routes {
@@ -651,8 +686,16 @@ pub async fn deliveries(
                 meal_order_id: s.order,
                 elder_id: s.elder,
                 name: e.record.name.clone(),
-                address: if pd.address { e.record.address.clone() } else { policy::mask_address(&e.record.address) },
-                phone: e.record.phone.as_ref().map(|p| if pd.phone { p.as_str().to_string() } else { p.masked() }),
+                address: if pd.address {
+                    e.record.address.clone()
+                } else {
+                    policy::mask_address(&e.record.address)
+                },
+                phone: e
+                    .record
+                    .phone
+                    .as_ref()
+                    .map(|p| if pd.phone { p.as_str().to_string() } else { p.masked() }),
                 location: if pd.address { Some(s.position) } else { None },
             });
         }
@@ -722,7 +765,9 @@ pub async fn free_list(
 ) -> ApiResult<Json<Vec<FreeMealView>>> {
     kitchen_roles(&user)?;
     let asked = match q.region.as_deref().filter(|s| !s.is_empty()) {
-        Some(r) => Some(zhulao_domain::RegionCode::parse("region", r).map_err(ApiError::field)?.prefix().to_string()),
+        Some(r) => {
+            Some(zhulao_domain::RegionCode::parse("region", r).map_err(ApiError::field)?.prefix().to_string())
+        }
         None => None,
     };
     let mine = if user.account.role == Role::Admin { None } else { region_prefix_of(&user) };
@@ -807,19 +852,38 @@ pub async fn put_volunteer(
     crate::routes::visible_elder(&state, &user, input.elder_id).await?;
     let mut skills = Vec::new();
     for (i, s) in input.skills.iter().enumerate() {
-        skills.push(zhulao_services::SkillCode::parse(&format!("skills[{i}]"), s).map_err(ApiError::field)?.to_string());
+        skills.push(
+            zhulao_services::SkillCode::parse(&format!("skills[{i}]"), s)
+                .map_err(ApiError::field)?
+                .to_string(),
+        );
     }
     let capacity = input.capacity.unwrap_or(2);
     if capacity > 20 {
-        return Err(ApiError::field(FieldError::new("capacity", "out_of_range", "结对人数最多20", "at most 20")));
+        return Err(ApiError::field(FieldError::new(
+            "capacity",
+            "out_of_range",
+            "结对人数最多20",
+            "at most 20",
+        )));
     }
-    let row = VolunteerRow { elder_id: input.elder_id, skills, capacity, active: input.active.unwrap_or(true), joined_at: 0, paired: 0 };
+    let row = VolunteerRow {
+        elder_id: input.elder_id,
+        skills,
+        capacity,
+        active: input.active.unwrap_or(true),
+        joined_at: 0,
+        paired: 0,
+    };
     let saved = state.store.put_volunteer(&row, user.actor()).await?;
     Ok(Json(volunteer_view(&state, saved).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/timebank/volunteers", responses((status = 200, body = Vec<VolunteerView>)))]
-pub async fn list_volunteers(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Json<Vec<VolunteerView>>> {
+pub async fn list_volunteers(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> ApiResult<Json<Vec<VolunteerView>>> {
     user.require(Action::ManageTimeBank)?;
     let prefix = if user.account.role == Role::Admin { None } else { region_prefix_of(&user) };
     let mut out = Vec::new();
@@ -847,7 +911,10 @@ pub async fn get_volunteer(
 ) -> ApiResult<Json<VolunteerDetail>> {
     crate::routes::visible_elder(&state, &user, id).await?;
     let v = state.store.volunteer(id).await?;
-    Ok(Json(VolunteerDetail { volunteer: volunteer_view(&state, v).await?, postings: state.store.time_postings(id).await? }))
+    Ok(Json(VolunteerDetail {
+        volunteer: volunteer_view(&state, v).await?,
+        postings: state.store.time_postings(id).await?,
+    }))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -871,7 +938,11 @@ pub async fn redeem(
     user.require(Action::ManageTimeBank)?;
     crate::routes::visible_elder(&state, &user, id).await?;
     Ok(Json(
-        state.orders.redeem(bank_actor(&user), id, input.minutes, input.order_id).await.map_err(|e| service_error(e, "timebank"))?,
+        state
+            .orders
+            .redeem(bank_actor(&user), id, input.minutes, input.order_id)
+            .await
+            .map_err(|e| service_error(e, "timebank"))?,
     ))
 }
 
@@ -915,12 +986,22 @@ pub async fn record_hours(
 ) -> ApiResult<(StatusCode, Json<HoursView>)> {
     user.require(Action::ManageTimeBank)?;
     crate::routes::visible_elder(&state, &user, input.elder_id).await?;
-    let activity = ServiceCategory::parse_field("activity", input.activity.as_deref().unwrap_or("visit")).map_err(ApiError::field)?;
-    let served_at = chrono::DateTime::from_timestamp_millis(input.served_at)
-        .ok_or_else(|| ApiError::field(FieldError::new("served_at", "invalid", "服务时间无效", "invalid time")))?;
+    let activity = ServiceCategory::parse_field("activity", input.activity.as_deref().unwrap_or("visit"))
+        .map_err(ApiError::field)?;
+    let served_at = chrono::DateTime::from_timestamp_millis(input.served_at).ok_or_else(|| {
+        ApiError::field(FieldError::new("served_at", "invalid", "服务时间无效", "invalid time"))
+    })?;
     let row = state
         .orders
-        .record_hours(bank_actor(&user), input.volunteer_id, input.elder_id, input.minutes, served_at, activity, &input.note)
+        .record_hours(
+            bank_actor(&user),
+            input.volunteer_id,
+            input.elder_id,
+            input.minutes,
+            served_at,
+            activity,
+            &input.note,
+        )
         .await
         .map_err(|e| service_error(e, "timebank"))?;
     Ok((StatusCode::CREATED, Json(hours_view(row))))
@@ -944,10 +1025,13 @@ pub async fn list_hours(
     ApiQuery(q): ApiQuery<HoursQuery>,
 ) -> ApiResult<Json<PageView<HoursView>>> {
     let v = user.viewer();
-    let mut f = zhulao_store::HourFilter { volunteer_id: q.volunteer_id, elder_id: q.elder_id, ..Default::default() };
+    let mut f =
+        zhulao_store::HourFilter { volunteer_id: q.volunteer_id, elder_id: q.elder_id, ..Default::default() };
     match v.role {
         Role::Admin => {}
-        Role::StationStaff | Role::CareManager | Role::Supervisor => f.region_prefix = region_prefix_of(&user),
+        Role::StationStaff | Role::CareManager | Role::Supervisor => {
+            f.region_prefix = region_prefix_of(&user)
+        }
         Role::Family => {
             // The family of the elder served, who confirm the minutes.
             let e = q.elder_id.ok_or_else(|| missing("elder_id"))?;
@@ -956,14 +1040,20 @@ pub async fn list_hours(
         _ => return Err(ApiError::Forbidden),
     }
     if let Some(s) = q.state.as_deref().filter(|s| !s.is_empty()) {
-        f.state = Some(zhulao_services::timebank::HourState::parse_field("state", s).map_err(ApiError::field)?);
+        f.state =
+            Some(zhulao_services::timebank::HourState::parse_field("state", s).map_err(ApiError::field)?);
     }
     let per_page = q.per_page.unwrap_or(20).clamp(1, 200);
     let page = q.page.unwrap_or(1).max(1);
     f.offset = (page - 1).saturating_mul(per_page);
     f.limit = per_page;
     let rows = state.store.list_hour_records(&f).await?;
-    Ok(Json(PageView { items: rows.items.into_iter().map(hours_view).collect(), total: rows.total, page, per_page }))
+    Ok(Json(PageView {
+        items: rows.items.into_iter().map(hours_view).collect(),
+        total: rows.total,
+        page,
+        per_page,
+    }))
 }
 
 /// `confirm` (the minutes are banked) or `reject`, by the served elder's family or care
@@ -981,8 +1071,14 @@ pub async fn decide_hours(
         _ => return Err(ApiError::NotFound("route")),
     };
     let row = state.store.hour_record(id).await?;
-    crate::routes::visible_elder(&state, &user, row.record.elder).await.map_err(|_| ApiError::NotFound("hour record"))?;
-    let saved = state.orders.decide_hours(id, bank_actor(&user), confirm).await.map_err(|e| service_error(e, "timebank"))?;
+    crate::routes::visible_elder(&state, &user, row.record.elder)
+        .await
+        .map_err(|_| ApiError::NotFound("hour record"))?;
+    let saved = state
+        .orders
+        .decide_hours(id, bank_actor(&user), confirm)
+        .await
+        .map_err(|e| service_error(e, "timebank"))?;
     Ok(Json(hours_view(saved)))
 }
 
@@ -1001,11 +1097,19 @@ pub async fn pairings(
 ) -> ApiResult<Json<Pairing>> {
     user.require(Action::ManageTimeBank)?;
     let prefix = match q.region.as_deref().filter(|s| !s.is_empty()) {
-        Some(r) => Some(zhulao_domain::RegionCode::parse("region", r).map_err(ApiError::field)?.prefix().to_string()),
+        Some(r) => {
+            Some(zhulao_domain::RegionCode::parse("region", r).map_err(ApiError::field)?.prefix().to_string())
+        }
         None if user.account.role == Role::Admin => None,
         None => region_prefix_of(&user),
     };
-    Ok(Json(state.orders.pairing_suggestions(prefix.as_deref()).await.map_err(|e| service_error(e, "timebank"))?))
+    Ok(Json(
+        state
+            .orders
+            .pairing_suggestions(prefix.as_deref())
+            .await
+            .map_err(|e| service_error(e, "timebank"))?,
+    ))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -1024,5 +1128,8 @@ pub async fn create_pair(
 ) -> ApiResult<(StatusCode, Json<zhulao_store::PairRow>)> {
     user.require(Action::ManageTimeBank)?;
     crate::routes::visible_elder(&state, &user, input.elder_id).await?;
-    Ok((StatusCode::CREATED, Json(state.store.create_pair(input.volunteer_id, input.elder_id, user.actor()).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(state.store.create_pair(input.volunteer_id, input.elder_id, user.actor()).await?),
+    ))
 }

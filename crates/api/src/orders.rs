@@ -82,7 +82,9 @@ pub(crate) fn order_scope(v: &Viewer) -> OrderScope {
     match v.role {
         Role::Admin => OrderScope::All,
         Role::Supervisor | Role::Operator => region().map_or(OrderScope::All, OrderScope::RegionPrefix),
-        Role::StationStaff => OrderScope::Station { facility: v.facility_id.unwrap_or(-1), region_prefix: region() },
+        Role::StationStaff => {
+            OrderScope::Station { facility: v.facility_id.unwrap_or(-1), region_prefix: region() }
+        }
         Role::CareManager => OrderScope::CareManager(v.account_id),
         Role::Family => OrderScope::Family(v.account_id),
         Role::Caregiver => OrderScope::Caregiver(v.account_id),
@@ -96,7 +98,8 @@ pub(crate) async fn covers_elder(state: &AppState, v: &Viewer, elder: &Elder) ->
         OrderScope::All => true,
         OrderScope::RegionPrefix(p) => region.starts_with(&p),
         OrderScope::Station { facility, region_prefix } => {
-            elder.record.home_station_id == Some(facility) || region_prefix.is_some_and(|p| region.starts_with(&p))
+            elder.record.home_station_id == Some(facility)
+                || region_prefix.is_some_and(|p| region.starts_with(&p))
         }
         OrderScope::CareManager(id) => elder.record.care_manager_id == Some(id),
         OrderScope::Family(id) => state.store.is_family_of(id, elder.id).await?,
@@ -116,7 +119,12 @@ fn parse_body<T: serde::de::DeserializeOwned + Default>(body: &Bytes) -> ApiResu
 }
 
 pub(crate) fn missing(field: &str) -> ApiError {
-    ApiError::field(FieldError::new(field, "required", format!("缺少 {field}"), format!("{field} is required")))
+    ApiError::field(FieldError::new(
+        field,
+        "required",
+        format!("缺少 {field}"),
+        format!("{field} is required"),
+    ))
 }
 
 fn point(lat: Option<f64>, lon: Option<f64>) -> ApiResult<GeoPoint> {
@@ -225,7 +233,9 @@ pub async fn update_item(
         name_en: p.name_en.unwrap_or_else(|| current.name_en.clone()),
         duration_min: p.duration_min.unwrap_or(current.duration_min),
         skills: p.skills.unwrap_or_else(|| current.skills.iter().map(|s| s.to_string()).collect()),
-        price_yuan: p.price_yuan.unwrap_or_else(|| format!("{}.{:02}", current.base_price.0 / 100, current.base_price.0 % 100)),
+        price_yuan: p
+            .price_yuan
+            .unwrap_or_else(|| format!("{}.{:02}", current.base_price.0 / 100, current.base_price.0 % 100)),
     };
     let mut item = input.validate().map_err(ApiError::Invalid)?;
     item.builtin = current.builtin;
@@ -417,10 +427,16 @@ pub(crate) async fn visible_order(state: &AppState, user: &CurrentUser, id: i64)
     let ok = match v.role {
         Role::Caregiver => {
             row.order.caregiver == Some(v.account_id)
-                || row.order.history.iter().any(|h| h.by.is_some_and(|b| b.role == ActorRole::Caregiver && b.id == v.account_id))
+                || row
+                    .order
+                    .history
+                    .iter()
+                    .any(|h| h.by.is_some_and(|b| b.role == ActorRole::Caregiver && b.id == v.account_id))
                 || (row.order.state == OrderState::Published && {
-                    let cg = state.orders.caregiver(v.account_id).await.map_err(|e| service_error(e, "order"))?;
-                    let now = chrono::DateTime::from_timestamp_millis(state.store.clock().now_ms()).unwrap_or_default();
+                    let cg =
+                        state.orders.caregiver(v.account_id).await.map_err(|e| service_error(e, "order"))?;
+                    let now = chrono::DateTime::from_timestamp_millis(state.store.clock().now_ms())
+                        .unwrap_or_default();
                     eligible(&row.order, &cg, now).is_ok()
                 })
         }
@@ -475,7 +491,12 @@ pub async fn create_order(
     let schedule = match input.scheduled_at {
         Some(ms) => Schedule::At {
             start: chrono::DateTime::from_timestamp_millis(ms).ok_or_else(|| {
-                ApiError::field(FieldError::new("scheduled_at", "invalid", "预约时间无效", "invalid scheduled time"))
+                ApiError::field(FieldError::new(
+                    "scheduled_at",
+                    "invalid",
+                    "预约时间无效",
+                    "invalid scheduled time",
+                ))
             })?,
         },
         None => Schedule::Asap,
@@ -529,7 +550,9 @@ pub async fn list_orders(
     f.elder_id = q.elder_id;
     f.caregiver_id = q.caregiver_id;
     if let Some(r) = q.region.as_deref().filter(|s| !s.is_empty()) {
-        f.region_prefix = Some(zhulao_domain::RegionCode::parse("region", r).map_err(ApiError::field)?.prefix().to_string());
+        f.region_prefix = Some(
+            zhulao_domain::RegionCode::parse("region", r).map_err(ApiError::field)?.prefix().to_string(),
+        );
     }
     f.since = q.since;
     f.until = q.until;
@@ -561,7 +584,11 @@ pub async fn nearby(State(state): State<AppState>, user: CurrentUser) -> ApiResu
     let offered = state.orders.nearby(user.account.id).await.map_err(|e| service_error(e, "order"))?;
     let mut out = Vec::with_capacity(offered.len());
     for o in offered {
-        out.push(NearbyView { order: order_view(&state, &v, &o.row).await?, distance_m: o.distance_m, radius_m: o.radius_m });
+        out.push(NearbyView {
+            order: order_view(&state, &v, &o.row).await?,
+            distance_m: o.distance_m,
+            radius_m: o.radius_m,
+        });
     }
     Ok(Json(out))
 }
@@ -682,22 +709,32 @@ pub async fn order_action(
             for t in b.tags.unwrap_or_default() {
                 tags.push(RatingTag::parse_field("tags", &t).map_err(ApiError::field)?);
             }
-            Command::Rate { by: me, stars: b.stars.ok_or_else(|| missing("stars"))?, tags, text: b.text.unwrap_or_default() }
+            Command::Rate {
+                by: me,
+                stars: b.stars.ok_or_else(|| missing("stars"))?,
+                tags,
+                text: b.text.unwrap_or_default(),
+            }
         }
         "complain" => Command::Complain {
             by: me,
-            kind: ComplaintKind::parse_field("kind", b.kind.as_deref().unwrap_or("other")).map_err(ApiError::field)?,
+            kind: ComplaintKind::parse_field("kind", b.kind.as_deref().unwrap_or("other"))
+                .map_err(ApiError::field)?,
             text: b.text.unwrap_or_default(),
         },
         "cancel" => Command::Cancel {
             by: me,
-            reason: CancelReason::parse_field("reason", b.reason.as_deref().ok_or_else(|| missing("reason"))?)
-                .map_err(ApiError::field)?,
+            reason: CancelReason::parse_field(
+                "reason",
+                b.reason.as_deref().ok_or_else(|| missing("reason"))?,
+            )
+            .map_err(ApiError::field)?,
             text: b.text.unwrap_or_default(),
         },
         "no-show" => {
-            let party = NoShowParty::parse_field("party", b.party.as_deref().ok_or_else(|| missing("party"))?)
-                .map_err(ApiError::field)?;
+            let party =
+                NoShowParty::parse_field("party", b.party.as_deref().ok_or_else(|| missing("party"))?)
+                    .map_err(ApiError::field)?;
             let position = match (b.lat, b.lon) {
                 (None, None) => None,
                 (lat, lon) => Some(point(lat, lon)?),
@@ -803,7 +840,11 @@ pub async fn upload_photo(
     let meta = state.store.add_order_photo(id, &photo, user.actor()).await?;
     Ok((
         StatusCode::CREATED,
-        Json(PhotoUploaded { reference: meta.reference, content_type: meta.content_type, size_bytes: meta.size_bytes }),
+        Json(PhotoUploaded {
+            reference: meta.reference,
+            content_type: meta.content_type,
+            size_bytes: meta.size_bytes,
+        }),
     ))
 }
 
@@ -815,7 +856,10 @@ pub async fn get_photo(
 ) -> ApiResult<Response> {
     visible_order(&state, &user, id).await?;
     let (meta, bytes) = state.store.order_photo(id, &reference).await?;
-    Ok(([(header::CONTENT_TYPE, meta.content_type), (header::CACHE_CONTROL, "private, max-age=86400".into())], bytes)
+    Ok((
+        [(header::CONTENT_TYPE, meta.content_type), (header::CACHE_CONTROL, "private, max-age=86400".into())],
+        bytes,
+    )
         .into_response())
 }
 
@@ -837,14 +881,16 @@ pub async fn check_out(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("multipart/form-data"));
     if !multipart {
-        let body = Bytes::from_request(req, &state).await.map_err(|_| ApiError::TooLarge { max_bytes: crate::routes::MAX_UPLOAD })?;
+        let body = Bytes::from_request(req, &state)
+            .await
+            .map_err(|_| ApiError::TooLarge { max_bytes: crate::routes::MAX_UPLOAD })?;
         return order_action(State(state), user, ApiPath((id, "check-out".to_string())), body).await;
     }
     user.require(Action::ServeOrders)?;
     visible_order(&state, &user, id).await?;
-    let mut form = axum::extract::Multipart::from_request(req, &state)
-        .await
-        .map_err(|e| ApiError::bad_request("invalid_multipart", format!("表单格式错误：{e}"), e.body_text()))?;
+    let mut form = axum::extract::Multipart::from_request(req, &state).await.map_err(|e| {
+        ApiError::bad_request("invalid_multipart", format!("表单格式错误：{e}"), e.body_text())
+    })?;
     let (mut lat, mut lon, mut notes, mut photos) = (None, None, String::new(), Vec::new());
     loop {
         let field = match form.next_field().await {
@@ -853,7 +899,13 @@ pub async fn check_out(
             Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                 return Err(ApiError::TooLarge { max_bytes: MAX_PHOTO_BYTES });
             }
-            Err(e) => return Err(ApiError::bad_request("invalid_multipart", format!("表单格式错误：{e}"), e.body_text())),
+            Err(e) => {
+                return Err(ApiError::bad_request(
+                    "invalid_multipart",
+                    format!("表单格式错误：{e}"),
+                    e.body_text(),
+                ));
+            }
         };
         let name = field.name().unwrap_or_default().to_string();
         let declared = field.content_type().map(str::to_string);
@@ -867,7 +919,12 @@ pub async fn check_out(
         let text = || String::from_utf8_lossy(&data).trim().to_string();
         let number = |field: &str| {
             text().parse::<f64>().map_err(|_| {
-                ApiError::field(FieldError::new(field, "not_a_number", format!("{field} 应为数字"), format!("{field} must be a number")))
+                ApiError::field(FieldError::new(
+                    field,
+                    "not_a_number",
+                    format!("{field} 应为数字"),
+                    format!("{field} must be a number"),
+                ))
             })
         };
         match name.as_str() {
@@ -895,7 +952,8 @@ pub async fn check_out(
         notes,
         photos: photos.iter().map(|p| PhotoRef(p.reference.clone())).collect(),
     };
-    let row = state.orders.act_with(id, actor(&user), cmd, photos).await.map_err(|e| service_error(e, "order"))?;
+    let row =
+        state.orders.act_with(id, actor(&user), cmd, photos).await.map_err(|e| service_error(e, "order"))?;
     Ok(Json(order_view(&state, &user.viewer(), &row).await?))
 }
 
@@ -944,7 +1002,8 @@ fn complaint_view(r: &ComplaintRow, now_ms: i64) -> ComplaintView {
         complainant: c.complainant,
         opened_at: ms(c.opened_at),
         deadline: ms(c.deadline),
-        overdue: matches!(c.state, ComplaintState::Open | ComplaintState::Handling) && ms(c.deadline) < now_ms,
+        overdue: matches!(c.state, ComplaintState::Open | ComplaintState::Handling)
+            && ms(c.deadline) < now_ms,
         handler: c.handler,
         upheld: c.upheld,
         resolution: c.resolution.clone(),
@@ -989,7 +1048,12 @@ pub async fn list_complaints(
         })
         .await?;
     let now = state.store.clock().now_ms();
-    Ok(Json(PageView { items: rows.items.iter().map(|r| complaint_view(r, now)).collect(), total: rows.total, page, per_page }))
+    Ok(Json(PageView {
+        items: rows.items.iter().map(|r| complaint_view(r, now)).collect(),
+        total: rows.total,
+        page,
+        per_page,
+    }))
 }
 
 async fn visible_complaint(state: &AppState, user: &CurrentUser, id: i64) -> ApiResult<ComplaintRow> {

@@ -54,14 +54,25 @@ async fn caregiver(s: &Arc<dyn Store>, name: &str, skills: &[&str], north_m: f64
     (id, token)
 }
 
-async fn call(w: &World, method: Method, path: &str, token: &str, body: Option<Value>) -> (StatusCode, Value) {
+async fn call(
+    w: &World,
+    method: Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
     w.call(method, path, Some(token), body).await
 }
 
 async fn audit_actions(w: &World, order: i64) -> Vec<String> {
     let mut a: Vec<String> = w
         .store
-        .list_audit(&AuditFilter { entity: Some("order".into()), entity_id: Some(order.to_string()), limit: 500, ..Default::default() })
+        .list_audit(&AuditFilter {
+            entity: Some("order".into()),
+            entity_id: Some(order.to_string()),
+            limit: 500,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .items
@@ -81,8 +92,14 @@ async fn five_hundred_caregivers_grab_one_hundred_orders(w: &World) {
     let op = w.token("operator").to_string();
     let mut orders = Vec::new();
     for _ in 0..100 {
-        let (s, o) =
-            call(w, Method::POST, "/api/v1/orders", &op, Some(json!({"elder_id": w.e1, "item": "companionship"}))).await;
+        let (s, o) = call(
+            w,
+            Method::POST,
+            "/api/v1/orders",
+            &op,
+            Some(json!({"elder_id": w.e1, "item": "companionship"})),
+        )
+        .await;
         assert_eq!(s, StatusCode::CREATED, "{o}");
         assert_eq!(o["state"], "published");
         orders.push(o["id"].as_i64().unwrap());
@@ -102,7 +119,8 @@ async fn five_hundred_caregivers_grab_one_hundred_orders(w: &World) {
             start.wait().await;
             let resp = app.oneshot(req).await.unwrap();
             let status = resp.status();
-            let body: Value = serde_json::from_slice(&resp.into_body().collect().await.unwrap().to_bytes()).unwrap();
+            let body: Value =
+                serde_json::from_slice(&resp.into_body().collect().await.unwrap().to_bytes()).unwrap();
             (id, order, status, body)
         }));
     }
@@ -170,7 +188,8 @@ async fn check_out(w: &World, order: i64, token: &str, photo: (&str, Vec<u8>)) -
         ("notes", None, "协助洗澡，老人状态良好".as_bytes().to_vec()),
         ("photos", Some(photo.0), photo.1),
     ]);
-    let (status, raw) = w.raw(Method::POST, &format!("/api/v1/orders/{order}/check-out"), Some(token), Some(body), &ct).await;
+    let (status, raw) =
+        w.raw(Method::POST, &format!("/api/v1/orders/{order}/check-out"), Some(token), Some(body), &ct).await;
     (status, serde_json::from_slice(&raw).unwrap_or(Value::Null))
 }
 
@@ -181,11 +200,27 @@ async fn an_order_from_request_to_pay(w: &World) {
     let (_unskilled, unskilled_token) = caregiver(&w.store, "unskilled", &[], 100.0).await;
     let family = w.token("family").to_string();
     // The family orders a bath for their elder; not for someone else's.
-    let (s, b) = call(w, Method::POST, "/api/v1/orders", &family, Some(json!({"elder_id": w.e2, "item": "bathing"}))).await;
+    let (s, b) =
+        call(w, Method::POST, "/api/v1/orders", &family, Some(json!({"elder_id": w.e2, "item": "bathing"})))
+            .await;
     assert_eq!(s, StatusCode::NOT_FOUND, "{b}");
-    let (s, b) = call(w, Method::POST, "/api/v1/orders", w.token("caregiver"), Some(json!({"elder_id": w.e1, "item": "bathing"}))).await;
+    let (s, b) = call(
+        w,
+        Method::POST,
+        "/api/v1/orders",
+        w.token("caregiver"),
+        Some(json!({"elder_id": w.e1, "item": "bathing"})),
+    )
+    .await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
-    let (s, o) = call(w, Method::POST, "/api/v1/orders", &family, Some(json!({"elder_id": w.e1, "item": "bathing", "note": "请带浴凳"}))).await;
+    let (s, o) = call(
+        w,
+        Method::POST,
+        "/api/v1/orders",
+        &family,
+        Some(json!({"elder_id": w.e1, "item": "bathing", "note": "请带浴凳"})),
+    )
+    .await;
     assert_eq!(s, StatusCode::CREATED, "{o}");
     let id = o["id"].as_i64().unwrap();
     assert_eq!((o["state"].as_str(), o["price_fen"].as_i64()), (Some("published"), Some(6000)));
@@ -257,10 +292,14 @@ async fn an_order_from_request_to_pay(w: &World) {
     assert!(w.store.order_photos(id).await.unwrap().is_empty());
     let (s, o) = check_out(w, id, &cg_token, ("image/png", png())).await;
     assert_eq!(s, StatusCode::OK, "{o}");
-    assert_eq!((o["state"].as_str(), o["served_min"].as_i64(), o["short_service"].as_bool()), (Some("completed"), Some(55), Some(false)));
+    assert_eq!(
+        (o["state"].as_str(), o["served_min"].as_i64(), o["short_service"].as_bool()),
+        (Some("completed"), Some(55), Some(false))
+    );
     let photo = o["photos"][0].as_str().unwrap().to_string();
     assert_eq!(o["elder"]["phone"], "139****0001", "masked again once the service is over");
-    let (s, raw) = w.raw(Method::GET, &format!("/api/v1/orders/{id}/photos/{photo}"), Some(&family), None, "").await;
+    let (s, raw) =
+        w.raw(Method::GET, &format!("/api/v1/orders/{id}/photos/{photo}"), Some(&family), None, "").await;
     assert_eq!((s, raw), (StatusCode::OK, png()));
     // The family confirms: settled at once (the elder is 86: 5 yuan high-age subsidy, no card).
     let (s, o) = call(w, Method::POST, &format!("/api/v1/orders/{id}/confirm"), &family, None).await;
@@ -274,29 +313,75 @@ async fn an_order_from_request_to_pay(w: &World) {
     let (s, b) = call(w, Method::POST, &format!("/api/v1/orders/{id}/confirm"), &family, None).await;
     assert_eq!((s, b["code"].as_str()), (StatusCode::CONFLICT, Some("order_already_confirmed")));
     // Rating and a complaint, handled by the station.
-    let (s, _) = call(w, Method::POST, &format!("/api/v1/orders/{id}/rate"), &family, Some(json!({"stars": 5, "tags": ["punctual", "耐心周到"]}))).await;
+    let (s, _) = call(
+        w,
+        Method::POST,
+        &format!("/api/v1/orders/{id}/rate"),
+        &family,
+        Some(json!({"stars": 5, "tags": ["punctual", "耐心周到"]})),
+    )
+    .await;
     assert_eq!(s, StatusCode::OK);
-    let (s, b) = call(w, Method::POST, &format!("/api/v1/orders/{id}/complain"), &family, Some(json!({"kind": "billing", "text": "助老员另外收了10元"}))).await;
+    let (s, b) = call(
+        w,
+        Method::POST,
+        &format!("/api/v1/orders/{id}/complain"),
+        &family,
+        Some(json!({"kind": "billing", "text": "助老员另外收了10元"})),
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     let (_, cases) = call(w, Method::GET, "/api/v1/complaints", w.token("station_staff"), None).await;
     assert_eq!(cases["total"], 1, "{cases}");
     let case = cases["items"][0]["id"].as_i64().unwrap();
     assert_eq!(cases["items"][0]["state"], "open");
-    let (s, _) = call(w, Method::POST, &format!("/api/v1/complaints/{case}/resolve"), &family, Some(json!({"upheld": true, "resolution": "x"}))).await;
+    let (s, _) = call(
+        w,
+        Method::POST,
+        &format!("/api/v1/complaints/{case}/resolve"),
+        &family,
+        Some(json!({"upheld": true, "resolution": "x"})),
+    )
+    .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
-    let (s, c) = call(w, Method::POST, &format!("/api/v1/complaints/{case}/resolve"), w.token("station_staff"), Some(json!({"upheld": true, "resolution": "已退还并约谈助老员"}))).await;
+    let (s, c) = call(
+        w,
+        Method::POST,
+        &format!("/api/v1/complaints/{case}/resolve"),
+        w.token("station_staff"),
+        Some(json!({"upheld": true, "resolution": "已退还并约谈助老员"})),
+    )
+    .await;
     assert_eq!((s, c["state"].as_str()), (StatusCode::OK, Some("resolved")), "{c}");
     // Pay: base 10 + 55 min at 25/h + the five-star bonus 5 − the upheld complaint 20.
     let (s, pay) = call(w, Method::GET, "/api/v1/statements/pay", &cg_token, None).await;
     assert_eq!(s, StatusCode::OK, "{pay}");
-    assert_eq!((pay["orders"].as_i64(), pay["bonus"].as_i64(), pay["penalties"].as_i64()), (Some(1), Some(500), Some(2000)));
+    assert_eq!(
+        (pay["orders"].as_i64(), pay["bonus"].as_i64(), pay["penalties"].as_i64()),
+        (Some(1), Some(500), Some(2000))
+    );
     assert_eq!(pay["gross"].as_i64(), Some(1000 + 2291 + 500 - 2000));
-    let (s, _) = call(w, Method::GET, &format!("/api/v1/statements/pay?caregiver_id={}", w.id("caregiver")), &cg_token, None).await;
+    let (s, _) = call(
+        w,
+        Method::GET,
+        &format!("/api/v1/statements/pay?caregiver_id={}", w.id("caregiver")),
+        &cg_token,
+        None,
+    )
+    .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
-    let (s, st) = call(w, Method::GET, "/api/v1/statements/monthly?month=2026-11", w.token("admin"), None).await;
+    let (s, st) =
+        call(w, Method::GET, "/api/v1/statements/monthly?month=2026-11", w.token("admin"), None).await;
     assert_eq!(s, StatusCode::OK, "{st}");
     assert_eq!((st["total"]["orders"].as_i64(), st["total"]["total"].as_i64()), (Some(1), Some(6000)));
-    let (_, st) = call(w, Method::GET, "/api/v1/statements/monthly?month=2026-11&source=subsidy", w.token("supervisor"), None).await;
+    let (_, st) = call(
+        w,
+        Method::GET,
+        "/api/v1/statements/monthly?month=2026-11&source=subsidy",
+        w.token("supervisor"),
+        None,
+    )
+    .await;
     assert_eq!(st["source_total_fen"].as_i64(), Some(500), "{st}");
     // The quality score follows the rating and the complaint.
     let score = w.store.caregiver(cg).await.unwrap().quality_milli;
@@ -305,7 +390,18 @@ async fn an_order_from_request_to_pay(w: &World) {
     let actions = audit_actions(w, id).await;
     assert_eq!(
         actions,
-        ["create", "publish", "grab", "start_trip", "check_in", "check_out", "confirm", "settle", "rate", "complain"],
+        [
+            "create",
+            "publish",
+            "grab",
+            "start_trip",
+            "check_in",
+            "check_out",
+            "confirm",
+            "settle",
+            "rate",
+            "complain"
+        ],
     );
     let (_, detail) = call(w, Method::GET, &format!("/api/v1/orders/{id}"), &family, None).await;
     assert_eq!(detail["events"].as_array().unwrap().len(), 10);

@@ -10,7 +10,11 @@ pub enum ServiceError {
     NotFound(&'static str),
     Invalid(Vec<FieldError>),
     /// The step does not fit the record's state or the actor's rights; nothing was written.
-    Refused { code: &'static str, zh: String, en: String },
+    Refused {
+        code: &'static str,
+        zh: String,
+        en: String,
+    },
     Store(StoreError),
 }
 

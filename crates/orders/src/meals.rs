@@ -14,7 +14,9 @@ use zhulao_services::meals::{
 };
 use zhulao_services::order::Actor;
 use zhulao_services::settlement::SettleInput;
-use zhulao_store::{MealOrderFilter, MealOrderRow, MenuRow, NewSettlement, OrderScope, SettlementKind, StoreError};
+use zhulao_store::{
+    MealOrderFilter, MealOrderRow, MenuRow, NewSettlement, OrderScope, SettlementKind, StoreError,
+};
 
 use crate::error::{ServiceError, ServiceResult};
 use crate::service::{Orders, RETRIES, store_actor};
@@ -69,14 +71,21 @@ impl Orders {
             }
             _ => None,
         };
-        let request = MealRequest { elder: elder.id, option: req.option.clone(), fulfilment: req.fulfilment, delivery, by };
+        let request = MealRequest {
+            elder: elder.id,
+            option: req.option.clone(),
+            fulfilment: req.fulfilment,
+            delivery,
+            by,
+        };
         let now = self.now();
         let policy = self.config.meals;
         // Refuse a late order before computing anything.
         policy.check_open(req.date, now).map_err(meal_refusal)?;
-        let price = menu.option(&req.option).map(|o| o.price).ok_or_else(|| {
-            meal_refusal(zhulao_services::meals::MealError::NotOnMenu)
-        })?;
+        let price = menu
+            .option(&req.option)
+            .map(|o| o.price)
+            .ok_or_else(|| meal_refusal(zhulao_services::meals::MealError::NotOnMenu))?;
         let quote = self
             .compute(
                 &elder,
@@ -108,18 +117,31 @@ impl Orders {
                 r => return Ok(r?),
             }
         }
-        Err(ServiceError::refuse("meal_busy", "订餐正在被修改，请重试", "the meal order is being changed; retry"))
+        Err(ServiceError::refuse(
+            "meal_busy",
+            "订餐正在被修改，请重试",
+            "the meal order is being changed; retry",
+        ))
     }
 
     /// Served at the canteen, delivered, or missed — on the day — and settled when due.
-    pub async fn finish_meal(&self, id: i64, outcome: MealOrderState, by: Actor) -> ServiceResult<MealOrderRow> {
+    pub async fn finish_meal(
+        &self,
+        id: i64,
+        outcome: MealOrderState,
+        by: Actor,
+    ) -> ServiceResult<MealOrderRow> {
         let policy = self.config.meals;
         for _ in 0..RETRIES {
             let row = self.store.meal_order(id).await?;
             let mut meal = row.order.clone();
             meal.finish(outcome, self.now(), &policy).map_err(meal_refusal)?;
             if !meal.due_for_settlement(&policy) {
-                match self.store.save_meal_order(id, row.version, &meal, outcome.as_str(), store_actor(&by)).await {
+                match self
+                    .store
+                    .save_meal_order(id, row.version, &meal, outcome.as_str(), store_actor(&by))
+                    .await
+                {
                     Err(StoreError::Stale { .. }) => continue,
                     r => return Ok(r?),
                 }
@@ -154,12 +176,20 @@ impl Orders {
                 debits: s.debits,
                 input: input.clone(),
             };
-            match self.store.settle_meal(id, row.version, &meal, &record, &input.balances, store_actor(&by)).await {
+            match self
+                .store
+                .settle_meal(id, row.version, &meal, &record, &input.balances, store_actor(&by))
+                .await
+            {
                 Err(StoreError::Stale { .. }) => continue,
                 r => return Ok(r?),
             }
         }
-        Err(ServiceError::refuse("meal_busy", "订餐正在被修改，请重试", "the meal order is being changed; retry"))
+        Err(ServiceError::refuse(
+            "meal_busy",
+            "订餐正在被修改，请重试",
+            "the meal order is being changed; retry",
+        ))
     }
 
     async fn meals_of_day(

@@ -91,11 +91,10 @@ pub(crate) fn store_actor(a: &Actor) -> zhulao_store::Actor {
 /// settled — at once (so a settlement interrupted by a crash is finished after a restart).
 pub fn due_at(o: &Order) -> Option<i64> {
     let timer = o.next_due().map(|(t, _)| t.timestamp_millis());
-    let settle = (matches!(o.state, OrderState::Completed | OrderState::Rated)
-        && o.settlement.is_none())
-    .then_some(o.confirmed_at)
-    .flatten()
-    .map(|t| t.timestamp_millis());
+    let settle = (matches!(o.state, OrderState::Completed | OrderState::Rated) && o.settlement.is_none())
+        .then_some(o.confirmed_at)
+        .flatten()
+        .map(|t| t.timestamp_millis());
     match (timer, settle) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
@@ -307,7 +306,11 @@ impl Orders {
             skills: c.account.skills.iter().filter_map(|s| SkillCode::parse("skills", s).ok()).collect(),
             on_duty: c.on_duty && c.account.active,
             position: c.position.filter(|_| c.position_at.is_some_and(|t| now - t <= ttl)),
-            commitments: c.commitments.iter().map(|(s, e)| Window { start: to_time(*s), end: to_time(*e) }).collect(),
+            commitments: c
+                .commitments
+                .iter()
+                .map(|(s, e)| Window { start: to_time(*s), end: to_time(*e) })
+                .collect(),
             quality_milli: c.quality_milli,
         }
     }
@@ -415,8 +418,12 @@ impl Orders {
                     }
                     // Contact visibility follows the order's state (`Order::may_see_contact`).
                     Effect::GrantContact { .. } | Effect::RevokeContact { .. } => Ok(()),
-                    Effect::AutoAssign { radius_m, exclude } => self.auto_assign(row, radius_m, &exclude).await,
-                    Effect::OpenComplaint { kind, caregiver } => self.open_complaint(row, kind, caregiver).await,
+                    Effect::AutoAssign { radius_m, exclude } => {
+                        self.auto_assign(row, radius_m, &exclude).await
+                    }
+                    Effect::OpenComplaint { kind, caregiver } => {
+                        self.open_complaint(row, kind, caregiver).await
+                    }
                     Effect::ReadyToSettle => self.settle_order(row.id).await.map(|_| ()),
                     Effect::RescoreCaregiver { caregiver } => self.rescore(caregiver).await,
                 };
@@ -427,7 +434,12 @@ impl Orders {
         })
     }
 
-    async fn candidates(&self, row: &OrderRow, radius_m: u32, exclude: &[i64]) -> ServiceResult<Vec<Caregiver>> {
+    async fn candidates(
+        &self,
+        row: &OrderRow,
+        radius_m: u32,
+        exclude: &[i64],
+    ) -> ServiceResult<Vec<Caregiver>> {
         let fresh = self.now_ms() - i64::from(self.config.position_ttl_min) * 60_000;
         let rows = self.store.caregivers_near(row.order.home, radius_m, fresh, 2000).await?;
         Ok(rows.iter().filter(|c| !exclude.contains(&c.account.id)).map(|c| self.to_caregiver(c)).collect())
@@ -566,7 +578,11 @@ impl Orders {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(ServiceError::refuse("complaint_busy", "投诉正在被他人处理，请重试", "the complaint is being changed; retry"))
+        Err(ServiceError::refuse(
+            "complaint_busy",
+            "投诉正在被他人处理，请重试",
+            "the complaint is being changed; retry",
+        ))
     }
 
     // -------------------------------------------------------------------------------------
@@ -592,7 +608,9 @@ impl Orders {
                         Ok(_) => advanced += 1,
                         Err(e) => {
                             tracing::warn!(order = row.id, error = %e, "settlement failed; retrying later");
-                            self.store.defer_order(row.id, Some(now_ms + SETTLE_RETRY_MS), "settlement_failed").await?;
+                            self.store
+                                .defer_order(row.id, Some(now_ms + SETTLE_RETRY_MS), "settlement_failed")
+                                .await?;
                         }
                     }
                 } else if row.next_due_at != due_at(o) {
@@ -609,7 +627,11 @@ impl Orders {
                 action: "timer".into(),
                 detail: serde_json::json!({ "timers": timers, "effects": fx }),
             };
-            match self.store.save_order(row.id, row.version, o.state, &order, due_at(&order), &event, &[]).await {
+            match self
+                .store
+                .save_order(row.id, row.version, o.state, &order, due_at(&order), &event, &[])
+                .await
+            {
                 Ok(saved) => {
                     advanced += 1;
                     self.publish(&saved, "timer");
@@ -626,7 +648,11 @@ impl Orders {
             if fired.is_empty() {
                 continue;
             }
-            match self.store.save_complaint(row.id, row.version, &case, due, "timer", zhulao_store::Actor::SYSTEM).await {
+            match self
+                .store
+                .save_complaint(row.id, row.version, &case, due, "timer", zhulao_store::Actor::SYSTEM)
+                .await
+            {
                 Ok(saved) => {
                     advanced += 1;
                     self.publish_complaint(&saved, "timer");

@@ -120,7 +120,16 @@ impl Orders {
             };
             match self
                 .store
-                .settle_order(id, row.version, o.state, &order, due_at(&order), &event, &record, &input.balances)
+                .settle_order(
+                    id,
+                    row.version,
+                    o.state,
+                    &order,
+                    due_at(&order),
+                    &event,
+                    &record,
+                    &input.balances,
+                )
                 .await
             {
                 Ok(saved) => {
@@ -178,7 +187,12 @@ impl Orders {
     /// local date, with its rating and upheld complaints.
     pub async fn pay_statement(&self, caregiver: i64, year: i32, month: u32) -> ServiceResult<PayStatement> {
         let first = NaiveDate::from_ymd_opt(year, month, 1).ok_or_else(|| {
-            ServiceError::field(zhulao_domain::FieldError::new("month", "invalid_month", "月份无效", "invalid month"))
+            ServiceError::field(zhulao_domain::FieldError::new(
+                "month",
+                "invalid_month",
+                "月份无效",
+                "invalid month",
+            ))
         })?;
         let next = first.checked_add_months(chrono::Months::new(1)).unwrap_or(first);
         let at = |d: NaiveDate| {

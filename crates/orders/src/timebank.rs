@@ -51,7 +51,8 @@ impl Orders {
             )));
         }
         let (record, _) =
-            HourRecord::record(0, volunteer, elder, minutes, served_at, activity, note, self.now()).map_err(refusal)?;
+            HourRecord::record(0, volunteer, elder, minutes, served_at, activity, note, self.now())
+                .map_err(refusal)?;
         self.store.record_hours(&record, store_actor(&by)).await.map_err(conflict)
     }
 
@@ -68,7 +69,11 @@ impl Orders {
                 r => return r.map_err(conflict),
             }
         }
-        Err(ServiceError::refuse("timebank_busy", "记录正在被修改，请重试", "the record is being changed; retry"))
+        Err(ServiceError::refuse(
+            "timebank_busy",
+            "记录正在被修改，请重试",
+            "the record is being changed; retry",
+        ))
     }
 
     /// Spends banked minutes on a service (never below zero: the store's guard refuses).
@@ -123,12 +128,21 @@ impl Orders {
         let scope = region_prefix.map_or(ElderScope::All, |p| ElderScope::RegionPrefix(p.to_string()));
         let mut needs = Vec::new();
         for f in [
-            ElderFilter { living: Some(LivingArrangement::Alone), limit: 2000, ..ElderFilter::scoped(scope.clone()) },
-            ElderFilter { born_on_or_before: Some(eighty), limit: 2000, ..ElderFilter::scoped(scope.clone()) },
+            ElderFilter {
+                living: Some(LivingArrangement::Alone),
+                limit: 2000,
+                ..ElderFilter::scoped(scope.clone())
+            },
+            ElderFilter {
+                born_on_or_before: Some(eighty),
+                limit: 2000,
+                ..ElderFilter::scoped(scope.clone())
+            },
         ] {
             for e in self.store.list_elders(&f).await?.items {
                 let volunteering = volunteers.iter().any(|v| v.elder_id == e.id);
-                if paired.contains(&e.id) || volunteering || needs.iter().any(|n: &ElderNeed| n.elder == e.id) {
+                if paired.contains(&e.id) || volunteering || needs.iter().any(|n: &ElderNeed| n.elder == e.id)
+                {
                     continue;
                 }
                 let Some(position) = e.record.location else { continue };

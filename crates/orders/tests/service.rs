@@ -141,7 +141,11 @@ async fn dispatch_timers_fire_from_the_database(s: Arc<dyn Store>, clock: Manual
     let mut feed = w.orders.hub().subscribe();
     let a = w.orders.create(w.operator, request(&w, "bathing")).await.unwrap();
     let b = w.orders.create(w.operator, request(&w, "bathing")).await.unwrap();
-    assert_eq!(s.next_order_due().await.unwrap(), Some(T0 + 5 * MIN), "the first ring widens after 5 minutes");
+    assert_eq!(
+        s.next_order_due().await.unwrap(),
+        Some(T0 + 5 * MIN),
+        "the first ring widens after 5 minutes"
+    );
     assert_eq!(w.orders.tick().await.unwrap(), 0, "nothing due yet");
     // 5 and 15 minutes: the offer widens to 5 and 10 km.
     clock.set_ms(T0 + 5 * MIN);
@@ -149,8 +153,14 @@ async fn dispatch_timers_fire_from_the_database(s: Arc<dyn Store>, clock: Manual
     clock.set_ms(T0 + 15 * MIN);
     w.orders.tick().await.unwrap();
     let row = s.order(a.id).await.unwrap();
-    assert_eq!(row.order.offer_radius(chrono::DateTime::from_timestamp_millis(T0 + 15 * MIN).unwrap()), 10_000);
-    assert_eq!(actions(&row.order), [OrderAction::Create, OrderAction::Publish, OrderAction::Widen, OrderAction::Widen]);
+    assert_eq!(
+        row.order.offer_radius(chrono::DateTime::from_timestamp_millis(T0 + 15 * MIN).unwrap()),
+        10_000
+    );
+    assert_eq!(
+        actions(&row.order),
+        [OrderAction::Create, OrderAction::Publish, OrderAction::Widen, OrderAction::Widen]
+    );
     // A caregiver 8 km away comes on duty (inside the 10 km ring, outside the first two).
     let cg = caregiver(&w, &s, "cg8km", 8_000.0).await;
     // 20 minutes: nobody took them; the station and the operators are told.
@@ -159,7 +169,10 @@ async fn dispatch_timers_fire_from_the_database(s: Arc<dyn Store>, clock: Manual
     w.orders.tick().await.unwrap();
     let mut told_operators = 0;
     while let Ok(e) = feed.try_recv() {
-        if e.topic == "order_notice" && e.data["notice"] == "unanswered" && e.data["to"]["kind"] == "operators" {
+        if e.topic == "order_notice"
+            && e.data["notice"] == "unanswered"
+            && e.data["to"]["kind"] == "operators"
+        {
             told_operators += 1;
         }
     }
@@ -171,10 +184,14 @@ async fn dispatch_timers_fire_from_the_database(s: Arc<dyn Store>, clock: Manual
     clock.set_ms(T0 + 30 * MIN);
     orders.tick().await.unwrap();
     let (ra, rb) = (s.order(a.id).await.unwrap(), s.order(b.id).await.unwrap());
-    let assigned: Vec<_> = [&ra, &rb].iter().filter(|r| r.order.caregiver == Some(cg)).map(|r| r.id).collect();
+    let assigned: Vec<_> =
+        [&ra, &rb].iter().filter(|r| r.order.caregiver == Some(cg)).map(|r| r.id).collect();
     assert_eq!(assigned.len(), 1, "auto-assigned once; the other order overlaps their agenda");
     let (won, lost) = if ra.order.caregiver == Some(cg) { (ra, rb) } else { (rb, ra) };
-    assert_eq!((won.order.state, won.order.assigned_by.map(|a| a.role)), (OrderState::Taken, Some(ActorRole::System)));
+    assert_eq!(
+        (won.order.state, won.order.assigned_by.map(|a| a.role)),
+        (OrderState::Taken, Some(ActorRole::System))
+    );
     assert!(actions(&won.order).ends_with(&[OrderAction::AutoAssign, OrderAction::Assign]));
     // The other keeps failing to find anyone (retried at 40 and 50 minutes), then expires
     // four hours after publication.
@@ -194,7 +211,12 @@ async fn dispatch_timers_fire_from_the_database(s: Arc<dyn Store>, clock: Manual
     assert!(won.order.late_alerted);
     // Every timer's step is in the audit log.
     let timers = s
-        .list_audit(&AuditFilter { entity: Some("order".into()), entity_id: Some(lost.id.to_string()), limit: 100, ..Default::default() })
+        .list_audit(&AuditFilter {
+            entity: Some("order".into()),
+            entity_id: Some(lost.id.to_string()),
+            limit: 100,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .items
@@ -240,7 +262,11 @@ fn menu(canteen: i64, date: NaiveDate) -> Menu {
         options: vec![MenuOption {
             code: MenuCode::parse("m", "set_a").unwrap(),
             name_zh: "软烂套餐".into(),
-            dishes: vec![Dish { code: MenuCode::parse("m", "stew").unwrap(), name_zh: "炖豆腐".into(), tags: vec![] }],
+            dishes: vec![Dish {
+                code: MenuCode::parse("m", "stew").unwrap(),
+                name_zh: "炖豆腐".into(),
+                tags: vec![],
+            }],
             price: Fen(800),
         }],
     }
@@ -280,11 +306,17 @@ async fn meal_orders_close_at_six_the_evening_before(s: Arc<dyn Store>, clock: M
     clock.set_ms(T0 + 10 * 60 * MIN - 1_000);
     let placed = w.orders.place_meal(w.operator, place(w.elder)).await.unwrap();
     let quote = placed.order.quote.clone().unwrap();
-    assert_eq!((quote.amount(FundingSource::Subsidy), quote.amount(FundingSource::ServiceCard)), (Fen(500), Fen(300)));
+    assert_eq!(
+        (quote.amount(FundingSource::Subsidy), quote.amount(FundingSource::ServiceCard)),
+        (Fen(500), Fen(300))
+    );
     // 18:00:00: closed, for ordering and for cancelling.
     clock.set_ms(T0 + 10 * 60 * MIN);
     let second = zhulao_domain::ElderInput {
-        id_number: compose("140213", NaiveDate::from_ymd_opt(1950, 1, 2).unwrap(), 7).unwrap().as_str().into(),
+        id_number: compose("140213", NaiveDate::from_ymd_opt(1950, 1, 2).unwrap(), 7)
+            .unwrap()
+            .as_str()
+            .into(),
         name: "李桂兰".into(),
         address: "平城区柳港园9号".into(),
         region_code: "140213050002".into(),

@@ -35,13 +35,14 @@ pub use alarms::{
     NewAlarmEvent, NotificationRecord, Raised,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use services::{
-    CaregiverRow, ComplaintFilter, ComplaintRow, HourFilter, HourRow, MealOrderFilter, MealOrderRow, MenuRow,
-    NewPhoto, NewSettlement, OrderEvent, OrderEventInput, OrderFilter, OrderRow, OrderScope, PairRow, PhotoMeta,
-    Pool, ServiceStore, SettlementFilter, SettlementKind, SettlementRow, TimeBalance, VolunteerRow,
-};
 pub use error::{Result, StoreError};
 pub use postgres::PgStore;
+pub use services::{
+    CaregiverRow, ComplaintFilter, ComplaintRow, HourFilter, HourRow, MealOrderFilter, MealOrderRow, MenuRow,
+    NewPhoto, NewSettlement, OrderEvent, OrderEventInput, OrderFilter, OrderRow, OrderScope, PairRow,
+    PhotoMeta, Pool, ServiceStore, SettlementFilter, SettlementKind, SettlementRow, TimeBalance,
+    VolunteerRow,
+};
 pub use sqlite::SqliteStore;
 
 /// Who is writing: recorded in the audit log. `None` is the system itself (migrations,

@@ -4,7 +4,7 @@
 //! `RETURNING`, `ON CONFLICT`, `TRUE`/`FALSE`, nothing else.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use zhulao_domain::{FieldError, Fen, GeoPoint};
+use zhulao_domain::{Fen, FieldError, GeoPoint};
 use zhulao_services::catalogue::{ServiceCategory, ServiceItem};
 use zhulao_services::codes::{PoolCode, RuleCode, ServiceCode, SkillCode};
 use zhulao_services::order::Order;
@@ -19,8 +19,10 @@ use crate::services::{
 };
 
 pub(crate) const HELD: &str = "('taken', 'on_the_way', 'checked_in')";
-pub(crate) const ORDER_COLUMNS: &str = "id, home_station_id, next_due_at, order_json, version, created_at, updated_at";
-pub(crate) const COMPLAINT_COLUMNS: &str = "id, region_code, next_due_at, case_json, version, created_at, updated_at";
+pub(crate) const ORDER_COLUMNS: &str =
+    "id, home_station_id, next_due_at, order_json, version, created_at, updated_at";
+pub(crate) const COMPLAINT_COLUMNS: &str =
+    "id, region_code, next_due_at, case_json, version, created_at, updated_at";
 pub(crate) const MEAL_COLUMNS: &str = "id, region_code, order_json, version, created_at, updated_at";
 pub(crate) const SETTLEMENT_COLUMNS: &str = "id, kind, ref_id, elder_id, provider_id, caregiver_id, region_code, \
      category, service_date, split_json, trace_json, created_at";
@@ -179,7 +181,8 @@ impl PriceDbRow {
     pub(crate) fn into_price(self) -> Result<RegionPrice> {
         const T: &str = "service_prices";
         Ok(RegionPrice {
-            region_prefix: RegionPrefix::parse("region_prefix", &self.region_prefix).map_err(|e| corrupt(T, e))?,
+            region_prefix: RegionPrefix::parse("region_prefix", &self.region_prefix)
+                .map_err(|e| corrupt(T, e))?,
             item: ServiceCode::parse("item", &self.item_code).map_err(|e| corrupt(T, e))?,
             price: Fen(self.price_fen),
         })
@@ -323,7 +326,8 @@ impl PoolDbRow {
         Ok(Pool {
             code: PoolCode::parse("code", &self.code).map_err(|e| corrupt(T, e))?,
             name: self.name,
-            region_prefix: RegionPrefix::parse("region_prefix", &self.region_prefix).map_err(|e| corrupt(T, e))?,
+            region_prefix: RegionPrefix::parse("region_prefix", &self.region_prefix)
+                .map_err(|e| corrupt(T, e))?,
             balance_fen: self.balance_fen,
             updated_at: self.updated_at,
         })
@@ -404,7 +408,11 @@ pub(crate) struct MenuDbRow {
 
 impl MenuDbRow {
     pub(crate) fn into_row(self) -> Result<MenuRow> {
-        Ok(MenuRow { menu: json("canteen_menus", &self.menu_json)?, version: self.version, updated_at: self.updated_at })
+        Ok(MenuRow {
+            menu: json("canteen_menus", &self.menu_json)?,
+            version: self.version,
+            updated_at: self.updated_at,
+        })
     }
 }
 
@@ -464,7 +472,11 @@ pub(crate) struct HourDbRow {
 
 impl HourDbRow {
     pub(crate) fn into_row(self) -> Result<HourRow> {
-        Ok(HourRow { id: self.id, record: json("timebank_records", &self.record_json)?, version: self.version })
+        Ok(HourRow {
+            id: self.id,
+            record: json("timebank_records", &self.record_json)?,
+            version: self.version,
+        })
     }
 }
 

@@ -85,7 +85,10 @@ pub enum OrderScope {
     /// Orders of elders whose region code starts with this prefix.
     RegionPrefix(String),
     /// Orders of elders whose home station is this facility, or in this region.
-    Station { facility: i64, region_prefix: Option<String> },
+    Station {
+        facility: i64,
+        region_prefix: Option<String>,
+    },
     /// Orders of the elders this care manager looks after.
     CareManager(i64),
     /// Orders of the elders linked to this family account.
@@ -372,7 +375,8 @@ pub trait ServiceStore: Send + Sync {
     /// What a caregiver's quality score is computed from, over orders that ended since
     /// `since` (Unix ms): ratings, upheld complaints, caregiver no-shows.
     async fn quality_inputs(&self, caregiver_id: i64, since: i64) -> Result<QualityInputs>;
-    async fn set_caregiver_quality(&self, caregiver_id: i64, score: QualityScore, actor: Actor) -> Result<()>;
+    async fn set_caregiver_quality(&self, caregiver_id: i64, score: QualityScore, actor: Actor)
+    -> Result<()>;
 
     // Orders.
     /// Stores a new order with its first events (`create`, and `publish` when it was
@@ -402,7 +406,12 @@ pub trait ServiceStore: Send + Sync {
     ) -> Result<OrderRow>;
     async fn list_orders(&self, f: &OrderFilter) -> Result<Page<OrderRow>>;
     /// Published orders whose home lies within `radius_m` of `center` (a bounding box).
-    async fn orders_on_offer_near(&self, center: GeoPoint, radius_m: u32, limit: i64) -> Result<Vec<OrderRow>>;
+    async fn orders_on_offer_near(
+        &self,
+        center: GeoPoint,
+        radius_m: u32,
+        limit: i64,
+    ) -> Result<Vec<OrderRow>>;
     /// Orders with a timer (or a settlement) due at `now`, oldest due first.
     async fn due_orders(&self, now: i64, limit: i64) -> Result<Vec<OrderRow>>;
     async fn next_order_due(&self) -> Result<Option<i64>>;
@@ -415,7 +424,12 @@ pub trait ServiceStore: Send + Sync {
     async fn order_photos(&self, order_id: i64) -> Result<Vec<PhotoMeta>>;
     /// Orders this caregiver held that ended (completed or no-show) in `[from, to)` Unix ms,
     /// with the number of upheld complaints about each.
-    async fn caregiver_orders_ended(&self, caregiver_id: i64, from: i64, to: i64) -> Result<Vec<(OrderRow, u32)>>;
+    async fn caregiver_orders_ended(
+        &self,
+        caregiver_id: i64,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(OrderRow, u32)>>;
 
     // Complaints.
     async fn create_complaint(
@@ -495,10 +509,16 @@ pub trait ServiceStore: Send + Sync {
     async fn menu(&self, canteen_id: i64, date: NaiveDate, slot: MealSlot) -> Result<MenuRow>;
     async fn menus(&self, canteen_id: Option<i64>, from: NaiveDate, to: NaiveDate) -> Result<Vec<MenuRow>>;
     /// Removes a menu nobody has ordered from (`Conflict` otherwise).
-    async fn delete_menu(&self, canteen_id: i64, date: NaiveDate, slot: MealSlot, actor: Actor) -> Result<()>;
+    async fn delete_menu(&self, canteen_id: i64, date: NaiveDate, slot: MealSlot, actor: Actor)
+    -> Result<()>;
     /// A new meal order; a second live order for the same elder, day and slot is a
     /// `Conflict` on `slot`.
-    async fn create_meal_order(&self, meal: &MealOrder, region_code: &str, actor: Actor) -> Result<MealOrderRow>;
+    async fn create_meal_order(
+        &self,
+        meal: &MealOrder,
+        region_code: &str,
+        actor: Actor,
+    ) -> Result<MealOrderRow>;
     async fn meal_order(&self, id: i64) -> Result<MealOrderRow>;
     async fn save_meal_order(
         &self,

@@ -6,20 +6,27 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use zhulao_domain::id_number::compose;
-use zhulao_domain::{AccountInput, ElderInput, Fen, FacilityInput, GeoPoint, Region, RegionCode, RegionLevel};
+use zhulao_domain::{
+    AccountInput, ElderInput, FacilityInput, Fen, GeoPoint, Region, RegionCode, RegionLevel,
+};
 use zhulao_services::catalogue::default_items;
-use zhulao_services::meals::{Dish, Fulfilment, MealOrder, MealOrderState, MealRequest, MealSlot, Menu, MenuOption};
+use zhulao_services::meals::{
+    Dish, Fulfilment, MealOrder, MealOrderState, MealRequest, MealSlot, Menu, MenuOption,
+};
 use zhulao_services::order::{
     Actor as SvcActor, ActorRole, Command, NewOrder, Order, OrderChannel, OrderPolicy, OrderState, Schedule,
 };
-use zhulao_services::quality::{ComplaintCase, ComplaintCommand, ComplaintKind, ComplaintPolicy, ComplaintState};
+use zhulao_services::quality::{
+    ComplaintCase, ComplaintCommand, ComplaintKind, ComplaintPolicy, ComplaintState,
+};
 use zhulao_services::settlement::{RegionRules, RuleBook, SettleInput, settle};
 use zhulao_services::timebank::{Account, HourRecord, HourState, Posting, PostingKind};
 use zhulao_services::{Catalogue, MenuCode, PoolCode, RegionPrefix, RuleCode, ServiceCode};
 use zhulao_store::testing;
 use zhulao_store::{
-    Actor, AuditFilter, ComplaintFilter, ManualClock, MealOrderFilter, NewPhoto, NewSettlement, OrderEventInput,
-    OrderFilter, OrderScope, SettlementFilter, SettlementKind, Store, StoreError, VolunteerRow,
+    Actor, AuditFilter, ComplaintFilter, ManualClock, MealOrderFilter, NewPhoto, NewSettlement,
+    OrderEventInput, OrderFilter, OrderScope, SettlementFilter, SettlementKind, Store, StoreError,
+    VolunteerRow,
 };
 
 /// 2026-11-23 00:00 UTC (08:00 in Beijing).
@@ -160,7 +167,8 @@ async fn world(s: &Arc<dyn Store>, caregivers: usize) -> World {
     let family = account(s, "family1", "family", &[]).await;
     let mut ids = Vec::new();
     for i in 0..caregivers {
-        let id = account(s, &format!("cg{i}"), "caregiver", &["bathing", "personal_care", "housekeeping"]).await;
+        let id =
+            account(s, &format!("cg{i}"), "caregiver", &["bathing", "personal_care", "housekeeping"]).await;
         let at = GeoPoint::new(HOME.0 + 0.0005 * (i % 10) as f64, HOME.1).unwrap();
         s.report_caregiver(id, true, Some(at), Actor::account(id)).await.unwrap();
         ids.push(id);
@@ -170,7 +178,8 @@ async fn world(s: &Arc<dyn Store>, caregivers: usize) -> World {
     e.home_station_id = Some(station);
     let elder = s.create_elder(&e, Actor::SYSTEM).await.unwrap().id;
     s.link_family(family, elder, Actor::SYSTEM).await.unwrap();
-    let other = s.create_elder(&elder_input(2, "140213051001", "0").validate(today()).unwrap(), Actor::SYSTEM)
+    let other = s
+        .create_elder(&elder_input(2, "140213051001", "0").validate(today()).unwrap(), Actor::SYSTEM)
         .await
         .unwrap()
         .id;
@@ -253,7 +262,11 @@ async fn catalogue_items_and_prices(s: Arc<dyn Store>, _clock: ManualClock) {
     let bathing = ServiceCode::parse("c", "bathing").unwrap();
     let street = RegionPrefix::parse("p", "140213050").unwrap();
     s.set_service_price(
-        &zhulao_services::RegionPrice { region_prefix: street.clone(), item: bathing.clone(), price: Fen(4500) },
+        &zhulao_services::RegionPrice {
+            region_prefix: street.clone(),
+            item: bathing.clone(),
+            price: Fen(4500),
+        },
         Actor::SYSTEM,
     )
     .await
@@ -283,10 +296,17 @@ async fn one_grab_wins_and_caregivers_are_not_double_booked(s: Arc<dyn Store>, _
     let now = t(T0);
     let o = published(w.elder, &w.village, now);
     let row = s
-        .create_order(&o, Some(T0 + 60_000), &[event(Actor::SYSTEM, "create"), event(Actor::SYSTEM, "publish")])
+        .create_order(
+            &o,
+            Some(T0 + 60_000),
+            &[event(Actor::SYSTEM, "create"), event(Actor::SYSTEM, "publish")],
+        )
         .await
         .unwrap();
-    assert_eq!((row.order.state, row.version, row.home_station_id), (OrderState::Published, 1, Some(w.station)));
+    assert_eq!(
+        (row.order.state, row.version, row.home_station_id),
+        (OrderState::Published, 1, Some(w.station))
+    );
     // Twelve caregivers grab at once, each from the same version.
     let mut tasks = Vec::new();
     for &cg in &w.caregivers {
@@ -295,9 +315,17 @@ async fn one_grab_wins_and_caregivers_are_not_double_booked(s: Arc<dyn Store>, _
         let snapshot = caregiver_snapshot(&s, cg).await;
         mine.apply(&Command::Grab { caregiver: snapshot }, now).unwrap();
         tasks.push(tokio::spawn(async move {
-            s.save_order(row.id, 1, OrderState::Published, &mine, None, &event(Actor::account(cg), "grab"), &[])
-                .await
-                .map(|r| (cg, r))
+            s.save_order(
+                row.id,
+                1,
+                OrderState::Published,
+                &mine,
+                None,
+                &event(Actor::account(cg), "grab"),
+                &[],
+            )
+            .await
+            .map(|r| (cg, r))
         }));
     }
     let mut winners = Vec::new();
@@ -310,23 +338,40 @@ async fn one_grab_wins_and_caregivers_are_not_double_booked(s: Arc<dyn Store>, _
     }
     assert_eq!(winners.len(), 1, "exactly one grab wins");
     let (winner, saved) = &winners[0];
-    assert_eq!((saved.order.state, saved.order.caregiver, saved.version), (OrderState::Taken, Some(*winner), 2));
+    assert_eq!(
+        (saved.order.state, saved.order.caregiver, saved.version),
+        (OrderState::Taken, Some(*winner), 2)
+    );
     let events = s.order_events(row.id).await.unwrap();
     assert_eq!(events.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(), ["create", "publish", "grab"]);
     assert_eq!((events[2].from_state.as_str(), events[2].to_state.as_str()), ("published", "taken"));
     assert_eq!(audit_count(&s, "order", Some(row.id.to_string())).await, 3);
     // The same version again is stale, whatever the state.
-    let again = s.save_order(row.id, 1, OrderState::Published, &saved.order, None, &event(Actor::SYSTEM, "x"), &[]).await;
+    let again = s
+        .save_order(row.id, 1, OrderState::Published, &saved.order, None, &event(Actor::SYSTEM, "x"), &[])
+        .await;
     assert!(matches!(again, Err(StoreError::Stale { current: 2 })));
     // The winner now holds this order: a second overlapping one is refused in the store.
     let o2 = published(w.elder, &w.village, now);
     let row2 = s.create_order(&o2, None, &[event(Actor::SYSTEM, "create")]).await.unwrap();
     let mut second = row2.order.clone();
     // A stale snapshot (taken before the first grab) passes the pure check …
-    let stale_snapshot = zhulao_services::Caregiver { commitments: vec![], ..caregiver_snapshot(&s, *winner).await };
+    let stale_snapshot =
+        zhulao_services::Caregiver { commitments: vec![], ..caregiver_snapshot(&s, *winner).await };
     second.apply(&Command::Grab { caregiver: stale_snapshot }, now).unwrap();
     // … and the store still refuses the double booking.
-    match s.save_order(row2.id, 1, OrderState::Published, &second, None, &event(Actor::account(*winner), "grab"), &[]).await {
+    match s
+        .save_order(
+            row2.id,
+            1,
+            OrderState::Published,
+            &second,
+            None,
+            &event(Actor::account(*winner), "grab"),
+            &[],
+        )
+        .await
+    {
         Err(StoreError::Conflict(e)) => assert_eq!(e.code, "caregiver_busy"),
         other => panic!("expected caregiver_busy, got {other:?}"),
     }
@@ -347,10 +392,21 @@ async fn one_grab_wins_and_caregivers_are_not_double_booked(s: Arc<dyn Store>, _
 async fn order_lists_scopes_timers_and_photos(s: Arc<dyn Store>, clock: ManualClock) {
     let w = world(&s, 1).await;
     let now = t(T0);
-    let mine = s.create_order(&published(w.elder, &w.village, now), Some(T0 + 300_000), &[event(Actor::SYSTEM, "create")]).await.unwrap();
+    let mine = s
+        .create_order(
+            &published(w.elder, &w.village, now),
+            Some(T0 + 300_000),
+            &[event(Actor::SYSTEM, "create")],
+        )
+        .await
+        .unwrap();
     let other_region = code("140213051001");
     let theirs = s
-        .create_order(&published(w.other, &other_region, now), Some(T0 + 600_000), &[event(Actor::SYSTEM, "create")])
+        .create_order(
+            &published(w.other, &other_region, now),
+            Some(T0 + 600_000),
+            &[event(Actor::SYSTEM, "create")],
+        )
         .await
         .unwrap();
     let count = |scope: OrderScope| {
@@ -386,7 +442,11 @@ async fn order_lists_scopes_timers_and_photos(s: Arc<dyn Store>, clock: ManualCl
     assert_eq!(s.next_order_due().await.unwrap(), Some(T0 + 600_000));
     assert!(matches!(s.defer_order(9999, None, "x").await, Err(StoreError::NotFound { .. })));
     // Photos: stored once per content hash, readable back.
-    let photo = NewPhoto { reference: "abc123".into(), content_type: "image/png".into(), bytes: vec![0x89, b'P', b'N', b'G', 1, 2, 3] };
+    let photo = NewPhoto {
+        reference: "abc123".into(),
+        content_type: "image/png".into(),
+        bytes: vec![0x89, b'P', b'N', b'G', 1, 2, 3],
+    };
     s.add_order_photo(mine.id, &photo, Actor::account(w.caregivers[0])).await.unwrap();
     s.add_order_photo(mine.id, &photo, Actor::account(w.caregivers[0])).await.unwrap();
     let list = s.order_photos(mine.id).await.unwrap();
@@ -397,7 +457,13 @@ async fn order_lists_scopes_timers_and_photos(s: Arc<dyn Store>, clock: ManualCl
 }
 
 /// Builds a completed, confirmed order for `elder` priced `price_fen`.
-fn confirmed(elder: i64, region: &RegionCode, caregiver: zhulao_services::Caregiver, now: DateTime<Utc>, price_fen: i64) -> Order {
+fn confirmed(
+    elder: i64,
+    region: &RegionCode,
+    caregiver: zhulao_services::Caregiver,
+    now: DateTime<Utc>,
+    price_fen: i64,
+) -> Order {
     let mut o = published(elder, region, now);
     o.price = Fen(price_fen);
     let home = GeoPoint::new(HOME.0, HOME.1).unwrap();
@@ -405,7 +471,11 @@ fn confirmed(elder: i64, region: &RegionCode, caregiver: zhulao_services::Caregi
     o.apply(&Command::Grab { caregiver }, now).unwrap();
     o.apply(&Command::CheckIn { caregiver: id, position: home }, now).unwrap();
     let later = now + Duration::minutes(60);
-    o.apply(&Command::CheckOut { caregiver: id, position: home, notes: String::new(), photos: vec![] }, later).unwrap();
+    o.apply(
+        &Command::CheckOut { caregiver: id, position: home, notes: String::new(), photos: vec![] },
+        later,
+    )
+    .unwrap();
     o.apply(&Command::Confirm { by: OPERATOR }, later).unwrap();
     o
 }
@@ -419,7 +489,11 @@ fn card_only() -> RuleBook {
 
 /// Settles `id` the way the service layer does: read, split, apply with guards; again from
 /// fresh balances when a guard refuses.
-async fn settle_with_retries(s: &Arc<dyn Store>, id: i64, book: &RuleBook) -> (zhulao_services::Split, usize) {
+async fn settle_with_retries(
+    s: &Arc<dyn Store>,
+    id: i64,
+    book: &RuleBook,
+) -> (zhulao_services::Split, usize) {
     let mut attempts = 0;
     loop {
         attempts += 1;
@@ -449,7 +523,16 @@ async fn settle_with_retries(s: &Arc<dyn Store>, id: i64, book: &RuleBook) -> (z
             input: input.clone(),
         };
         match s
-            .settle_order(id, row.version, row.order.state, &order, None, &event(Actor::SYSTEM, "settle"), &rec, &input.balances)
+            .settle_order(
+                id,
+                row.version,
+                row.order.state,
+                &order,
+                None,
+                &event(Actor::SYSTEM, "settle"),
+                &rec,
+                &input.balances,
+            )
             .await
         {
             Ok(_) => return (st.split, attempts),
@@ -492,7 +575,8 @@ async fn settlement_guards_never_overdraw_a_card(s: Arc<dyn Store>, _clock: Manu
     for id in &ids {
         assert_eq!(s.order(*id).await.unwrap().order.state, OrderState::Settled);
     }
-    let rows = s.settlements(&SettlementFilter { elder_id: Some(w.elder), ..Default::default() }).await.unwrap();
+    let rows =
+        s.settlements(&SettlementFilter { elder_id: Some(w.elder), ..Default::default() }).await.unwrap();
     assert_eq!(rows.len(), 30);
     assert_eq!(audit_count(&s, "settlement", None).await, 30);
     // Settling twice is refused.
@@ -523,16 +607,27 @@ async fn settle_with_retries_once(s: &Arc<dyn Store>, id: i64, book: &RuleBook) 
         debits: st.debits.clone(),
         input: input.clone(),
     };
-    s.settle_order(id, row.version, OrderState::Completed, &row.order, None, &event(Actor::SYSTEM, "settle"), &rec, &input.balances)
-        .await
-        .map(|_| ())
+    s.settle_order(
+        id,
+        row.version,
+        OrderState::Completed,
+        &row.order,
+        None,
+        &event(Actor::SYSTEM, "settle"),
+        &rec,
+        &input.balances,
+    )
+    .await
+    .map(|_| ())
 }
 
 async fn settlement_guards_pools_and_caps(s: Arc<dyn Store>, _clock: ManualClock) {
     let w = world(&s, 3).await;
     let now = t(T0);
     let pool = PoolCode::parse("p", "charity").unwrap();
-    s.fund_pool(&pool, "爱心基金", &RegionPrefix::parse("p", "140213").unwrap(), 1_000, Actor::SYSTEM).await.unwrap();
+    s.fund_pool(&pool, "爱心基金", &RegionPrefix::parse("p", "140213").unwrap(), 1_000, Actor::SYSTEM)
+        .await
+        .unwrap();
     assert!(matches!(
         s.fund_pool(&pool, "爱心基金", &RegionPrefix::everywhere(), -1, Actor::SYSTEM).await,
         Err(StoreError::Invalid(_))
@@ -557,7 +652,8 @@ async fn settlement_guards_pools_and_caps(s: Arc<dyn Store>, _clock: ManualClock
     let read = s.balances(w.elder, std::slice::from_ref(&pool), &codes).await.unwrap();
     assert_eq!(read.pools[&pool], Fen(1_000));
     let settle_from = |row: zhulao_store::OrderRow, read: zhulao_services::Balances| {
-        let (s, book, w_elder, village, station) = (s.clone(), book.clone(), w.elder, w.village.clone(), w.station);
+        let (s, book, w_elder, village, station) =
+            (s.clone(), book.clone(), w.elder, w.village.clone(), w.station);
         async move {
             let elder = s.elder(w_elder).await.unwrap();
             let profile = zhulao_services::ElderProfile::from_record(elder.id, &elder.record, today(), []);
@@ -579,8 +675,17 @@ async fn settlement_guards_pools_and_caps(s: Arc<dyn Store>, _clock: ManualClock
                 debits: st.debits,
                 input: input.clone(),
             };
-            s.settle_order(row.id, row.version, OrderState::Completed, &o, None, &event(Actor::SYSTEM, "settle"), &rec, &read)
-                .await
+            s.settle_order(
+                row.id,
+                row.version,
+                OrderState::Completed,
+                &o,
+                None,
+                &event(Actor::SYSTEM, "settle"),
+                &rec,
+                &read,
+            )
+            .await
         }
     };
     let mut outcomes = Vec::new();
@@ -606,8 +711,17 @@ async fn settlement_guards_pools_and_caps(s: Arc<dyn Store>, _clock: ManualClock
             input: input.clone(),
         };
         outcomes.push(
-            s.settle_order(row.id, row.version, OrderState::Completed, &o, None, &event(Actor::SYSTEM, "settle"), &rec, &read)
-                .await,
+            s.settle_order(
+                row.id,
+                row.version,
+                OrderState::Completed,
+                &o,
+                None,
+                &event(Actor::SYSTEM, "settle"),
+                &rec,
+                &read,
+            )
+            .await,
         );
     }
     assert!(outcomes[0].is_ok());
@@ -624,7 +738,9 @@ async fn settlement_guards_pools_and_caps(s: Arc<dyn Store>, _clock: ManualClock
     assert_eq!((pools.len(), pools[0].balance_fen), (1, 400));
     // With the pool topped up, two more from the same balances: the cap of two services a
     // month lets one through and refuses the other.
-    s.fund_pool(&pool, "爱心基金", &RegionPrefix::parse("p", "140213").unwrap(), 10_000, Actor::SYSTEM).await.unwrap();
+    s.fund_pool(&pool, "爱心基金", &RegionPrefix::parse("p", "140213").unwrap(), 10_000, Actor::SYSTEM)
+        .await
+        .unwrap();
     let read = s.balances(w.elder, std::slice::from_ref(&pool), &codes).await.unwrap();
     let rows = (s.order(orders[1].id).await.unwrap(), s.order(orders[2].id).await.unwrap());
     let first = settle_from(rows.0, read.clone()).await;
@@ -645,7 +761,11 @@ async fn meals_one_per_slot_and_menus(s: Arc<dyn Store>, clock: ManualClock) {
         options: vec![MenuOption {
             code: MenuCode::parse("m", "set_a").unwrap(),
             name_zh: "A套餐".into(),
-            dishes: vec![Dish { code: MenuCode::parse("m", "tofu").unwrap(), name_zh: "家常豆腐".into(), tags: vec![] }],
+            dishes: vec![Dish {
+                code: MenuCode::parse("m", "tofu").unwrap(),
+                name_zh: "家常豆腐".into(),
+                tags: vec![],
+            }],
             price: Fen(800),
         }],
     };
@@ -656,7 +776,13 @@ async fn meals_one_per_slot_and_menus(s: Arc<dyn Store>, clock: ManualClock) {
     assert!(matches!(s.menu(w.station, tomorrow, MealSlot::Dinner).await, Err(StoreError::NotFound { .. })));
     assert_eq!(s.menus(None, today(), tomorrow).await.unwrap().len(), 1);
     let by = SvcActor::new(ActorRole::Family, w.family);
-    let req = MealRequest { elder: w.elder, option: menu.options[0].code.clone(), fulfilment: Fulfilment::DineIn, delivery: None, by };
+    let req = MealRequest {
+        elder: w.elder,
+        option: menu.options[0].code.clone(),
+        fulfilment: Fulfilment::DineIn,
+        delivery: None,
+        by,
+    };
     let meal = MealOrder::place(&menu, &req, None, t(clock_now(&clock)), &Default::default()).unwrap();
     let placed = s.create_meal_order(&meal, w.village.as_str(), Actor::account(w.family)).await.unwrap();
     match s.create_meal_order(&meal, w.village.as_str(), Actor::account(w.family)).await {
@@ -669,7 +795,9 @@ async fn meals_one_per_slot_and_menus(s: Arc<dyn Store>, clock: ManualClock) {
     }
     let mut cancelled = placed.order.clone();
     cancelled.cancel(by, t(clock_now(&clock)), &Default::default()).unwrap();
-    s.save_meal_order(placed.id, placed.version, &cancelled, "cancel", Actor::account(w.family)).await.unwrap();
+    s.save_meal_order(placed.id, placed.version, &cancelled, "cancel", Actor::account(w.family))
+        .await
+        .unwrap();
     assert!(matches!(
         s.save_meal_order(placed.id, placed.version, &cancelled, "cancel", Actor::SYSTEM).await,
         Err(StoreError::Stale { .. })
@@ -699,12 +827,28 @@ fn clock_now(c: &ManualClock) -> i64 {
 async fn time_bank_ledger_balances(s: Arc<dyn Store>, _clock: ManualClock) {
     let w = world(&s, 0).await;
     let volunteer = w.other;
-    let not_yet = HourRecord::record(0, volunteer, w.elder, 90, t(T0 - 3_600_000), zhulao_services::ServiceCategory::Visit, "陪聊", t(T0))
-        .unwrap()
-        .0;
+    let not_yet = HourRecord::record(
+        0,
+        volunteer,
+        w.elder,
+        90,
+        t(T0 - 3_600_000),
+        zhulao_services::ServiceCategory::Visit,
+        "陪聊",
+        t(T0),
+    )
+    .unwrap()
+    .0;
     assert!(matches!(s.record_hours(&not_yet, Actor::SYSTEM).await, Err(StoreError::Invalid(_))));
     s.put_volunteer(
-        &VolunteerRow { elder_id: volunteer, skills: vec!["escort".into()], capacity: 2, active: true, joined_at: 0, paired: 0 },
+        &VolunteerRow {
+            elder_id: volunteer,
+            skills: vec!["escort".into()],
+            capacity: 2,
+            active: true,
+            joined_at: 0,
+            paired: 0,
+        },
         Actor::SYSTEM,
     )
     .await
@@ -752,25 +896,45 @@ async fn complaints_are_versioned_and_scoped(s: Arc<dyn Store>, _clock: ManualCl
     let w = world(&s, 1).await;
     let now = t(T0);
     let by = SvcActor::new(ActorRole::Family, w.family);
-    let (case, _) = ComplaintCase::open(None, w.elder, Some(w.caregivers[0]), ComplaintKind::Attitude, "态度不好", by, ComplaintPolicy::default(), now)
-        .unwrap();
+    let (case, _) = ComplaintCase::open(
+        None,
+        w.elder,
+        Some(w.caregivers[0]),
+        ComplaintKind::Attitude,
+        "态度不好",
+        by,
+        ComplaintPolicy::default(),
+        now,
+    )
+    .unwrap();
     let due = case.next_due().map(|(t, _)| t.timestamp_millis());
     let row = s.create_complaint(&case, w.village.as_str(), due, Actor::account(w.family)).await.unwrap();
     assert_eq!(row.case.state, ComplaintState::Open);
     let mut c = row.case.clone();
-    c.apply(&ComplaintCommand::Resolve { by: OPERATOR, upheld: true, resolution: "已约谈".into() }, now).unwrap();
+    c.apply(&ComplaintCommand::Resolve { by: OPERATOR, upheld: true, resolution: "已约谈".into() }, now)
+        .unwrap();
     let saved = s.save_complaint(row.id, row.version, &c, None, "resolve", Actor::SYSTEM).await.unwrap();
     assert_eq!((saved.version, saved.case.upheld), (2, Some(true)));
-    assert!(matches!(s.save_complaint(row.id, 1, &c, None, "resolve", Actor::SYSTEM).await, Err(StoreError::Stale { .. })));
+    assert!(matches!(
+        s.save_complaint(row.id, 1, &c, None, "resolve", Actor::SYSTEM).await,
+        Err(StoreError::Stale { .. })
+    ));
     let q = s.quality_inputs(w.caregivers[0], 0).await.unwrap();
     assert_eq!(q.upheld_complaints, 1);
     let list = |scope| {
         let s = s.clone();
         async move {
-            s.list_complaints(&ComplaintFilter { scope, state: None, caregiver_id: None, order_id: None, offset: 0, limit: 10 })
-                .await
-                .unwrap()
-                .total
+            s.list_complaints(&ComplaintFilter {
+                scope,
+                state: None,
+                caregiver_id: None,
+                order_id: None,
+                offset: 0,
+                limit: 10,
+            })
+            .await
+            .unwrap()
+            .total
         }
     };
     assert_eq!(list(OrderScope::Family(w.family)).await, 1);
