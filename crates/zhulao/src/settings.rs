@@ -1,7 +1,7 @@
 //! Configuration, layered: built-in defaults → a TOML file (`--config`) → `ZHULAO_*`
 //! environment variables (`ZHULAO_DATABASE_URL`, `ZHULAO_LISTEN`, `ZHULAO_MQTT_URL`) →
-//! command-line flags. The TOML file may also carry `[mqtt]`, `[notify]` and `[alarms]`
-//! sections (see `docs/configuration.md`).
+//! command-line flags. The TOML file may also carry `[mqtt]`, `[notify]`, `[alarms]` and
+//! `[services]` sections (see `docs/configuration.md`).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -22,6 +22,10 @@ pub struct Settings {
     /// Response targets and escalation delays: `[alarms.default]`, `[alarms.regions."140213"]`.
     #[serde(default)]
     pub alarms: zhulao_response::Policies,
+    /// Home-care services: `[services.order]`, `[services.dispatch.default]`, `[services.meals]`,
+    /// `[services.pay]` … (every key has a default).
+    #[serde(default)]
+    pub services: zhulao_orders::ServicesConfig,
 }
 
 /// The device gateway.
@@ -98,6 +102,7 @@ impl Default for Settings {
             mqtt: MqttSettings::default(),
             notify: NotifySettings::default(),
             alarms: zhulao_response::Policies::default(),
+            services: zhulao_orders::ServicesConfig::default(),
         }
     }
 }
