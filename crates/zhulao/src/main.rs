@@ -2,6 +2,7 @@
 //! no business logic lives here.
 
 mod bench;
+mod bench_orders;
 mod demo;
 mod demo_services;
 mod platform;
