@@ -229,7 +229,9 @@ pub fn generate<R: Rng>(
     let eateries: Vec<usize> = facilities
         .iter()
         .enumerate()
-        .filter(|(_, f)| f.kind == FacilityKind::Canteen.as_str() || f.kind == FacilityKind::MealPoint.as_str())
+        .filter(|(_, f)| {
+            f.kind == FacilityKind::Canteen.as_str() || f.kind == FacilityKind::MealPoint.as_str()
+        })
         .map(|(i, _)| i)
         .collect();
     let mut menus = Vec::new();
@@ -324,7 +326,8 @@ pub fn generate<R: Rng>(
                 item: pick_item(rng),
                 outcome,
                 minutes_ago: rng.random_range(lo..=hi),
-                scheduled_hour_tomorrow: (outcome == Published && k % 3 == 2).then(|| rng.random_range(8..=16)),
+                scheduled_hour_tomorrow: (outcome == Published && k % 3 == 2)
+                    .then(|| rng.random_range(8..=16)),
                 stars,
                 tags,
                 text: match stars {
@@ -340,11 +343,15 @@ pub fn generate<R: Rng>(
 
     // Time bank: younger elders (60–69) who volunteer, some recorded hours.
     let young: Vec<usize> = (0..elders.traits.len())
-        .filter(|&i| (60..70).contains(&elders.traits[i].age) && elders.traits[i].capability == CapabilityLevel::Intact)
+        .filter(|&i| {
+            (60..70).contains(&elders.traits[i].age) && elders.traits[i].capability == CapabilityLevel::Intact
+        })
         .collect();
     let volunteers: Vec<(usize, Vec<&'static str>, u32)> = young
         .choose_multiple(rng, young.len().min(12))
-        .map(|&i| (i, vec!["escort", "counselling"][..rng.random_range(1..=2)].to_vec(), rng.random_range(1..=3)))
+        .map(|&i| {
+            (i, vec!["escort", "counselling"][..rng.random_range(1..=2)].to_vec(), rng.random_range(1..=3))
+        })
         .collect();
     let old_alone: Vec<usize> = (0..elders.traits.len())
         .filter(|&i| elders.traits[i].age >= 80 && elders.traits[i].living == LivingArrangement::Alone)

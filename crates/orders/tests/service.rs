@@ -349,6 +349,20 @@ async fn meal_orders_close_at_six_the_evening_before(s: Arc<dyn Store>, clock: M
     assert_eq!(s.elder(w.elder).await.unwrap().record.card_balance, Fen(10_000 - 300));
     let (_, all) = w.orders.meal_counts(tomorrow, tomorrow, None).await.unwrap();
     assert_eq!((all.ordered, all.served), (1, 1));
+    let audited: Vec<String> = s
+        .list_audit(&AuditFilter {
+            entity: Some("meal_order".into()),
+            entity_id: Some(placed.id.to_string()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(audited, ["served", "order_meal"], "every state change audited (newest first)");
 }
 
 async fn concurrent_settlements_never_overdraw_a_card(s: Arc<dyn Store>, clock: ManualClock) {

@@ -2044,6 +2044,17 @@ macro_rules! service_store {
                 }
                 apply_debits(&mut tx, settlement, read, now).await?;
                 insert_settlement(&mut tx, settlement, now, actor).await?;
+                audit(
+                    &mut tx,
+                    now,
+                    actor,
+                    meal.state.as_str(),
+                    "meal_order",
+                    id,
+                    Some(serde_json::json!({ "state": "placed" }).to_string()),
+                    Some(serde_json::json!({ "state": meal.state, "split": settlement.split }).to_string()),
+                )
+                .await?;
                 let row = fetch_meal(&mut *tx, id).await?;
                 tx.commit().await?;
                 Ok(row)

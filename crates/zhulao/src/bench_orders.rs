@@ -50,8 +50,15 @@ async fn account(s: &Arc<dyn Store>, name: &str, role: &str) -> anyhow::Result<(
     Ok((id, token))
 }
 
-async fn call(app: &axum::Router, method: Method, path: &str, token: &str, body: Option<serde_json::Value>) -> (StatusCode, serde_json::Value) {
-    let mut req = Request::builder().method(method).uri(path).header(header::AUTHORIZATION, format!("Bearer {token}"));
+async fn call(
+    app: &axum::Router,
+    method: Method,
+    path: &str,
+    token: &str,
+    body: Option<serde_json::Value>,
+) -> (StatusCode, serde_json::Value) {
+    let mut req =
+        Request::builder().method(method).uri(path).header(header::AUTHORIZATION, format!("Bearer {token}"));
     let req = match body {
         Some(b) => {
             req = req.header(header::CONTENT_TYPE, "application/json");
@@ -96,8 +103,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     // 50 elders within a few hundred metres, 500 caregivers on duty around them.
     let mut elders = Vec::new();
     for i in 0..50u16 {
-        let id = zhulao_domain::id_number::compose("140213", chrono::NaiveDate::from_ymd_opt(1940, 1, 1).expect("date"), i + 1)
-            .ok_or_else(|| anyhow::anyhow!("ID number"))?;
+        let id = zhulao_domain::id_number::compose(
+            "140213",
+            chrono::NaiveDate::from_ymd_opt(1940, 1, 1).expect("date"),
+            i + 1,
+        )
+        .ok_or_else(|| anyhow::anyhow!("ID number"))?;
         let rec = ElderInput {
             id_number: id.as_str().into(),
             name: format!("老人{i}"),
@@ -136,7 +147,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             tasks.push(tokio::spawn(async move {
                 let mut ok = 0;
                 for k in (c..n).step_by(clients) {
-                    let body = serde_json::json!({ "elder_id": elders[k % elders.len()], "item": "companionship" });
+                    let body =
+                        serde_json::json!({ "elder_id": elders[k % elders.len()], "item": "companionship" });
                     let (s, _) = call(&app, Method::POST, "/api/v1/orders", &op, Some(body)).await;
                     ok += usize::from(s == StatusCode::CREATED);
                 }
@@ -163,7 +175,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     for round in 0..rounds {
         let start = {
             let tomorrow = store.clock().today() + chrono::Duration::days(round as i64 + 1);
-            let ten = tomorrow.and_hms_opt(10, 0, 0).expect("time").and_utc().timestamp_millis() - 8 * 3_600_000;
+            let ten =
+                tomorrow.and_hms_opt(10, 0, 0).expect("time").and_utc().timestamp_millis() - 8 * 3_600_000;
             ten
         };
         let mut orders = Vec::with_capacity(per_round);
@@ -177,11 +190,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         let wall = Instant::now();
         let mut tasks = Vec::with_capacity(tokens.len());
         for (i, token) in tokens.iter().enumerate() {
-            let (app, token, barrier, order) = (app.clone(), token.clone(), barrier.clone(), orders[i % orders.len()]);
+            let (app, token, barrier, order) =
+                (app.clone(), token.clone(), barrier.clone(), orders[i % orders.len()]);
             tasks.push(tokio::spawn(async move {
                 barrier.wait().await;
                 let t = Instant::now();
-                let (s, b) = call(&app, Method::POST, &format!("/api/v1/orders/{order}/grab"), &token, None).await;
+                let (s, b) =
+                    call(&app, Method::POST, &format!("/api/v1/orders/{order}/grab"), &token, None).await;
                 (t.elapsed().as_secs_f64() * 1e3, s, b)
             }));
         }
@@ -203,7 +218,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
         let wall = wall.elapsed().as_secs_f64() * 1e3;
         latencies.sort_by(f64::total_cmp);
-        let (p50, p99, max) = (percentile(&latencies, 0.5), percentile(&latencies, 0.99), percentile(&latencies, 1.0));
+        let (p50, p99, max) =
+            (percentile(&latencies, 0.5), percentile(&latencies, 0.99), percentile(&latencies, 1.0));
         println!(
             "  grab round {}: {won} won, {lost} lost (409), {other} other; latency p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} ms; all done in {wall:.0} ms",
             round + 1

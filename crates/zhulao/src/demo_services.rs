@@ -57,27 +57,39 @@ pub async fn refresh_caregivers(store: &Arc<dyn Store>, d: &DemoDistrict) -> any
     for (i, at) in caregiver_points(d) {
         let username = &d.accounts[i].input.username;
         if let Some((account, _)) = store.credentials(username).await? {
-            store.report_caregiver(account.id, true, Some(at), zhulao_store::Actor::account(account.id)).await?;
+            store
+                .report_caregiver(account.id, true, Some(at), zhulao_store::Actor::account(account.id))
+                .await?;
             n += 1;
         }
     }
     Ok(n)
 }
 
-pub async fn load(store: &Arc<dyn Store>, d: &DemoDistrict, ids: &LoadReport) -> anyhow::Result<ServicesReport> {
+pub async fn load(
+    store: &Arc<dyn Store>,
+    d: &DemoDistrict,
+    ids: &LoadReport,
+) -> anyhow::Result<ServicesReport> {
     let started = Instant::now();
     let sys = zhulao_store::Actor::SYSTEM;
     let s = &d.services;
     let now = store.clock().now_ms();
     let today = store.clock().today();
     let clock = ManualClock::new(now - 5 * DAY);
-    let orders = Orders::with_clock(store.clone(), Arc::new(clock.clone()), ServicesConfig::default(), LiveHub::new(16));
+    let orders = Orders::with_clock(
+        store.clone(),
+        Arc::new(clock.clone()),
+        ServicesConfig::default(),
+        LiveHub::new(16),
+    );
     orders.ensure_catalogue().await?;
     let mut report = ServicesReport::default();
 
     for (item, prefix, yuan) in &s.prices {
         let p = RegionPrice {
-            region_prefix: RegionPrefix::parse("region_prefix", prefix).map_err(|e| anyhow::anyhow!("{e}"))?,
+            region_prefix: RegionPrefix::parse("region_prefix", prefix)
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
             item: ServiceCode::parse("item", item).map_err(|e| anyhow::anyhow!("{e}"))?,
             price: Fen(yuan * 100),
         };
@@ -105,7 +117,11 @@ pub async fn load(store: &Arc<dyn Store>, d: &DemoDistrict, ids: &LoadReport) ->
     refresh_caregivers(store, d).await?;
 
     let role_id = |role: Role| {
-        d.accounts.iter().zip(&ids.account_ids).find(|(a, _)| a.input.role == role.as_str()).map(|(_, id)| *id)
+        d.accounts
+            .iter()
+            .zip(&ids.account_ids)
+            .find(|(a, _)| a.input.role == role.as_str())
+            .map(|(_, id)| *id)
     };
     let operator = Actor::new(ActorRole::Operator, role_id(Role::Operator).unwrap_or(0));
     let station = Actor::new(ActorRole::Station, role_id(Role::StationStaff).unwrap_or(0));
@@ -181,8 +197,12 @@ pub async fn load(store: &Arc<dyn Store>, d: &DemoDistrict, ids: &LoadReport) ->
         clock.set_ms(t0);
         let schedule = match spec.scheduled_hour_tomorrow {
             Some(h) => Schedule::At {
-                start: chrono::DateTime::from_timestamp_millis(local_ms(today + chrono::Duration::days(1), h, 0))
-                    .unwrap_or_default(),
+                start: chrono::DateTime::from_timestamp_millis(local_ms(
+                    today + chrono::Duration::days(1),
+                    h,
+                    0,
+                ))
+                .unwrap_or_default(),
             },
             None => Schedule::Asap,
         };
@@ -205,7 +225,18 @@ pub async fn load(store: &Arc<dyn Store>, d: &DemoDistrict, ids: &LoadReport) ->
         }
         if spec.outcome == OrderOutcome::Cancelled && spec.minutes_ago % 2 == 0 {
             clock.set_ms(at(3));
-            orders.act(id, operator, Command::Cancel { by: operator, reason: CancelReason::FamilyArranged, text: String::new() }).await.ok();
+            orders
+                .act(
+                    id,
+                    operator,
+                    Command::Cancel {
+                        by: operator,
+                        reason: CancelReason::FamilyArranged,
+                        text: String::new(),
+                    },
+                )
+                .await
+                .ok();
             continue;
         }
         // The nearest qualified caregiver grabs it; failing that, the operator assigns one.
@@ -240,13 +271,16 @@ pub async fn load(store: &Arc<dyn Store>, d: &DemoDistrict, ids: &LoadReport) ->
         match spec.outcome {
             OrderOutcome::Taken | OrderOutcome::Published => continue,
             OrderOutcome::Cancelled => {
-                let cancel = Command::Cancel { by: operator, reason: CancelReason::Hospitalised, text: String::new() };
+                let cancel =
+                    Command::Cancel { by: operator, reason: CancelReason::Hospitalised, text: String::new() };
                 step(cancel, operator, 4).await.ok();
                 continue;
             }
             _ => {}
         }
-        if step(Command::StartTrip { caregiver: cg }, me, 5).await.is_err() || spec.outcome == OrderOutcome::OnTheWay {
+        if step(Command::StartTrip { caregiver: cg }, me, 5).await.is_err()
+            || spec.outcome == OrderOutcome::OnTheWay
+        {
             continue;
         }
         if spec.outcome == OrderOutcome::NoShow {
@@ -276,8 +310,11 @@ pub async fn load(store: &Arc<dyn Store>, d: &DemoDistrict, ids: &LoadReport) ->
             continue;
         }
         if spec.outcome == OrderOutcome::Complained {
-            let complain =
-                Command::Complain { by: operator, kind: ComplaintKind::Quality, text: "家属反映打扫不干净，要求返工".into() };
+            let complain = Command::Complain {
+                by: operator,
+                kind: ComplaintKind::Quality,
+                text: "家属反映打扫不干净，要求返工".into(),
+            };
             step(complain, operator, 90 + duration).await.ok();
         }
     }
@@ -298,11 +335,13 @@ pub async fn load(store: &Arc<dyn Store>, d: &DemoDistrict, ids: &LoadReport) ->
     for h in &s.hours {
         let served = now - i64::from(h.days_ago) * DAY;
         clock.set_ms(served + 2 * 3_600_000);
-        let activity =
-            zhulao_services::ServiceCategory::parse_label(h.activity).unwrap_or(zhulao_services::ServiceCategory::Visit);
+        let activity = zhulao_services::ServiceCategory::parse_label(h.activity)
+            .unwrap_or(zhulao_services::ServiceCategory::Visit);
         let served_at = chrono::DateTime::from_timestamp_millis(served).unwrap_or_default();
         let (v, e) = (ids.elder_ids[h.volunteer], ids.elder_ids[h.elder]);
-        let Ok(row) = orders.record_hours(station, v, e, h.minutes, served_at, activity, "陪伴聊天、帮忙买菜").await else {
+        let Ok(row) =
+            orders.record_hours(station, v, e, h.minutes, served_at, activity, "陪伴聊天、帮忙买菜").await
+        else {
             continue;
         };
         if h.confirmed {
@@ -333,6 +372,7 @@ impl LitOr for MenuCode {
 
 impl LitOr for ServiceCode {
     fn lit_or(s: &str) -> Self {
-        ServiceCode::parse("code", s).unwrap_or_else(|_| ServiceCode::parse("code", "invalid").expect("valid"))
+        ServiceCode::parse("code", s)
+            .unwrap_or_else(|_| ServiceCode::parse("code", "invalid").expect("valid"))
     }
 }

@@ -170,7 +170,8 @@ async fn main() -> anyhow::Result<()> {
                     "演示数据已存在 / demo district already loaded in {} (use --fresh to rebuild)",
                     redact(&s.database_url)
                 );
-                let district = zhulao_demo::generate(seed, store.clock().today(), zhulao_demo::DemoSize { elders });
+                let district =
+                    zhulao_demo::generate(seed, store.clock().today(), zhulao_demo::DemoSize { elders });
                 demo_services::refresh_caregivers(&store, &district).await?;
             } else {
                 let today = store.clock().today();

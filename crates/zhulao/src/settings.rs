@@ -219,6 +219,14 @@ mod tests {
             assert_eq!(s.alarms.for_region("140213050002").answer_target_s, 20);
             assert_eq!(s.alarms.for_region("140213050002").family_confirm_s, 60);
             assert_eq!(s.alarms.for_region("140213051001").answer_target_s, 30);
+            let rural = zhulao_domain::RegionCode::parse("r", "130732200201").unwrap();
+            let town = zhulao_domain::RegionCode::parse("r", "140213050002").unwrap();
+            assert_eq!(s.services.order_policy(&rural).dispatch.radius_steps[0].radius_m, 5_000);
+            assert_eq!(s.services.order_policy(&town).dispatch, s.services.dispatch.default);
+            assert_eq!(s.services.order_policy(&town).door_tolerance_m, 200);
+            assert_eq!(s.services.meals.cutoff, chrono::NaiveTime::from_hms_opt(18, 0, 0).unwrap());
+            assert_eq!(s.services.pay.complaint_penalty, zhulao_domain::Fen(2_000));
+            assert_eq!(s.services.max_radius_m(), 30_000);
             let args = CommonArgs { mqtt_shards: Some("32-70".into()), ..args };
             assert!(args.settings(Settings::default()).is_err());
             Ok(())
