@@ -175,6 +175,35 @@ async fn cases(w: &World) -> Vec<Case> {
         case("ledger template", Method::GET, "/api/v1/ledger/template", ADMIN_STATION),
         case("stats", Method::GET, "/api/v1/stats", [200, 200, 403, 403, 200, 200, 403]),
         case("audit", Method::GET, "/api/v1/audit?entity=elder", [200, 200, 403, 403, 403, 403, 403]),
+        // Home-care services.
+        case("catalogue", Method::GET, "/api/v1/catalogue", ALL_OK),
+        with_body(
+            case("create item", Method::POST, "/api/v1/catalogue", ADMIN_ONLY),
+            |i| json!({"code": format!("x_item_{i}"), "category": "助乐", "name_zh": "宠物照看", "duration_min": 60, "price_yuan": "25"}),
+        ),
+        case("orders", Method::GET, "/api/v1/orders", ALL_OK),
+        case("nearby orders", Method::GET, "/api/v1/orders/nearby", [403, 403, 403, 200, 403, 403, 403]),
+        case("complaints", Method::GET, "/api/v1/complaints", ALL_OK),
+        case("rules", Method::GET, "/api/v1/settlement/rules", [200, 200, 403, 403, 403, 200, 403]),
+        with_body(
+            case("put rules", Method::PUT, "/api/v1/settlement/rules", ADMIN_ONLY_200),
+            |_| json!({"region_prefix": "140213", "rules": [{"code": "service_card", "name_zh": "服务卡", "source": "service_card", "share": {"kind": "full"}}]}),
+        ),
+        case("pools", Method::GET, "/api/v1/settlement/pools", [200, 200, 403, 403, 403, 200, 403]),
+        case(
+            "pay statement",
+            Method::GET,
+            format!("/api/v1/statements/pay?caregiver_id={caregiver}"),
+            [200, 200, 403, 200, 403, 200, 403],
+        ),
+        case("elder lists", Method::GET, format!("/api/v1/elders/{e1}/lists"), ALL_OK),
+        case("menus", Method::GET, "/api/v1/meals/menus", ALL_OK),
+        case("meal orders", Method::GET, "/api/v1/meals/orders", [200, 200, 200, 403, 200, 200, 200]),
+        case("production list", Method::GET, "/api/v1/meals/production", [200, 200, 403, 403, 403, 200, 403]),
+        case("delivery rounds", Method::GET, "/api/v1/meals/deliveries", [200, 200, 403, 403, 403, 200, 403]),
+        case("meal counts", Method::GET, "/api/v1/meals/counts", [200, 200, 403, 403, 403, 200, 403]),
+        case("free-meal list", Method::GET, "/api/v1/meals/free-list", [200, 200, 403, 403, 403, 200, 403]),
+        case("volunteers", Method::GET, "/api/v1/timebank/volunteers", [200, 403, 403, 403, 200, 200, 403]),
     ]
 }
 

@@ -298,10 +298,22 @@ async fn health_and_openapi(w: &World) {
         "/api/v1/ledger/import",
         "/api/v1/stats",
         "/api/v1/auth/login",
+        "/api/v1/orders",
+        "/api/v1/orders/nearby",
+        "/api/v1/orders/{id}/{action}",
+        "/api/v1/orders/{id}/check-out",
+        "/api/v1/catalogue",
+        "/api/v1/complaints/{id}/{action}",
+        "/api/v1/statements/monthly",
+        "/api/v1/statements/pay",
+        "/api/v1/meals/orders",
+        "/api/v1/meals/production",
+        "/api/v1/timebank/records",
     ] {
         assert!(doc["paths"][path].is_object(), "{path} documented");
     }
     assert!(doc["components"]["schemas"]["ElderView"].is_object());
+    assert!(doc["components"]["schemas"]["OrderView"].is_object());
 }
 
 on_both_backends!(

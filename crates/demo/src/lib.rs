@@ -20,6 +20,7 @@ mod elders;
 mod facilities;
 mod names;
 mod places;
+pub mod services;
 mod staff;
 mod summary;
 
@@ -31,6 +32,7 @@ use zhulao_domain::{AccountInput, DeviceInput, FacilityInput, Region};
 
 pub use boundary::{BOUNDARY_GEOJSON, Boundary};
 pub use divisions::{DIVISIONS_CSV, Divisions};
+pub use services::{DemoServices, HoursSpec, MealSpec, MenuSpec, OrderOutcome, OrderSpec};
 pub use summary::DemoSummary;
 
 /// The one password of every demo account.
@@ -129,6 +131,9 @@ pub struct DemoDistrict {
     pub elders: Vec<ElderSpec>,
     /// Bound devices in elder order, then spares.
     pub devices: Vec<DeviceSpec>,
+    /// Home-care services: caregivers' positions, prices, funding rules and pools, lists,
+    /// menus, a few days of orders and meals, time-bank volunteers.
+    pub services: DemoServices,
 }
 
 impl DemoDistrict {
@@ -147,6 +152,7 @@ enum Stream {
     Elders = 3,
     Staff = 4,
     Devices = 5,
+    Services = 6,
 }
 
 fn rng_for(seed: u64, stream: Stream) -> ChaCha8Rng {
@@ -181,6 +187,15 @@ pub fn generate(seed: u64, today: NaiveDate, size: DemoSize) -> DemoDistrict {
     let staff =
         staff::generate(&mut rng_for(seed, Stream::Staff), &divisions, &facilities, &elders, &mut namer);
     let devices = elders::devices(&mut rng_for(seed, Stream::Devices), &elders);
+    let services = services::generate(
+        &mut rng_for(seed, Stream::Services),
+        &boundary,
+        &divisions,
+        &places,
+        &facilities.inputs,
+        &staff.accounts,
+        &elders,
+    );
     let mut elders = elders.elders;
     for (e, m) in elders.iter_mut().zip(staff.managers_of_elders) {
         e.care_manager = m;
@@ -194,5 +209,6 @@ pub fn generate(seed: u64, today: NaiveDate, size: DemoSize) -> DemoDistrict {
         accounts: staff.accounts,
         elders,
         devices,
+        services,
     }
 }

@@ -21,8 +21,8 @@ pub const FAMILY_SHARE: f64 = 0.05;
 /// The first facility with its own staff account: below the district and street centres.
 const FIRST_STAFFED_FACILITY: usize = 19;
 
-const SKILLS: [&str; 7] =
-    ["meals", "cleaning", "personal_care", "medical_escort", "shopping", "mobility", "errands"];
+/// The service catalogue's skill codes, so caregivers are offered the orders they can do.
+const SKILLS: [&str; 12] = crate::services::CAREGIVER_SKILLS;
 const CAREGIVER_CERTS: [(&str, f64); 4] = [
     ("养老护理员(五级)", 30.0),
     ("养老护理员(四级)", 40.0),
@@ -98,7 +98,7 @@ pub fn generate<R: Rng>(
     for (si, &count) in per_street.iter().enumerate() {
         for _ in 0..count {
             k += 1;
-            let how_many = a.rng.random_range(2..=4);
+            let how_many = a.rng.random_range(3..=5);
             let mut skills = sample(a.rng, SKILLS.len(), how_many).into_vec();
             skills.sort_unstable();
             let mut certificates = vec![CAREGIVER_CERTS[pick_weighted(a.rng, &cert_weights)].0];

@@ -16,7 +16,11 @@ use zhulao_services::{PoolCode, RuleCode};
 use zhulao_store::{NewSettlement, OrderEventInput, OrderRow, SettlementFilter, SettlementKind, StoreError};
 
 use crate::error::{ServiceError, ServiceResult};
-use crate::service::{Orders, RETRIES, due_at};
+use crate::service::{Orders, due_at};
+
+/// Settlements retried from fresh balances before giving up (the timer loop tries again
+/// later): many orders of one elder settling at once each move the card.
+const SETTLE_RETRIES: usize = 25;
 
 /// The pools and rule codes a rule list reads.
 pub(crate) fn reads(rules: &[Rule]) -> (Vec<PoolCode>, Vec<RuleCode>) {
@@ -69,7 +73,11 @@ impl Orders {
     /// transaction; retried from fresh balances when a guard refuses. Settling an order that
     /// is already settled returns it unchanged.
     pub async fn settle_order(&self, id: i64) -> ServiceResult<OrderRow> {
-        for _ in 0..RETRIES {
+        for attempt in 0..SETTLE_RETRIES {
+            if attempt > 0 {
+                // Others are settling from the same balances: let them finish.
+                tokio::time::sleep(std::time::Duration::from_millis(2 * attempt as u64)).await;
+            }
             let row = self.store.order(id).await?;
             let o = &row.order;
             if o.state == OrderState::Settled || o.confirmed_at.is_none() {

@@ -839,9 +839,48 @@ macro_rules! service_store {
                     return Err(stale());
                 }
             }
-            for rule in d.usage.keys() {
+            let (year, month) = {
+                use chrono::Datelike;
+                (s.date.year(), s.date.month())
+            };
+            for (rule, delta) in &d.usage {
                 let Some(new) = after.usage.get(rule) else { continue };
                 let n = match read.usage.get(rule) {
+                    // This month's row: add to it, guarded by the caps (like the card), so
+                    // concurrent settlements only collide when a cap is reached.
+                    Some(old) if old.year == year && old.month == month => {
+                        let mut qb = QueryBuilder::<$db>::new("UPDATE rule_usage SET month_fen = month_fen + ");
+                        qb.push_bind(delta.fen.0)
+                            .push(", year_fen = year_fen + ")
+                            .push_bind(delta.fen.0)
+                            .push(", month_units = month_units + ")
+                            .push_bind(delta.units as i32)
+                            .push(", year_units = year_units + ")
+                            .push_bind(delta.units as i32)
+                            .push(" WHERE elder_id = ")
+                            .push_bind(s.elder_id)
+                            .push(" AND rule_code = ")
+                            .push_bind(rule.as_str().to_string())
+                            .push(" AND year = ")
+                            .push_bind(year)
+                            .push(" AND month = ")
+                            .push_bind(month as i32);
+                        let c = delta.caps;
+                        if let Some(cap) = c.per_month {
+                            qb.push(" AND month_fen + ").push_bind(delta.fen.0).push(" <= ").push_bind(cap.0);
+                        }
+                        if let Some(cap) = c.per_year {
+                            qb.push(" AND year_fen + ").push_bind(delta.fen.0).push(" <= ").push_bind(cap.0);
+                        }
+                        if let Some(cap) = c.units_per_month {
+                            qb.push(" AND month_units + ").push_bind(delta.units as i32).push(" <= ").push_bind(cap as i32);
+                        }
+                        if let Some(cap) = c.units_per_year {
+                            qb.push(" AND year_units + ").push_bind(delta.units as i32).push(" <= ").push_bind(cap as i32);
+                        }
+                        qb.build().execute(&mut **tx).await?.rows_affected()
+                    }
+                    // A row of an earlier month (or year): reset it, compare-and-swap.
                     Some(old) => sqlx::query(
                         "UPDATE rule_usage SET year = $1, month = $2, month_fen = $3, year_fen = $4, month_units = $5, \
                          year_units = $6 WHERE elder_id = $7 AND rule_code = $8 AND year = $9 AND month = $10 \
@@ -2005,6 +2044,17 @@ macro_rules! service_store {
                 }
                 apply_debits(&mut tx, settlement, read, now).await?;
                 insert_settlement(&mut tx, settlement, now, actor).await?;
+                audit(
+                    &mut tx,
+                    now,
+                    actor,
+                    meal.state.as_str(),
+                    "meal_order",
+                    id,
+                    Some(serde_json::json!({ "state": "placed" }).to_string()),
+                    Some(serde_json::json!({ "state": meal.state, "split": settlement.split }).to_string()),
+                )
+                .await?;
                 let row = fetch_meal(&mut *tx, id).await?;
                 tx.commit().await?;
                 Ok(row)

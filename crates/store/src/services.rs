@@ -7,7 +7,7 @@
 //! of any number of concurrent grabs exactly one wins; a caregiver never holds two orders
 //! whose windows overlap (checked inside the winning transaction, under a lock on the
 //! caregiver's row); a settlement's debits are guarded updates (`card >= debit`,
-//! `pool >= debit`, usage compare-and-swap) in the same transaction as the settlement record
+//! `pool >= debit`, `used + delta <= cap`) in the same transaction as the settlement record
 //! and the order, so concurrent settlements can never overdraw a card, a pool or a cap — a
 //! refused guard is [`crate::StoreError::Stale`] and the caller settles again from fresh
 //! balances; every write and its audit entry commit together; orders, complaints, meal orders,

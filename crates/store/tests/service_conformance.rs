@@ -644,15 +644,52 @@ async fn settlement_guards_pools_and_caps(s: Arc<dyn Store>, _clock: ManualClock
     assert_eq!(book.rules_for(&w.village).len(), 2);
     // Two orders computed from the same balances: the pool holds 10 yuan, each wants 6.
     let mut orders = Vec::new();
-    for &cg in &w.caregivers[..2] {
+    for &cg in &w.caregivers[..3] {
         let o = confirmed(w.elder, &w.village, caregiver_snapshot(&s, cg).await, now, 1_000);
         orders.push(s.create_order(&o, None, &[event(Actor::SYSTEM, "create")]).await.unwrap());
     }
     let codes = vec![RuleCode::parse("r", "charity").unwrap(), RuleCode::parse("r", "service_card").unwrap()];
     let read = s.balances(w.elder, std::slice::from_ref(&pool), &codes).await.unwrap();
     assert_eq!(read.pools[&pool], Fen(1_000));
+    let settle_from = |row: zhulao_store::OrderRow, read: zhulao_services::Balances| {
+        let (s, book, w_elder, village, station) =
+            (s.clone(), book.clone(), w.elder, w.village.clone(), w.station);
+        async move {
+            let elder = s.elder(w_elder).await.unwrap();
+            let profile = zhulao_services::ElderProfile::from_record(elder.id, &elder.record, today(), []);
+            let input = SettleInput::for_order(&row.order, profile, 480, read.clone());
+            let st = settle(book.rules_for(&village), &input).unwrap();
+            let mut o = row.order.clone();
+            o.apply(&Command::Settle { split: st.split.clone() }, t(T0)).unwrap();
+            let rec = NewSettlement {
+                kind: SettlementKind::Service,
+                ref_id: row.id,
+                elder_id: w_elder,
+                provider_id: station,
+                caregiver_id: row.order.caregiver,
+                region_code: village.as_str().into(),
+                category: row.order.category,
+                date: input.date,
+                split: st.split,
+                trace: st.trace,
+                debits: st.debits,
+                input: input.clone(),
+            };
+            s.settle_order(
+                row.id,
+                row.version,
+                OrderState::Completed,
+                &o,
+                None,
+                &event(Actor::SYSTEM, "settle"),
+                &rec,
+                &read,
+            )
+            .await
+        }
+    };
     let mut outcomes = Vec::new();
-    for row in &orders {
+    for row in &orders[..2] {
         let elder = s.elder(w.elder).await.unwrap();
         let profile = zhulao_services::ElderProfile::from_record(elder.id, &elder.record, today(), []);
         let input = SettleInput::for_order(&row.order, profile, 480, read.clone());
@@ -699,6 +736,19 @@ async fn settlement_guards_pools_and_caps(s: Arc<dyn Store>, _clock: ManualClock
     assert_eq!(s.settlements(&SettlementFilter::default()).await.unwrap().len(), 1);
     let pools = s.pools().await.unwrap();
     assert_eq!((pools.len(), pools[0].balance_fen), (1, 400));
+    // With the pool topped up, two more from the same balances: the cap of two services a
+    // month lets one through and refuses the other.
+    s.fund_pool(&pool, "爱心基金", &RegionPrefix::parse("p", "140213").unwrap(), 10_000, Actor::SYSTEM)
+        .await
+        .unwrap();
+    let read = s.balances(w.elder, std::slice::from_ref(&pool), &codes).await.unwrap();
+    let rows = (s.order(orders[1].id).await.unwrap(), s.order(orders[2].id).await.unwrap());
+    let first = settle_from(rows.0, read.clone()).await;
+    let second = settle_from(rows.1, read).await;
+    assert!(first.is_ok(), "{first:?}");
+    assert!(matches!(second, Err(StoreError::Stale { .. })), "the cap guard refuses: {second:?}");
+    let usage = s.balances(w.elder, &[], &codes).await.unwrap().usage[&codes[0]];
+    assert_eq!(usage.month_units, 2, "never more than the cap");
 }
 
 async fn meals_one_per_slot_and_menus(s: Arc<dyn Store>, clock: ManualClock) {

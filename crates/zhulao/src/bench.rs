@@ -1,6 +1,7 @@
 //! `zhulao bench registry`: generates a district, writes it as a ledger, imports it through
 //! the ledger parser and the store, then times the registry's list and filter queries.
-//! Prints medians; nothing here asserts on time.
+//! `zhulao bench orders` is in `bench_orders.rs`. Prints medians; nothing here asserts on
+//! time.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -12,7 +13,7 @@ use zhulao_store::{ElderFilter, SystemClock};
 
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
-    /// What to benchmark (only `registry` for now).
+    /// What to benchmark: `registry` or `orders`.
     #[arg(default_value = "registry")]
     pub what: String,
     /// Elders in the generated ledger.
@@ -25,6 +26,18 @@ pub struct BenchArgs {
     /// Repetitions of each query.
     #[arg(long, default_value_t = 21)]
     pub runs: usize,
+    /// orders: caregivers grabbing at once.
+    #[arg(long, default_value_t = 500)]
+    pub caregivers: usize,
+    /// orders: orders per grab round.
+    #[arg(long, default_value_t = 100)]
+    pub orders: usize,
+    /// orders: grab rounds.
+    #[arg(long, default_value_t = 5)]
+    pub rounds: usize,
+    /// orders: orders created to time creation (half by one client, half by 16).
+    #[arg(long, default_value_t = 1000)]
+    pub create: usize,
 }
 
 fn median_ms(mut v: Vec<f64>) -> f64 {
@@ -33,7 +46,10 @@ fn median_ms(mut v: Vec<f64>) -> f64 {
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(args.what == "registry", "unknown benchmark {:?}: try `registry`", args.what);
+    if args.what == "orders" {
+        return crate::bench_orders::run(args).await;
+    }
+    anyhow::ensure!(args.what == "registry", "unknown benchmark {:?}: try `registry` or `orders`", args.what);
     let clock = Arc::new(SystemClock);
     let db: TestDb = if args.database == "sqlite" {
         testing::sqlite(clock.clone()).await

@@ -12,6 +12,10 @@ use zhulao_store::{Actor, ElderFilter, Store};
 
 #[derive(Debug, Default)]
 pub struct LoadReport {
+    /// Store ids, parallel to the district's accounts, facilities and elders.
+    pub account_ids: Vec<i64>,
+    pub facility_ids: Vec<i64>,
+    pub elder_ids: Vec<i64>,
     pub regions: usize,
     pub facilities: usize,
     pub accounts: usize,
@@ -109,6 +113,9 @@ pub async fn load(store: &Arc<dyn Store>, d: &DemoDistrict) -> anyhow::Result<Lo
         }
     }
     report.devices = d.devices.len();
+    report.elder_ids = (0..records.len()).map(elder_id).collect::<anyhow::Result<_>>()?;
+    report.account_ids = account_ids;
+    report.facility_ids = facility_ids;
     report.total_seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }

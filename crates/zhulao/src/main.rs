@@ -2,7 +2,9 @@
 //! no business logic lives here.
 
 mod bench;
+mod bench_orders;
 mod demo;
+mod demo_services;
 mod platform;
 mod server;
 mod settings;
@@ -207,6 +209,9 @@ async fn main() -> anyhow::Result<()> {
                     "演示数据已存在 / demo district already loaded in {} (use --fresh to rebuild)",
                     redact(&s.database_url)
                 );
+                let district =
+                    zhulao_demo::generate(seed, store.clock().today(), zhulao_demo::DemoSize { elders });
+                demo_services::refresh_caregivers(&store, &district).await?;
             } else {
                 let today = store.clock().today();
                 println!(
@@ -217,6 +222,11 @@ async fn main() -> anyhow::Result<()> {
                 println!(
                     "loaded {} regions, {} facilities, {} accounts, {} elders, {} devices in {:.1} s",
                     r.regions, r.facilities, r.accounts, r.elders, r.devices, r.total_seconds
+                );
+                let sr = demo_services::load(&store, &district, &r).await?;
+                println!(
+                    "home-care services: {} orders, {} menus, {} meal orders, {} time-bank volunteers in {:.1} s",
+                    sr.orders, sr.menus, sr.meals, sr.volunteers, sr.seconds
                 );
             }
             print_logins(&s);
@@ -376,6 +386,18 @@ async fn serve_demo(
 ) -> anyhow::Result<()> {
     let listener = server::bind(s.listen).await?;
     let addr = listener.local_addr()?;
+    // The demo's caregivers have no phones: keep them on duty where they are, as their
+    // phones would, so orders keep being offered to them.
+    let district = zhulao_demo::generate(seed, store.clock().today(), zhulao_demo::DemoSize { elders });
+    let on_duty = store.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(20 * 60)).await;
+            if let Err(e) = demo_services::refresh_caregivers(&on_duty, &district).await {
+                tracing::warn!(error = %e, "demo caregivers: refresh failed");
+            }
+        }
+    });
     let p = platform::start(store, s).await?;
     println!(
         "zhulao 已启动 / serving on http://{addr}  (控制台 console: http://{addr}/, API: http://{addr}/api/v1)"

@@ -1,6 +1,6 @@
 //! Wires the running platform: the response service with its notification channels, the
-//! device gateway on the embedded or an external broker, the escalation timers, and the
-//! HTTP API over all of them.
+//! device gateway on the embedded or an external broker, the escalation timers, the
+//! home-care service layer with its dispatch timers, and the HTTP API over all of them.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -208,11 +208,14 @@ pub async fn start(store: Arc<dyn Store>, s: &Settings) -> anyhow::Result<Platfo
         None
     };
     tokio::spawn(response.clone().run_timers(Duration::from_secs(1), std::future::pending()));
+    // Home-care services share the live feed; their timers run from the database too.
+    let orders = zhulao_orders::Orders::new(store.clone(), s.services.clone(), response.hub().clone());
+    let added = orders.ensure_catalogue().await?;
+    if added > 0 {
+        tracing::info!(items = added, "service catalogue: built-in items added");
+    }
+    tokio::spawn(orders.clone().run_timers(Duration::from_secs(1), std::future::pending()));
     let render: zhulao_api::MetricsRender = Arc::new(move || metrics.render());
-    let state = zhulao_api::AppState::with(store, response.clone(), Some(render));
-    // The home-care services: the built-in catalogue stored once, and the order timers
-    // (offers widening, escalation, confirmation windows) running.
-    state.orders.ensure_catalogue().await.map_err(|e| anyhow::anyhow!("service catalogue: {e}"))?;
-    tokio::spawn(state.orders.clone().run_timers(Duration::from_secs(5), std::future::pending()));
+    let state = zhulao_api::AppState::with(store, response.clone(), Some(render)).with_orders(orders);
     Ok(Platform { state, device_url, _ingest: ingest })
 }

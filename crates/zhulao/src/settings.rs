@@ -1,7 +1,7 @@
 //! Configuration, layered: built-in defaults → a TOML file (`--config`) → `ZHULAO_*`
 //! environment variables (`ZHULAO_DATABASE_URL`, `ZHULAO_LISTEN`, `ZHULAO_MQTT_URL`) →
-//! command-line flags. The TOML file may also carry `[mqtt]`, `[watch]`, `[notify]` and
-//! `[alarms]` sections (see `docs/configuration.md`).
+//! command-line flags. The TOML file may also carry `[mqtt]`, `[watch]`, `[notify]`, `[alarms]`
+//! and `[services]` sections (see `docs/configuration.md`).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -24,6 +24,10 @@ pub struct Settings {
     /// Response targets and escalation delays: `[alarms.default]`, `[alarms.regions."140213"]`.
     #[serde(default)]
     pub alarms: zhulao_response::Policies,
+    /// Home-care services: `[services.order]`, `[services.dispatch.default]`, `[services.meals]`,
+    /// `[services.pay]` … (every key has a default).
+    #[serde(default)]
+    pub services: zhulao_orders::ServicesConfig,
 }
 
 /// The device gateway.
@@ -143,6 +147,7 @@ impl Default for Settings {
             watch: WatchSettings::default(),
             notify: NotifySettings::default(),
             alarms: zhulao_response::Policies::default(),
+            services: zhulao_orders::ServicesConfig::default(),
         }
     }
 }
@@ -274,6 +279,14 @@ mod tests {
             assert_eq!(s.alarms.for_region("140213051001").answer_target_s, 30);
             assert_eq!(s.watch, WatchSettings::default());
             assert!(s.watch.config().unwrap().is_none(), "watches are off by default");
+            let rural = zhulao_domain::RegionCode::parse("r", "130732200201").unwrap();
+            let town = zhulao_domain::RegionCode::parse("r", "140213050002").unwrap();
+            assert_eq!(s.services.order_policy(&rural).dispatch.radius_steps[0].radius_m, 5_000);
+            assert_eq!(s.services.order_policy(&town).dispatch, s.services.dispatch.default);
+            assert_eq!(s.services.order_policy(&town).door_tolerance_m, 200);
+            assert_eq!(s.services.meals.cutoff, chrono::NaiveTime::from_hms_opt(18, 0, 0).unwrap());
+            assert_eq!(s.services.pay.complaint_penalty, zhulao_domain::Fen(2_000));
+            assert_eq!(s.services.max_radius_m(), 30_000);
             let args = CommonArgs { mqtt_shards: Some("32-70".into()), ..args };
             assert!(args.settings(Settings::default()).is_err());
             Ok(())
