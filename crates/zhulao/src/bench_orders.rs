@@ -132,6 +132,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         tokens.push(token);
     }
     let (_, op) = account(&store, "operator", "operator").await?;
+    // Statistics as the database's background maintenance would have them by now.
+    store.analyze().await?;
     let state = zhulao_api::AppState::new(store.clone());
     state.orders.ensure_catalogue().await?;
     let app = zhulao_api::app(state);

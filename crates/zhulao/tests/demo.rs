@@ -41,12 +41,13 @@ async fn the_demo_has_home_care_services_in_every_state() {
         .await
         .unwrap()
         .total;
-    assert!(audited >= 5 * orders.len() as i64 / 2, "{audited} order audit entries for {} orders", orders.len());
-    let meals = store
-        .list_meal_orders(&zhulao_store::MealOrderFilter::scoped(OrderScope::All))
-        .await
-        .unwrap()
-        .total;
+    assert!(
+        audited >= 5 * orders.len() as i64 / 2,
+        "{audited} order audit entries for {} orders",
+        orders.len()
+    );
+    let meals =
+        store.list_meal_orders(&zhulao_store::MealOrderFilter::scoped(OrderScope::All)).await.unwrap().total;
     assert!(meals > 20, "{meals} meal orders");
     let catalogue = store.catalogue().await.unwrap();
     assert!(catalogue.items().count() >= 20);
