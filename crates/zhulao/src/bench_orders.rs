@@ -175,12 +175,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let mut p99s = Vec::new();
     let mut walls = Vec::new();
     for round in 0..rounds {
-        let start = {
-            let tomorrow = store.clock().today() + chrono::Duration::days(round as i64 + 1);
-            let ten =
-                tomorrow.and_hms_opt(10, 0, 0).expect("time").and_utc().timestamp_millis() - 8 * 3_600_000;
-            ten
-        };
+        let tomorrow = store.clock().today() + chrono::Duration::days(round as i64 + 1);
+        let start =
+            tomorrow.and_hms_opt(10, 0, 0).expect("time").and_utc().timestamp_millis() - 8 * 3_600_000;
         let mut orders = Vec::with_capacity(per_round);
         for k in 0..per_round {
             let body = serde_json::json!({ "elder_id": elders[k % elders.len()], "item": "companionship", "scheduled_at": start });
