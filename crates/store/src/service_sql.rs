@@ -208,6 +208,19 @@ impl StatusDbRow {
     }
 }
 
+/// The account columns, qualified with `a.` for joins.
+pub(crate) const ACCOUNT_COLUMNS_A: &str = "a.id, a.username, a.display_name, a.role, a.phone, a.region_code, \
+     a.facility_id, a.skills, a.certificates, a.active, a.created_at";
+
+/// A caregiver near a point: the account and the duty row, from one join.
+#[derive(sqlx::FromRow)]
+pub(crate) struct NearDbRow {
+    #[sqlx(flatten)]
+    pub account: crate::rows::AccountRow,
+    #[sqlx(flatten)]
+    pub status: StatusDbRow,
+}
+
 #[derive(sqlx::FromRow)]
 pub(crate) struct OrderDbRow {
     id: i64,
@@ -520,7 +533,7 @@ macro_rules! service_store {
 
         use $crate::service_sql::{
             COMPLAINT_COLUMNS, ComplaintDbRow, HELD, HourDbRow, ItemDbRow, MEAL_COLUMNS, MealDbRow, MenuDbRow,
-            ORDER_COLUMNS, OrderColumns, OrderDbRow, OrderEventDbRow, PairDbRow, PhotoDbRow, PoolDbRow,
+            NearDbRow, ORDER_COLUMNS, OrderColumns, OrderDbRow, OrderEventDbRow, PairDbRow, PhotoDbRow, PoolDbRow,
             PriceDbRow, SETTLEMENT_COLUMNS, SettlementDbRow, StatusDbRow, UsageDbRow, VolunteerDbRow, bbox,
             caregiver_busy, date_text, insufficient_minutes, ledger_key, stale,
         };
@@ -1025,6 +1038,11 @@ macro_rules! service_store {
 
         #[async_trait]
         impl ServiceStore for $store {
+            async fn analyze(&self) -> Result<()> {
+                sqlx::query("ANALYZE").execute(&self.pool).await?;
+                Ok(())
+            }
+
             async fn catalogue(&self) -> Result<SvcCatalogue> {
                 let items = sqlx::query_as::<_, ItemDbRow>(
                     "SELECT code, category, name_zh, name_en, duration_min, skills, base_price_fen, builtin, active \
@@ -1258,11 +1276,16 @@ macro_rules! service_store {
                 limit: i64,
             ) -> Result<Vec<CaregiverRow>> {
                 let (lat0, lat1, lon0, lon1) = bbox(center, radius_m);
-                let rows = sqlx::query(
-                    "SELECT account_id, on_duty, lat, lon, position_at, quality_milli, ratings FROM caregiver_status \
-                     WHERE on_duty = TRUE AND lat BETWEEN $1 AND $2 AND lon BETWEEN $3 AND $4 AND position_at >= $5 \
-                     ORDER BY account_id LIMIT $6",
-                )
+                // Two statements of fixed text (cached by the driver): the caregivers with
+                // their accounts, then the windows of what they hold.
+                const WHERE: &str = "s.on_duty = TRUE AND s.lat BETWEEN $1 AND $2 AND s.lon BETWEEN $3 AND $4 \
+                     AND s.position_at >= $5";
+                let rows = sqlx::query_as::<_, NearDbRow>(&format!(
+                    "SELECT {}, s.on_duty, s.lat, s.lon, s.position_at, s.quality_milli, s.ratings \
+                     FROM caregiver_status s JOIN accounts a ON a.id = s.account_id \
+                     WHERE {WHERE} AND a.active = TRUE AND a.role = 'caregiver' ORDER BY s.account_id LIMIT $6",
+                    $crate::service_sql::ACCOUNT_COLUMNS_A
+                ))
                 .bind(lat0)
                 .bind(lat1)
                 .bind(lon0)
@@ -1271,45 +1294,30 @@ macro_rules! service_store {
                 .bind(limit)
                 .fetch_all(&self.pool)
                 .await?;
-                let mut statuses = Vec::with_capacity(rows.len());
-                for r in &rows {
-                    let id: i64 = r.try_get("account_id")?;
-                    statuses.push((
-                        id,
-                        StatusDbRow {
-                            on_duty: r.try_get("on_duty")?,
-                            lat: r.try_get("lat")?,
-                            lon: r.try_get("lon")?,
-                            position_at: r.try_get("position_at")?,
-                            quality_milli: r.try_get("quality_milli")?,
-                            ratings: r.try_get("ratings")?,
-                        },
-                    ));
+                let mut windows: std::collections::HashMap<i64, Vec<(i64, i64)>> = std::collections::HashMap::new();
+                let held = sqlx::query(&format!(
+                    "SELECT o.caregiver_id, o.window_start, o.window_end FROM service_orders o \
+                     JOIN caregiver_status s ON s.account_id = o.caregiver_id \
+                     WHERE {WHERE} AND o.state IN {HELD} AND o.window_start IS NOT NULL"
+                ))
+                .bind(lat0)
+                .bind(lat1)
+                .bind(lon0)
+                .bind(lon1)
+                .bind(fresh_since)
+                .fetch_all(&self.pool)
+                .await?;
+                for r in held {
+                    let c: i64 = r.try_get(0)?;
+                    windows.entry(c).or_default().push((r.try_get(1)?, r.try_get(2)?));
                 }
-                let ids: Vec<i64> = statuses.iter().map(|(id, _)| *id).collect();
-                let mut accounts = std::collections::HashMap::new();
-                for chunk in ids.chunks(CHUNK) {
-                    let mut qb = QueryBuilder::<$db>::new(format!(
-                        "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE active = TRUE AND role = 'caregiver' AND id IN ("
-                    ));
-                    let mut sep = qb.separated(", ");
-                    for id in chunk {
-                        sep.push_bind(*id);
-                    }
-                    qb.push(")");
-                    for a in qb.build_query_as::<AccountRow>().fetch_all(&self.pool).await? {
-                        let a = a.into_domain()?;
-                        accounts.insert(a.id, a);
-                    }
-                }
-                let mut commitments = commitments(&self.pool, &ids).await?;
-                Ok(statuses
-                    .into_iter()
-                    .filter_map(|(id, s)| {
-                        let account = accounts.remove(&id)?;
-                        Some(caregiver_row(account, s, commitments.remove(&id).unwrap_or_default()))
+                rows.into_iter()
+                    .map(|r| {
+                        let account = r.account.into_domain()?;
+                        let w = windows.remove(&account.id).unwrap_or_default();
+                        Ok(caregiver_row(account, r.status, w))
                     })
-                    .collect())
+                    .collect()
             }
 
             async fn quality_inputs(&self, caregiver_id: i64, since: i64) -> Result<SvcQualityInputs> {

@@ -337,6 +337,10 @@ pub struct PairRow {
 /// Home-care persistence; a supertrait of [`crate::Store`], so every store has it.
 #[async_trait]
 pub trait ServiceStore: Send + Sync {
+    /// Refreshes the query planner's statistics (`ANALYZE`) — after a bulk load, before the
+    /// background maintenance of the database would get to it.
+    async fn analyze(&self) -> Result<()>;
+
     // Catalogue.
     /// Every item (inactive ones too) and every regional price.
     async fn catalogue(&self) -> Result<Catalogue>;

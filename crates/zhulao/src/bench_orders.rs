@@ -132,6 +132,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         tokens.push(token);
     }
     let (_, op) = account(&store, "operator", "operator").await?;
+    // Statistics as the database's background maintenance would have them by now.
+    store.analyze().await?;
     let state = zhulao_api::AppState::new(store.clone());
     state.orders.ensure_catalogue().await?;
     let app = zhulao_api::app(state);
@@ -173,9 +175,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let mut p99s = Vec::new();
     let mut walls = Vec::new();
     for round in 0..rounds {
-        // 10:00 Beijing time on a later day.
-        let day = store.clock().today() + chrono::Duration::days(round as i64 + 1);
-        let start = day.and_hms_opt(10, 0, 0).expect("time").and_utc().timestamp_millis() - 8 * 3_600_000;
+        let tomorrow = store.clock().today() + chrono::Duration::days(round as i64 + 1);
+        let start =
+            tomorrow.and_hms_opt(10, 0, 0).expect("time").and_utc().timestamp_millis() - 8 * 3_600_000;
         let mut orders = Vec::with_capacity(per_round);
         for k in 0..per_round {
             let body = serde_json::json!({ "elder_id": elders[k % elders.len()], "item": "companionship", "scheduled_at": start });

@@ -354,6 +354,7 @@ pub async fn load(
         store.create_pair(p.volunteer, p.elder, sys).await.ok();
     }
     clock.set_ms(now);
+    store.analyze().await?;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }
