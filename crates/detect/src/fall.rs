@@ -32,16 +32,9 @@ pub struct FallConfig {
     /// from its mounting, used until sustained walking (four steady seconds) replaces it with
     /// a learnt one. `None`: no reference until the wearer has walked.
     pub upright_hint: Option<[f32; 3]>,
-    /// Emit [`Event::FallCandidate`] for every decision (tuning and training), second looks
-    /// included.
+    /// Emit [`Event::FallCandidate`] for every decision (tuning and training).
     pub report_candidates: bool,
     pub model: FallModel,
-    /// Second look: a candidate the model did not alarm on is decided again this long after
-    /// its peak, ms, by `confirm_model` on the same features over the longer window (0: no
-    /// second look; otherwise kept within `decision_delay_ms`–2500).
-    pub confirm_delay_ms: i64,
-    /// The second look's model (its own threshold).
-    pub confirm_model: FallModel,
 }
 
 impl Default for FallConfig {
@@ -56,8 +49,6 @@ impl Default for FallConfig {
             upright_hint: None,
             report_candidates: false,
             model: FallModel::TRAINED,
-            confirm_delay_ms: 0,
-            confirm_model: FallModel::TRAINED,
         }
     }
 }
@@ -85,9 +76,6 @@ struct Recovery {
     moving_ms: i64,
 }
 
-/// Candidates awaiting their second look at most (they are at least the decision delay apart).
-const LOOKS: usize = 4;
-
 /// Half the trace length, ticks (5 s).
 const TRACE_HALF: i64 = 500;
 
@@ -96,10 +84,6 @@ pub struct FallDetector {
     cfg: FallConfig,
     /// Decision delay in ticks.
     delay: i64,
-    /// Second-look delay in ticks (0: none).
-    confirm: i64,
-    /// Peaks of the candidates awaiting their second look.
-    looks: [Option<i64>; LOOKS],
     ring: Box<[[i16; 3]; RING]>,
     valid_from: i64,
     now: Option<i64>,
@@ -121,13 +105,8 @@ pub struct FallDetector {
 impl FallDetector {
     pub fn new(cfg: FallConfig) -> Self {
         let hint = cfg.upright_hint.and_then(unit);
-        let delay = cfg.decision_delay_ms.clamp(500, 2000) / TICK_MS;
-        let confirm =
-            if cfg.confirm_delay_ms > 0 { (cfg.confirm_delay_ms / TICK_MS).clamp(delay, 250) } else { 0 };
         Self {
-            delay,
-            confirm,
-            looks: [None; LOOKS],
+            delay: cfg.decision_delay_ms.clamp(500, 2000) / TICK_MS,
             cfg,
             ring: Box::new([[0; 3]; RING]),
             valid_from: 0,
@@ -171,7 +150,6 @@ impl FallDetector {
         }
         self.broken = true;
         self.cand = None;
-        self.looks = [None; LOOKS];
     }
 
     /// One 100 Hz sample: tick `k`, acceleration `acc` (g). Magnitudes are compared squared:
@@ -184,7 +162,6 @@ impl FallDetector {
                 self.valid_from = k;
                 self.broken = false;
                 self.cand = None;
-                self.looks = [None; LOOKS];
             }
         }
         self.now = Some(k);
@@ -207,15 +184,7 @@ impl FallDetector {
         let delay = self.delay;
         if let Some(c) = self.cand.filter(|c| k >= c.peak + delay) {
             self.cand = None;
-            self.decide(c.peak, k, false, sink);
-        }
-        for i in 0..LOOKS {
-            if let Some(peak) = self.looks[i].filter(|&p| k >= p + self.confirm) {
-                self.looks[i] = None;
-                if k >= self.suppress_until {
-                    self.decide(peak, k, true, sink);
-                }
-            }
+            self.decide(c, k, sink);
         }
         if let Some(p) = self.pending.filter(|p| k >= p.impact + TRACE_HALF) {
             self.pending = None;
@@ -227,18 +196,15 @@ impl FallDetector {
         RingView { ring: &self.ring, valid_from: self.valid_from, now }
     }
 
-    /// Decides on the candidate peaking at tick `peak`, at tick `k`: the first decision, or
-    /// the second look (`second`) at a candidate the first did not alarm on.
-    fn decide<S: EventSink + ?Sized>(&mut self, peak: i64, k: i64, second: bool, sink: &mut S) {
+    fn decide<S: EventSink + ?Sized>(&mut self, c: Candidate, k: i64, sink: &mut S) {
         let view = self.view(k);
-        let (mut features, post) = view.features(peak, self.upright);
+        let (mut features, post) = view.features(c.peak, self.upright);
         features.gyro_peak_dps = self.gyro_peak;
-        let reference = self.upright.or_else(|| view.mean(peak - 200, peak - 100));
+        let reference = self.upright.or_else(|| view.mean(c.peak - 200, c.peak - 100));
         let posture_now = reference.map_or(Posture::Unknown, |r| posture(angle_deg(r, post)));
-        let model = if second { &self.cfg.confirm_model } else { &self.cfg.model };
-        let confidence = model.probability(&features.to_array());
+        let confidence = self.cfg.model.probability(&features.to_array());
         let alarm = FallAlarm {
-            impact_ms: peak * TICK_MS,
+            impact_ms: c.peak * TICK_MS,
             decision_ms: k * TICK_MS,
             confidence,
             features,
@@ -247,21 +213,13 @@ impl FallDetector {
         if self.cfg.report_candidates {
             sink.emit(Event::FallCandidate(alarm));
         }
-        if confidence < model.threshold {
-            if !second && self.confirm > 0 {
-                // The oldest waiting look gives way (not reached at 100 Hz: looks are at least
-                // the decision delay apart and last at most 2.5 s).
-                let slot = (0..LOOKS).min_by_key(|&i| self.looks[i].unwrap_or(i64::MIN)).unwrap_or(0);
-                self.looks[slot] = Some(peak);
-            }
-        } else {
-            self.looks = [None; LOOKS];
+        if confidence >= self.cfg.model.threshold {
             sink.emit(Event::Fall(alarm));
             self.suppress_until = k.saturating_add(self.cfg.refractory_ms / TICK_MS);
             if let Some(p) = self.pending.take() {
                 self.emit_report(p, k, sink);
             }
-            self.pending = Some(Pending { impact: peak, reference });
+            self.pending = Some(Pending { impact: c.peak, reference });
             self.recovery = reference.map(|r| Recovery {
                 impact_ms: alarm.impact_ms,
                 decision_ms: alarm.decision_ms,

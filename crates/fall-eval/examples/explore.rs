@@ -221,8 +221,6 @@ fn extras(t: &data::Trial, p: i64, d: i64) -> Vec<f32> {
 
 struct Ex {
     x: Vec<f32>,
-    /// Second-stage features (two-stage runs only).
-    x2: Vec<f32>,
     fall: bool,
     trial: usize,
     counts: bool,
@@ -251,7 +249,6 @@ impl Model {
     }
 }
 
-#[derive(Clone)]
 struct Params {
     trees: usize,
     lr: f64,
@@ -265,11 +262,7 @@ fn sig(z: f64) -> f64 {
     1.0 / (1.0 + (-z).exp())
 }
 
-fn fit(ex: &[&Ex], nf: usize, p: &Params, second: bool) -> Model {
-    fn pick_x(e: &Ex, second: bool) -> &[f32] {
-        if second { &e.x2 } else { &e.x }
-    }
-    let x_of = |e| pick_x(e, second);
+fn fit(ex: &[&Ex], nf: usize, p: &Params) -> Model {
     let n = ex.len();
     let pos = ex.iter().filter(|e| e.fall).count().max(1) as f64;
     let neg = (n as f64 - pos).max(1.0);
@@ -281,7 +274,7 @@ fn fit(ex: &[&Ex], nf: usize, p: &Params, second: bool) -> Model {
     const BINS: usize = 64;
     let cuts: Vec<Vec<f32>> = (0..nf)
         .map(|f| {
-            let mut v: Vec<f32> = ex.iter().map(|e| x_of(e)[f]).collect();
+            let mut v: Vec<f32> = ex.iter().map(|e| e.x[f]).collect();
             v.sort_by(f32::total_cmp);
             let mut c: Vec<f32> = (1..BINS).map(|q| v[(q * v.len() / BINS).min(v.len() - 1)]).collect();
             c.dedup();
@@ -290,7 +283,7 @@ fn fit(ex: &[&Ex], nf: usize, p: &Params, second: bool) -> Model {
         .collect();
     let bin: Vec<Vec<u8>> = ex
         .iter()
-        .map(|e| (0..nf).map(|f| cuts[f].partition_point(|&c| c < x_of(e)[f]) as u8).collect())
+        .map(|e| (0..nf).map(|f| cuts[f].partition_point(|&c| c < e.x[f]) as u8).collect())
         .collect();
     let mut score = vec![0.0f64; n];
     let mut trees = Vec::new();
@@ -357,7 +350,7 @@ fn fit(ex: &[&Ex], nf: usize, p: &Params, second: bool) -> Model {
                     if p.mono[f] != 0 {
                         let (mut gl, mut hl) = (0.0, 0.0);
                         for &i in &members {
-                            if x_of(ex[i])[f] <= t.th[k] {
+                            if ex[i].x[f] <= t.th[k] {
                                 gl += g[i];
                                 hl += h[i];
                             }
@@ -375,7 +368,7 @@ fn fit(ex: &[&Ex], nf: usize, p: &Params, second: bool) -> Model {
                     }
                 }
                 for &i in &members {
-                    node[i] = 2 * k + 1 + usize::from(x_of(ex[i])[t.f[k]] > t.th[k]);
+                    node[i] = 2 * k + 1 + usize::from(ex[i].x[t.f[k]] > t.th[k]);
                 }
             }
         }
@@ -449,35 +442,13 @@ fn main() -> anyhow::Result<()> {
     }
     let mut names: Vec<String> = FallFeatures::NAMES.iter().map(|s| s.to_string()).collect();
     names.extend(EXTRA.iter().map(|s| s.to_string()));
-    // D2 > 0: a second decision point; its features follow, named `2.<name>`.
-    let d2: i64 = env("D2", 0);
-    cfg.fall.confirm_delay_ms = d2;
-    if d2 > 0 {
-        let second: Vec<String> = names.iter().map(|n| format!("2.{n}")).collect();
-        names.extend(second);
-    }
     let mut full_ex = Vec::new();
-    let mut unmatched = 0;
     for (ti, t) in trials.iter().enumerate() {
-        let mut run = eval::run_trial(t, &cfg);
-        // Second looks (D2 > 0) come as candidates decided D2 after their peak.
-        let second: Vec<_> =
-            run.candidates.iter().filter(|c| d2 > 0 && c.decision_ms - c.impact_ms >= d2).copied().collect();
-        run.candidates.retain(|c| d2 == 0 || c.decision_ms - c.impact_ms < d2);
-        let run2 = (d2 > 0).then_some(second);
+        let run = eval::run_trial(t, &cfg);
         let w = eval::fall_window(t);
         for c in &run.candidates {
             let mut full: Vec<f32> = c.features.to_array().to_vec();
             full.extend(extras(t, c.impact_ms / 10, c.decision_ms / 10));
-            if let Some(r2) = &run2 {
-                let late = r2.iter().find(|c2| c2.impact_ms == c.impact_ms);
-                let c2 = late.unwrap_or_else(|| {
-                    unmatched += 1;
-                    c
-                });
-                full.extend(c2.features.to_array());
-                full.extend(extras(t, c2.impact_ms / 10, (c.impact_ms + d2) / 10));
-            }
             if full.iter().any(|v| !v.is_finite()) {
                 continue;
             }
@@ -486,11 +457,8 @@ fn main() -> anyhow::Result<()> {
                 Some(w) if w.contains(c.decision_ms) => ((c.impact_ms - w.impact_ms).abs() <= 300, true),
                 Some(_) => (false, false),
             };
-            full_ex.push(Ex { x: full, x2: Vec::new(), fall, trial: ti, counts });
+            full_ex.push(Ex { x: full, fall, trial: ti, counts });
         }
-    }
-    if d2 > 0 {
-        eprintln!("{unmatched} candidates without a match at the second decision point");
     }
     let configs: String = env("CONFIGS", String::new());
     let configs: Vec<String> = if configs.is_empty() {
@@ -519,20 +487,42 @@ fn run_config(
     delay: i64,
     get: &dyn Fn(&str, &str) -> String,
 ) {
-    let feats = select(names, &get("FEATS", ""), (0..16).collect());
-    let two = get("D2", "0") != "0";
-    let feats2 = two.then(|| select(names, &get("FEATS2", ""), (0..16).collect()));
+    let feats: Vec<usize> = match Some(get("FEATS", "")).filter(|s| !s.is_empty()) {
+        Some(s) if s == "all" => (0..names.len()).collect(),
+        Some(s) => {
+            let mut v: Vec<usize> = (0..16).collect();
+            for n in s.split(',').filter(|n| !n.is_empty()) {
+                if let Some(x) = n.strip_prefix('-') {
+                    let i = names.iter().position(|m| m == x).expect(x);
+                    v.retain(|&j| j != i);
+                } else {
+                    v.push(names.iter().position(|m| m == n).expect(n));
+                }
+            }
+            v
+        }
+        None => (0..16).collect(),
+    };
     let ex: Vec<Ex> = full_ex
         .iter()
         .map(|e| Ex {
             x: feats.iter().map(|&i| e.x[i]).collect(),
-            x2: feats2.as_ref().map_or(Vec::new(), |f| f.iter().map(|&i| e.x[i]).collect()),
             fall: e.fall,
             trial: e.trial,
             counts: e.counts,
         })
         .collect();
-    let mono = monotone(names, &feats, &get("MONO", ""));
+    let mono: Vec<i8> = {
+        let spec = get("MONO", "");
+        let mut m = vec![0i8; feats.len()];
+        for item in spec.split(',').filter(|s| !s.is_empty()) {
+            let (n, d) = item.split_at(item.len() - 1);
+            if let Some(i) = feats.iter().position(|&f| names[f] == n) {
+                m[i] = if d == "+" { 1 } else { -1 };
+            }
+        }
+        m
+    };
     if std::env::var("DUMP").is_ok() {
         println!(
             "trial,activity,fall,counts,{}",
@@ -578,19 +568,12 @@ fn run_config(
     let threads: usize = get("THREADS", "2").parse().unwrap();
     let chunks: Vec<Vec<(usize, usize)>> =
         (0..threads).map(|k| jobs.iter().copied().skip(k).step_by(threads).collect()).collect();
-    let p2 = Params {
-        mono: feats2.as_ref().map_or(Vec::new(), |f| monotone(names, f, &get("MONO2", &get("MONO", "")))),
-        ..p.clone()
-    };
-    #[allow(clippy::type_complexity)]
-    let results: Vec<((usize, usize), (Vec<f32>, Vec<f32>))> = std::thread::scope(|sc| {
+    let results: Vec<((usize, usize), Vec<f32>)> = std::thread::scope(|sc| {
         let hs: Vec<_> = chunks
             .iter()
             .map(|ch| {
                 let ex = &ex;
                 let p = &p;
-                let p2 = &p2;
-                let feats2 = &feats2;
                 let subj_of = &subj_of;
                 let trials = &trials;
                 let trainable = &trainable;
@@ -601,20 +584,15 @@ fn run_config(
                             .iter()
                             .filter(|e| subj_of[e.trial] != i && subj_of[e.trial] != j && trainable(e))
                             .collect();
-                        let m = fit(&tr, nf, p, false);
-                        let m2 = feats2.as_ref().map(|f| fit(&tr, f.len(), p2, true));
+                        let m = fit(&tr, nf, p);
                         // per-trial best score over counting candidates of subjects i, j
                         let mut best = vec![f32::NEG_INFINITY; trials.len()];
-                        let mut best2 = vec![f32::NEG_INFINITY; trials.len()];
                         for e in
                             ex.iter().filter(|e| e.counts && (subj_of[e.trial] == i || subj_of[e.trial] == j))
                         {
                             best[e.trial] = best[e.trial].max(m.score(&e.x));
-                            if let Some(m2) = &m2 {
-                                best2[e.trial] = best2[e.trial].max(m2.score(&e.x2));
-                            }
                         }
-                        out.push(((i, j), (best, best2)));
+                        out.push(((i, j), best));
                     }
                     out
                 })
@@ -622,12 +600,7 @@ fn run_config(
             .collect();
         hs.into_iter().flat_map(|h| h.join().unwrap()).collect()
     });
-    let map2: BTreeMap<(usize, usize), Vec<f32>> = results.iter().map(|(k, v)| (*k, v.1.clone())).collect();
-    let map: BTreeMap<(usize, usize), Vec<f32>> = results.into_iter().map(|(k, v)| (k, v.0)).collect();
-    if two {
-        two_stage(trials, &subjects, &subj_of, &map, &map2, get);
-        return;
-    }
+    let map: BTreeMap<(usize, usize), Vec<f32>> = results.into_iter().collect();
     let pair = |i: usize, j: usize| &map[&(i.min(j), i.max(j))];
     let (mut tp, mut nf_, mut fp, mut nadl) = (0, 0, 0, 0);
     let mut fps = Vec::new();
@@ -686,159 +659,4 @@ fn run_config(
     fl.sort_by(|a, b| a.0.total_cmp(&b.0));
     let low: Vec<String> = fl.iter().take(22).map(|m| format!("{}:{:+.2}", m.1, m.0)).collect();
     println!("  low fall margins: {}", low.join(" "));
-}
-
-/// Feature indices: `base`, plus the names in `spec` (`all`: every feature; `-name` drops one).
-fn select(names: &[String], spec: &str, base: Vec<usize>) -> Vec<usize> {
-    if spec == "all" {
-        return (0..names.len()).collect();
-    }
-    let mut v = base;
-    for n in spec.split(',').filter(|n| !n.is_empty()) {
-        if let Some(x) = n.strip_prefix('-') {
-            let i = names.iter().position(|m| m == x).expect(x);
-            v.retain(|&j| j != i);
-        } else {
-            v.push(names.iter().position(|m| m == n).expect(n));
-        }
-    }
-    v
-}
-
-/// Monotone constraints for `feats` from `name+`/`name-` items.
-fn monotone(names: &[String], feats: &[usize], spec: &str) -> Vec<i8> {
-    let mut m = vec![0i8; feats.len()];
-    for item in spec.split(',').filter(|s| !s.is_empty()) {
-        let (n, d) = item.split_at(item.len() - 1);
-        if let Some(i) = feats.iter().position(|&f| names[f] == n) {
-            m[i] = if d == "+" { 1 } else { -1 };
-        }
-    }
-    m
-}
-
-type Pairs = BTreeMap<(usize, usize), Vec<f32>>;
-
-/// Two decision points: alarm when the first score reaches `t1` (fast) or the second reaches
-/// `t2` (slow). Per outer subject, (t1, t2) are chosen on the inner subjects' out-of-fold
-/// scores: fewest false-positive trials with sensitivity ≥ SENS and at most SLOW of the falls
-/// detected only late; ties to the most sensitive, then the fewest slow.
-fn two_stage(
-    trials: &[data::Trial],
-    subjects: &[String],
-    subj_of: &[usize],
-    m1: &Pairs,
-    m2: &Pairs,
-    get: &dyn Fn(&str, &str) -> String,
-) {
-    let sens: f64 = get("SENS", "0.985").parse().unwrap();
-    let slow_max: f64 = get("SLOW", "0.03").parse().unwrap();
-    let ns = subjects.len();
-    let pair = |m: &'_ Pairs, i: usize, j: usize| m[&(i.min(j), i.max(j))].clone();
-    // Candidate thresholds: midway between neighbouring distinct scores, top K daily activities.
-    fn cuts(adl: &[f32], all: &[f32], k: usize) -> Vec<f32> {
-        let mut a: Vec<f32> = adl.to_vec();
-        a.sort_by(|x, y| y.total_cmp(x));
-        let mut v = vec![f32::INFINITY];
-        for &s in a.iter().take(k) {
-            let above = all.iter().copied().filter(|&x| x > s).fold(f32::INFINITY, f32::min);
-            v.push(if above.is_finite() { (s + above) / 2.0 } else { s + 1.0 });
-        }
-        // and every level below the K-th, down to the lowest fall
-        v
-    }
-    let (mut tp, mut nfall, mut fp, mut slow) = (0, 0, 0, 0);
-    let (mut fps, mut misses, mut slows) = (Vec::new(), Vec::new(), Vec::new());
-    for s in 0..ns {
-        let (mut a1, mut a2, mut f1, mut f2, mut isf) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for s2 in (0..ns).filter(|&x| x != s) {
-            let (b1, b2) = (pair(m1, s, s2), pair(m2, s, s2));
-            for ti in (0..trials.len()).filter(|&ti| subj_of[ti] == s2) {
-                let (x1, x2) = (b1[ti].max(-30.0), b2[ti].max(-30.0));
-                f1.push(x1);
-                f2.push(x2);
-                isf.push(trials[ti].is_fall);
-                if !trials[ti].is_fall {
-                    a1.push(x1);
-                    a2.push(x2);
-                }
-            }
-        }
-        let falls = isf.iter().filter(|f| **f).count() as f64;
-        let k: usize = get("K", "12").parse().unwrap();
-        let (mut c1, c2) = (cuts(&a1, &f1, k), cuts(&a2, &f2, k));
-        // T1Q=q: the fast threshold leaves the lowest q of the inner falls to the second look.
-        let q: f64 = get("T1Q", "0").parse().unwrap();
-        if q > 0.0 {
-            let mut fs: Vec<f32> = (0..isf.len()).filter(|&i| isf[i]).map(|i| f1[i]).collect();
-            fs.sort_by(f32::total_cmp);
-            c1 = vec![fs[(q * fs.len() as f64) as usize]];
-        }
-        let mut best: Option<((usize, usize, usize), f32, f32)> = None;
-        for &t1 in &c1 {
-            for &t2 in &c2 {
-                let (mut tp_, mut fp_, mut sl) = (0usize, 0usize, 0usize);
-                for i in 0..isf.len() {
-                    let fast = f1[i] >= t1;
-                    let hit = fast || f2[i] >= t2;
-                    if isf[i] {
-                        tp_ += usize::from(hit);
-                        sl += usize::from(hit && !fast);
-                    } else {
-                        fp_ += usize::from(hit);
-                    }
-                }
-                if (tp_ as f64) < sens * falls || sl as f64 > slow_max * falls {
-                    continue;
-                }
-                let key = (usize::MAX - fp_, tp_, usize::MAX - sl);
-                if best.is_none_or(|b| key > b.0) {
-                    best = Some((key, t1, t2));
-                }
-            }
-        }
-        let (t1, t2) = best.map_or((f32::INFINITY, f32::INFINITY), |b| (b.1, b.2));
-        let (b1, b2) = (pair(m1, s, s), pair(m2, s, s));
-        for ti in (0..trials.len()).filter(|&ti| subj_of[ti] == s) {
-            let fast = b1[ti] >= t1;
-            let hit = fast || b2[ti] >= t2;
-            let name = trials[ti].name.clone();
-            if trials[ti].is_fall {
-                nfall += 1;
-                if hit {
-                    tp += 1;
-                    if !fast {
-                        slow += 1;
-                        slows.push(name);
-                    }
-                } else {
-                    misses.push(name);
-                }
-            } else if hit {
-                fp += 1;
-                // Where this false alarm sits among the falls of the inner subjects.
-                let below1 = (0..isf.len()).filter(|&i| isf[i] && f1[i] < b1[ti]).count();
-                let below2 = (0..isf.len()).filter(|&i| isf[i] && f2[i] < b2[ti]).count();
-                fps.push(format!(
-                    "{name}[s1 {:+.2} ({below1} inner falls below) s2 {:+.2} ({below2} below)]",
-                    b1[ti] - t1,
-                    b2[ti] - t2
-                ));
-            }
-        }
-        eprint!("{}:{:.2}/{:.2} ", subjects[s], t1, t2);
-    }
-    eprintln!();
-    println!(
-        "TWO-STAGE D2={} FEATS2={} MONO2={} sens>={sens} slow<={slow_max}: detected {tp}/{nfall} ({:.2}%), slow {slow} ({:.2}% of detected), fp {fp}",
-        get("D2", ""),
-        get("FEATS2", ""),
-        get("MONO2", ""),
-        100.0 * tp as f64 / nfall as f64,
-        100.0 * slow as f64 / tp.max(1) as f64
-    );
-    println!("  FP: {}", fps.join(" "));
-    println!("  miss: {}", misses.join(" "));
-    println!("  slow: {}", slows.join(" "));
 }
