@@ -53,6 +53,11 @@ impl ActivityMonitor {
         Self { cfg, last_move_ms: None, inactive_alerted: false, still_since: None, not_worn: false }
     }
 
+    /// New periods and waking hours; the time since the last movement is kept.
+    pub(crate) fn set_config(&mut self, cfg: ActivityConfig) {
+        self.cfg = cfg;
+    }
+
     /// A break in the stream: we cannot tell what happened in it, so stillness restarts.
     pub(crate) fn on_break(&mut self) {
         self.still_since = None;

@@ -82,6 +82,18 @@ impl DeviceMonitor {
         }
     }
 
+    /// New limits and zones, the state kept; changed zones restart the exit/return debounce,
+    /// and no zones at all end an exit.
+    pub(crate) fn set_config(&mut self, cfg: DeviceConfig) {
+        if cfg.zones != self.cfg.zones {
+            self.run = None;
+            if cfg.zones.is_empty() {
+                self.outside = false;
+            }
+        }
+        self.cfg = cfg;
+    }
+
     pub(crate) fn heartbeat<S: EventSink + ?Sized>(&mut self, t_ms: i64, sink: &mut S) {
         if self.last_seen.is_none_or(|l| t_ms > l) {
             self.last_seen = Some(t_ms);

@@ -95,6 +95,16 @@ impl Detector {
         }
     }
 
+    /// Applies changed per-elder settings to a running detector without losing its state:
+    /// the activity, vital-sign and device rules take `config`'s; the fall detector and the
+    /// resampler keep theirs (a new [`Detector`] takes those). Changed safe zones restart the
+    /// exit debounce; removing every zone ends an exit.
+    pub fn reconfigure(&mut self, config: &DetectorConfig) {
+        self.activity.set_config(config.activity);
+        self.vitals.set_config(config.vitals);
+        self.device.set_config(config.device.clone());
+    }
+
     /// Feeds one motion sample (any rate from 25 to 200 Hz; resampled to 100 Hz).
     pub fn push_motion<S: EventSink + ?Sized>(&mut self, sample: &MotionSample, sink: &mut S) {
         self.device.heartbeat(sample.t_ms, sink);

@@ -136,6 +136,11 @@ impl VitalsMonitor {
         Self { cfg, state: [State::Normal; 5], last_t: [i64::MIN; 5] }
     }
 
+    /// New limits; an alarm in progress clears by the new band.
+    pub(crate) fn set_config(&mut self, cfg: VitalConfig) {
+        self.cfg = cfg;
+    }
+
     pub(crate) fn push<S: EventSink + ?Sized>(&mut self, r: VitalReading, sink: &mut S) {
         let i = r.kind.index();
         let (pl, ph) = r.kind.plausible();

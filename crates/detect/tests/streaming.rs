@@ -220,3 +220,50 @@ fn vitals_battery_location_and_offline_through_the_detector() {
         .collect();
     assert_eq!(names, ["vital", "battery", "exit", "offline", "online"]);
 }
+
+#[test]
+fn changed_settings_apply_to_a_running_detector() {
+    let home = (40.08, 113.30);
+    let mut det = Detector::new(DetectorConfig::default());
+    let mut ev = Vec::new();
+    let spo2 = |i: i64| VitalReading { t_ms: T0 + i * 30_000, kind: VitalKind::SpO2, value: 91.0 };
+    let away = |i: i64| GpsFix { t_ms: T0 + i * 20_000, lat: home.0 + 0.01, lon: home.1, accuracy_m: 8.0 };
+    // Defaults: SpO2 91 % is fine and there is no geofence.
+    for i in 0..4 {
+        det.push_vital(spo2(i), &mut ev);
+        det.push_location(away(i), &mut ev);
+    }
+    assert!(ev.is_empty(), "{ev:?}");
+    // A doctor raises the SpO2 floor to 93 % and a safe zone is drawn around home.
+    let mut cfg = DetectorConfig::default();
+    cfg.vitals = cfg.vitals.with_limits(VitalKind::SpO2, 93.0, 101.0);
+    cfg.device.zones = vec![GeoZone::Circle { center: home, radius_m: 200.0 }];
+    det.reconfigure(&cfg);
+    for i in 4..10 {
+        det.push_vital(spo2(i), &mut ev);
+        det.push_location(away(i), &mut ev);
+    }
+    let kinds = |ev: &[Event]| -> Vec<&'static str> {
+        ev.iter()
+            .map(|e| match e {
+                Event::VitalAlarm(_) => "vital",
+                Event::GeofenceExit { .. } => "exit",
+                Event::GeofenceReturn { .. } => "return",
+                _ => "other",
+            })
+            .collect()
+    };
+    let mut got = kinds(&ev);
+    got.sort_unstable();
+    assert_eq!(got, ["exit", "vital"]);
+    // Removing the zones ends the exit: drawing them again needs a new confirmed exit.
+    ev.clear();
+    cfg.device.zones.clear();
+    det.reconfigure(&cfg);
+    cfg.device.zones = vec![GeoZone::Circle { center: home, radius_m: 200.0 }];
+    det.reconfigure(&cfg);
+    for i in 10..14 {
+        det.push_location(away(i), &mut ev);
+    }
+    assert_eq!(kinds(&ev), ["exit"]);
+}

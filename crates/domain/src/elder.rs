@@ -149,6 +149,8 @@ pub struct Elder {
     #[serde(flatten)]
     pub record: ElderRecord,
     pub status: ElderStatus,
+    /// Monitoring settings over the platform defaults (监护设置).
+    pub monitoring: crate::monitoring::MonitoringSettings,
     pub created_at: i64,
     pub updated_at: i64,
     /// Optimistic-concurrency version, bumped on every write.

@@ -26,8 +26,8 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 use zhulao_domain::{
     Account, CapabilityLevel, Device, DeviceBinding, EconomicStatus, Elder, ElderRecord, ElderScope,
-    ElderStatus, Facility, FacilityKind, FacilityRecord, Hukou, LivingArrangement, NewAccount, NewDevice,
-    Region, RegionCode, RegionStats, Role,
+    ElderStatus, Facility, FacilityKind, FacilityRecord, Hukou, LivingArrangement, MonitoringSettings,
+    NewAccount, NewDevice, Region, RegionCode, RegionStats, Role,
 };
 
 pub use alarms::{
@@ -248,6 +248,14 @@ pub trait Store: AlarmStore + ServiceStore + Send + Sync + std::fmt::Debug + 'st
         id: i64,
         status: ElderStatus,
         reason: &str,
+        actor: Actor,
+    ) -> Result<Elder>;
+    /// Replaces the elder's monitoring settings (validated by the caller); bumps the version.
+    async fn set_monitoring(
+        &self,
+        id: i64,
+        settings: &MonitoringSettings,
+        expected_version: Option<i64>,
         actor: Actor,
     ) -> Result<Elder>;
     async fn elder(&self, id: i64) -> Result<Elder>;

@@ -156,6 +156,7 @@ pub(crate) struct ElderRow {
     card_no: Option<String>,
     card_balance_fen: i64,
     status: String,
+    monitoring: String,
     created_at: i64,
     updated_at: i64,
     version: i64,
@@ -195,6 +196,7 @@ impl ElderRow {
                 card_balance: Fen(self.card_balance_fen),
             },
             status: ElderStatus::parse_label(&self.status).ok_or_else(|| corrupt(T, "status"))?,
+            monitoring: json(T, &self.monitoring)?,
             created_at: self.created_at,
             updated_at: self.updated_at,
             version: self.version,
@@ -380,7 +382,7 @@ impl From<AssignmentRow> for Assignment {
 
 pub(crate) const ELDER_COLUMNS: &str = "id, id_number, name, sex, birth_date, phone, address, lat, lon, region_code, \
      hukou, living, economic, capability, health, contacts, care_manager_id, home_station_id, card_no, \
-     card_balance_fen, status, created_at, updated_at, version";
+     card_balance_fen, status, monitoring, created_at, updated_at, version";
 pub(crate) const FACILITY_COLUMNS: &str = "id, kind, name, region_code, address, lat, lon, opening_hours, beds, \
      meals_per_day, operator_org, service_radius_m, phone, active, created_at, updated_at";
 pub(crate) const ACCOUNT_COLUMNS: &str = "id, username, display_name, role, phone, region_code, facility_id, skills, certificates, active, created_at";

@@ -41,7 +41,7 @@ macro_rules! sql_store {
         use sqlx::{QueryBuilder, Row};
         use zhulao_domain::{
             Account, Device, DeviceBinding, Elder, ElderRecord, ElderScope, ElderStatus, Facility, FacilityRecord,
-            NewAccount, NewDevice, Region, RegionCode, RegionLevel, RegionStats, Role,
+            MonitoringSettings, NewAccount, NewDevice, Region, RegionCode, RegionLevel, RegionStats, Role,
         };
 
         use $crate::error::{Result, StoreError};
@@ -814,6 +814,43 @@ macro_rules! sql_store {
                 let after = fetch_elder(&mut *tx, id).await?;
                 audit(&mut tx, now, actor, "status", "elder", id, Some(to_json(&before)), Some(to_json(&after)))
                     .await?;
+                tx.commit().await?;
+                Ok(after)
+            }
+
+            async fn set_monitoring(
+                &self,
+                id: i64,
+                settings: &MonitoringSettings,
+                expected_version: Option<i64>,
+                actor: Actor,
+            ) -> Result<Elder> {
+                let now = self.clock.now_ms();
+                let mut tx = self.begin().await?;
+                let before = fetch_elder(&mut *tx, id).await?;
+                if let Some(v) = expected_version {
+                    if v != before.version {
+                        return Err(StoreError::Stale { current: before.version });
+                    }
+                }
+                sqlx::query("UPDATE elders SET monitoring = $1, updated_at = $2, version = version + 1 WHERE id = $3")
+                    .bind(to_json(settings))
+                    .bind(now)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                let after = fetch_elder(&mut *tx, id).await?;
+                audit(
+                    &mut tx,
+                    now,
+                    actor,
+                    "monitoring",
+                    "elder",
+                    id,
+                    Some(to_json(&before.monitoring)),
+                    Some(to_json(&after.monitoring)),
+                )
+                .await?;
                 tx.commit().await?;
                 Ok(after)
             }

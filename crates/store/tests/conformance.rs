@@ -53,6 +53,7 @@ conformance!(
     facilities_are_audited_and_never_deleted,
     elders_validate_references_and_conflicts,
     elder_updates_are_versioned_and_audited,
+    monitoring_settings_are_versioned_audited_and_kept,
     elder_filters_and_scopes,
     status_changes_keep_history_and_release_devices,
     import_is_all_or_nothing_and_idempotent,
@@ -305,6 +306,52 @@ async fn elder_updates_are_versioned_and_audited(s: Arc<dyn Store>, clock: Manua
     assert_eq!(log.total, 2);
     assert_eq!(log.items[0].before.as_ref().unwrap()["living"], "alone");
     assert_eq!(log.items[0].after.as_ref().unwrap()["living"], "with_children");
+}
+
+async fn monitoring_settings_are_versioned_audited_and_kept(s: Arc<dyn Store>, clock: ManualClock) {
+    let fx = fixture(&s).await;
+    let e = s.create_elder(&record(1, 1940, &fx.village), Actor::SYSTEM).await.unwrap();
+    assert!(e.monitoring.is_default());
+    let settings: zhulao_domain::MonitoringSettings = serde_json::from_value(serde_json::json!({
+        "vital_limits": [{"kind": "spo2", "low": 88, "high": 100}],
+        "safe_zones": [{"name": "家", "shape": "circle", "center": {"lat": 40.07, "lon": 113.3}, "radius_m": 300}],
+        "inactivity_min": 240
+    }))
+    .unwrap();
+    clock.advance_ms(7);
+    let e2 = s.set_monitoring(e.id, &settings, Some(e.version), Actor::account(fx.manager)).await.unwrap();
+    assert_eq!((e2.version, e2.updated_at), (e.version + 1, T0 + 7));
+    assert_eq!(e2.monitoring, settings);
+    assert!(matches!(
+        s.set_monitoring(e.id, &settings, Some(e.version), Actor::SYSTEM).await,
+        Err(StoreError::Stale { current }) if current == e2.version
+    ));
+    assert!(matches!(
+        s.set_monitoring(777, &settings, None, Actor::SYSTEM).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    // Editing the record, listing and importing keep the settings.
+    let mut rec = e2.record.clone();
+    rec.living = LivingArrangement::WithChildren;
+    let e3 = s.update_elder(e.id, &rec, None, Actor::SYSTEM).await.unwrap();
+    assert_eq!(e3.monitoring, settings);
+    s.import_elders(&[rec], Actor::SYSTEM).await.unwrap();
+    assert_eq!(s.elder(e.id).await.unwrap().monitoring, settings);
+    let listed = s.list_elders(&ElderFilter::scoped(ElderScope::All)).await.unwrap();
+    assert_eq!(listed.items.iter().find(|x| x.id == e.id).unwrap().monitoring, settings);
+    let log = s
+        .list_audit(&AuditFilter {
+            entity: Some("elder".into()),
+            entity_id: Some(e.id.to_string()),
+            limit: 50,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let changes: Vec<_> = log.items.iter().filter(|a| a.action == "monitoring").collect();
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].after.as_ref().unwrap()["inactivity_min"], 240);
+    assert_eq!(changes[0].before.as_ref().unwrap()["safe_zones"], serde_json::json!([]));
 }
 
 async fn elder_filters_and_scopes(s: Arc<dyn Store>, _clock: ManualClock) {
