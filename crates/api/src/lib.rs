@@ -11,6 +11,7 @@ mod care;
 pub mod error;
 pub mod extract;
 mod map;
+mod monitoring;
 mod openapi;
 mod orders;
 mod routes;

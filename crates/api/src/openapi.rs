@@ -21,6 +21,8 @@ use crate::routes::*;
         crate::alarms::report_position,
         crate::alarms::device_config,
         crate::alarms::device_command,
+        crate::monitoring::get_monitoring,
+        crate::monitoring::put_monitoring,
         crate::alarms::alarm_responders,
         crate::map::wearers,
         crate::orders::list_catalogue,

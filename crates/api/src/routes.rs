@@ -63,6 +63,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::map::router())
         .merge(crate::orders::router())
         .merge(crate::care::router())
+        .merge(crate::monitoring::router())
         .layer(DefaultBodyLimit::max(MAX_UPLOAD));
     Router::new()
         .route("/healthz", get(healthz))
@@ -101,7 +102,7 @@ fn today(state: &AppState) -> NaiveDate {
     state.store.clock().today()
 }
 
-fn invalid(errors: Vec<FieldError>) -> ApiError {
+pub(crate) fn invalid(errors: Vec<FieldError>) -> ApiError {
     ApiError::Invalid(errors)
 }
 
@@ -139,7 +140,7 @@ fn elder_view(state: &AppState, user: &CurrentUser, e: Elder) -> ElderView {
 
 /// Applies what a role may set on a record it writes: station staff keep elders at their
 /// station, care managers keep them on their own list, and both stay inside their region.
-fn constrain_elder(v: &Viewer, rec: &mut ElderRecord) -> ApiResult<()> {
+pub(crate) fn constrain_elder(v: &Viewer, rec: &mut ElderRecord) -> ApiResult<()> {
     match v.role {
         Role::StationStaff => match rec.home_station_id {
             None => rec.home_station_id = v.facility_id,
@@ -554,23 +555,30 @@ async fn update_elder(
     ApiJson(input): ApiJson<ElderInput>,
 ) -> ApiResult<Json<ElderView>> {
     user.require(Action::WriteElders)?;
-    let expected = match headers.get(header::IF_MATCH) {
-        None => None,
-        Some(v) => {
-            Some(v.to_str().ok().and_then(|s| s.trim_matches('"').parse::<i64>().ok()).ok_or_else(|| {
+    let expected = if_match(&headers)?;
+    visible_elder(&state, &user, id).await?;
+    let mut rec = input.validate(today(&state)).map_err(invalid)?;
+    constrain_elder(&user.viewer(), &mut rec)?;
+    let e = state.store.update_elder(id, &rec, expected, user.actor()).await?;
+    // Home and contacts feed the gateway's alarms.
+    state.response.elder_changed(id);
+    Ok(Json(elder_view(&state, &user, e)))
+}
+
+/// The record version an `If-Match` header names, if any.
+pub(crate) fn if_match(headers: &HeaderMap) -> ApiResult<Option<i64>> {
+    match headers.get(header::IF_MATCH) {
+        None => Ok(None),
+        Some(v) => Ok(Some(
+            v.to_str().ok().and_then(|s| s.trim_matches('"').parse::<i64>().ok()).ok_or_else(|| {
                 ApiError::bad_request(
                     "invalid_if_match",
                     "If-Match 应为记录版本号",
                     "If-Match must be the record version",
                 )
-            })?)
-        }
-    };
-    visible_elder(&state, &user, id).await?;
-    let mut rec = input.validate(today(&state)).map_err(invalid)?;
-    constrain_elder(&user.viewer(), &mut rec)?;
-    let e = state.store.update_elder(id, &rec, expected, user.actor()).await?;
-    Ok(Json(elder_view(&state, &user, e)))
+            })?,
+        )),
+    }
 }
 
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
@@ -593,6 +601,7 @@ async fn set_elder_status(
     let reason = zhulao_domain::error::required_text("reason", &req.reason, 200).map_err(ApiError::field)?;
     visible_elder(&state, &user, id).await?;
     let e = state.store.set_elder_status(id, status, &reason, user.actor()).await?;
+    state.response.elder_changed(id);
     Ok(Json(elder_view(&state, &user, e)))
 }
 

@@ -15,6 +15,7 @@ pub mod broker;
 mod ingest;
 mod metrics;
 mod pipeline;
+mod settings;
 mod watches;
 
 use std::net::SocketAddr;
@@ -64,6 +65,7 @@ impl Drop for Ingest {
 struct Links {
     mqtt: Option<Arc<MqttLink>>,
     watches: Arc<WatchLink>,
+    changes: Arc<settings::ElderChanges>,
 }
 
 impl DeviceLink for Links {
@@ -84,6 +86,10 @@ impl DeviceLink for Links {
         } else {
             Err(CommandRefused::NotConnected)
         }
+    }
+
+    fn elder_changed(&self, elder_id: i64) {
+        self.changes.mark(elder_id);
     }
 }
 
@@ -108,7 +114,11 @@ pub fn start_gateway(
         tasks.extend(t);
     }
     let mqtt_link = side.as_ref().map(|s| s.link.clone());
-    response.set_device_link(Arc::new(Links { mqtt: mqtt_link.clone(), watches: watch_link.clone() }));
+    response.set_device_link(Arc::new(Links {
+        mqtt: mqtt_link.clone(),
+        watches: watch_link.clone(),
+        changes: pipeline.changes.clone(),
+    }));
     let directory = pipeline.clone();
     let reader = async move {
         // Know every registered device before the MQTT stream starts; refreshed in the background.

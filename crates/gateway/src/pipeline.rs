@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use rumqttc::Publish;
 use tokio::sync::{mpsc, oneshot};
 use zhulao_alarms::AlarmKind;
-use zhulao_detect::{Detector, DetectorConfig, Event, GpsFix, MotionSample, VitalKind, VitalReading};
-use zhulao_domain::GeoPoint;
+use zhulao_detect::{Detector, Event, GpsFix, MotionSample, VitalKind, VitalReading};
+use zhulao_domain::{GeoPoint, MonitoringSettings};
 use zhulao_proto::{self as proto, EventKind, Kind, Uplink};
 use zhulao_response::{LiveEvent, Response};
 use zhulao_store::{
@@ -20,6 +20,7 @@ use zhulao_store::{
 
 use crate::ingest::{AckTicket, Acks, MqttLink};
 use crate::metrics::Metrics;
+use crate::settings::{ElderChanges, detector_config};
 
 /// How the workers split the work.
 #[derive(Debug, Clone)]
@@ -67,6 +68,8 @@ pub(crate) struct MqttSide {
 pub(crate) struct Pipeline {
     senders: Arc<Vec<mpsc::Sender<Inbound>>>,
     directory: Directory,
+    /// Elders changed through this instance's API.
+    pub(crate) changes: Arc<ElderChanges>,
     store: Arc<dyn Store>,
     default_region: String,
 }
@@ -80,6 +83,7 @@ impl Pipeline {
         mqtt: Option<MqttSide>,
     ) -> (Pipeline, Vec<tokio::task::JoinHandle<()>>) {
         let directory: Directory = Arc::default();
+        let changes = Arc::new(ElderChanges::default());
         let mut tasks = Vec::new();
         let mut senders = Vec::new();
         for _ in 0..cfg.workers.max(1) {
@@ -94,6 +98,7 @@ impl Pipeline {
                 cfg: cfg.clone(),
                 devices: HashMap::new(),
                 directory: directory.clone(),
+                changes: changes.clone(),
                 unknown: HashMap::new(),
                 events: Vec::new(),
             };
@@ -102,6 +107,7 @@ impl Pipeline {
         let pipeline = Pipeline {
             senders: Arc::new(senders),
             directory,
+            changes,
             store: response.store().clone(),
             default_region: cfg.default_region.clone(),
         };
@@ -153,6 +159,8 @@ struct DeviceCtx {
     region: String,
     contacts: usize,
     home: Option<GeoPoint>,
+    /// The settings `detector` runs with.
+    monitoring: Arc<MonitoringSettings>,
     detector: Box<Detector>,
     last_fix: Option<(f64, f64, i64)>,
     battery: Option<i16>,
@@ -164,6 +172,8 @@ struct DeviceCtx {
     /// The alarm raised for the latest fall, for the trace and "recovered" that follow.
     last_fall: Option<(i64, i64)>,
     resolved_at: Instant,
+    /// The generation of [`ElderChanges`] this device was last checked against.
+    seen_changes: u64,
 }
 
 /// What raises an alarm: its kind, the message id that makes it idempotent, the position
@@ -186,6 +196,7 @@ struct Known {
     region: String,
     contacts: usize,
     home: Option<GeoPoint>,
+    monitoring: Arc<MonitoringSettings>,
 }
 
 type Directory = Arc<RwLock<HashMap<String, Known>>>;
@@ -205,7 +216,12 @@ async fn load_directory(
         for e in page.items {
             elders.insert(
                 e.id,
-                (e.record.region.as_str().to_string(), e.record.contacts.len(), e.record.location),
+                (
+                    e.record.region.as_str().to_string(),
+                    e.record.contacts.len(),
+                    e.record.location,
+                    Arc::new(e.monitoring),
+                ),
             );
         }
         if n < PAGE {
@@ -234,6 +250,7 @@ async fn load_directory(
                     region: elder.map_or_else(|| default_region.to_string(), |e| e.0.clone()),
                     contacts: elder.map_or(0, |e| e.1),
                     home: elder.and_then(|e| e.2),
+                    monitoring: elder.map_or_else(Arc::default, |e| e.3.clone()),
                 },
             );
         }
@@ -284,6 +301,7 @@ async fn lookup(
             .map_or_else(|| default_region.to_string(), |e| e.record.region.as_str().to_string()),
         contacts: elder.as_ref().map_or(0, |e| e.record.contacts.len()),
         home: elder.as_ref().and_then(|e| e.record.location),
+        monitoring: Arc::new(elder.map(|e| e.monitoring).unwrap_or_default()),
     }))
 }
 
@@ -302,6 +320,7 @@ struct Worker {
     cfg: PipelineConfig,
     devices: HashMap<String, DeviceCtx>,
     directory: Directory,
+    changes: Arc<ElderChanges>,
     unknown: HashMap<String, Instant>,
     events: Vec<Event>,
 }
@@ -329,12 +348,23 @@ impl Worker {
     /// Knows the device `serial` (from the directory or the registry); `via_mqtt` makes
     /// the MQTT downlink remember it.
     async fn resolve(&mut self, serial: &str, via_mqtt: bool) -> Option<()> {
-        if let Some(ctx) = self.devices.get(serial)
+        let generation = self.changes.generation();
+        let mut changed = false;
+        if let Some(ctx) = self.devices.get_mut(serial)
             && ctx.resolved_at.elapsed() < REFRESH
         {
-            return Some(());
+            if ctx.seen_changes == generation {
+                return Some(());
+            }
+            // Someone changed settings here: re-read this device if its elder was one.
+            changed = ctx.elder_id.is_some_and(|e| self.changes.changed_since(e, ctx.seen_changes));
+            ctx.seen_changes = generation;
+            if !changed {
+                return Some(());
+            }
         }
-        let cached = self.directory.read().expect("directory lock").get(serial).cloned();
+        let cached =
+            if changed { None } else { self.directory.read().expect("directory lock").get(serial).cloned() };
         let known = match cached {
             Some(k) => k,
             None => {
@@ -372,7 +402,12 @@ impl Worker {
                 ctx.region = known.region;
                 ctx.contacts = known.contacts;
                 ctx.home = known.home;
+                if ctx.monitoring != known.monitoring {
+                    ctx.detector.reconfigure(&detector_config(&known.monitoring));
+                    ctx.monitoring = known.monitoring;
+                }
                 ctx.resolved_at = Instant::now();
+                ctx.seen_changes = generation;
             }
             None => {
                 self.devices.insert(
@@ -383,7 +418,8 @@ impl Worker {
                         region: known.region,
                         contacts: known.contacts,
                         home: known.home,
-                        detector: Box::new(Detector::new(DetectorConfig::default())),
+                        detector: Box::new(Detector::new(detector_config(&known.monitoring))),
+                        monitoring: known.monitoring,
                         last_fix: None,
                         battery: None,
                         online: true,
@@ -393,6 +429,7 @@ impl Worker {
                         dirty: true,
                         last_fall: None,
                         resolved_at: Instant::now(),
+                        seen_changes: generation,
                     },
                 );
                 self.metrics.devices.inc();

@@ -77,6 +77,10 @@ pub trait DeviceLink: Send + Sync {
     fn command(&self, _device_id: i64, _command: &serde_json::Value) -> Result<(), CommandRefused> {
         Err(CommandRefused::Unsupported)
     }
+
+    /// The elder's record or monitoring settings changed: the gateway re-reads the devices
+    /// worn by `elder_id` on their next message (other instances within their refresh period).
+    fn elder_changed(&self, _elder_id: i64) {}
 }
 
 /// For tools and tests without devices.

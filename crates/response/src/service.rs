@@ -192,6 +192,13 @@ impl Response {
         link.command(device_id, command)
     }
 
+    /// Tells the gateway an elder's record or monitoring settings changed (see
+    /// [`DeviceLink::elder_changed`]).
+    pub fn elder_changed(&self, elder_id: i64) {
+        let link = self.devices.read().expect("device link lock").clone();
+        link.elder_changed(elder_id);
+    }
+
     /// Raises (or merges, or recognises a retransmission of) an alarm. When this returns
     /// `Ok`, the alarm is committed: the caller may acknowledge the device's message.
     pub async fn raise(self: &Arc<Self>, a: &NewAlarm) -> Result<Raised, StoreError> {

@@ -141,3 +141,173 @@ async fn a_watch_logs_in_is_found_and_raises_an_sos() {
     drop(s);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A 3G frame with its content length.
+fn frame(id: &str, content: &str) -> String {
+    format!("[3G*{id}*{:04X}*{content}]", content.len())
+}
+
+/// A watch's position report (`UD`) at `at`, UTC.
+fn position(id: &str, at: chrono::DateTime<chrono::Utc>, lat: f64, lon: f64) -> String {
+    frame(
+        id,
+        &format!(
+            "UD,{},A,{lat:.6},N,{lon:.6},E,0.00,0.0,0.0,8,100,90,0,0,00000000,0,0",
+            at.format("%d%m%y,%H%M%S")
+        ),
+    )
+}
+
+#[tokio::test]
+async fn a_safe_zone_drawn_through_the_api_reaches_the_watch_detector() {
+    let dir = std::env::temp_dir().join(format!("zhulao-zone-{}-{}", std::process::id(), free_port()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = format!("sqlite://{}", dir.join("z.db").display());
+    let bin = env!("CARGO_BIN_EXE_zhulao");
+    let ok = Command::new(bin)
+        .args(["demo", "--no-serve", "--elders", "30", "--database-url", &db])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let (http, watch) = (free_port(), free_port());
+    let watch_addr = format!("127.0.0.1:{watch}");
+    let _server = Killed(
+        Command::new(bin)
+            .args(["serve", "--database-url", &db, "--listen", &format!("127.0.0.1:{http}"), "--no-mqtt"])
+            .args(["--watch-3g-listen", &watch_addr])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let base = format!("http://127.0.0.1:{http}/api/v1");
+    let web = reqwest::Client::new();
+    let login = |user: &'static str| {
+        let web = web.clone();
+        let base = base.clone();
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                let r = web
+                    .post(format!("{base}/auth/login"))
+                    .json(&serde_json::json!({"username": user, "password": "zhulao-demo-2026"}))
+                    .send()
+                    .await;
+                if let Ok(r) = r
+                    && r.status().is_success()
+                {
+                    return r.json::<serde_json::Value>().await.unwrap()["token"]
+                        .as_str()
+                        .unwrap()
+                        .to_string();
+                }
+                assert!(Instant::now() < deadline, "zhulao did not come up");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    let admin = login("admin").await;
+    let get = |path: String, token: String| {
+        let web = web.clone();
+        let base = base.clone();
+        async move {
+            let r = web.get(format!("{base}{path}")).bearer_auth(token).send().await.unwrap();
+            (r.status().as_u16(), r.json::<serde_json::Value>().await.unwrap_or_default())
+        }
+    };
+    let (_, elders) = get("/elders?limit=50".into(), admin.clone()).await;
+    let elder = elders["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["location"].is_object())
+        .expect("a demo elder with a home position")
+        .clone();
+    let elder_id = elder["id"].as_i64().unwrap();
+    let home = (elder["location"]["lat"].as_f64().unwrap(), elder["location"]["lon"].as_f64().unwrap());
+    let device: serde_json::Value = web
+        .post(format!("{base}/devices"))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({"serial": "8800000077", "kind": "watch", "model": "SeTracker Q50"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let device_id = device["device"]["id"].as_i64().unwrap();
+    let r = web
+        .post(format!("{base}/devices/{device_id}/bind"))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({"elder_id": elder_id}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+
+    // Nothing set: the defaults show, and there is no geofence.
+    let (status, m) = get(format!("/elders/{elder_id}/monitoring"), admin.clone()).await;
+    assert_eq!(status, 200, "{m}");
+    assert_eq!(m["settings"]["safe_zones"], serde_json::json!([]));
+    assert_eq!(m["defaults"]["inactivity_min"], 120);
+
+    let id = "8800000077";
+    let mut s = TcpStream::connect(&watch_addr).await.unwrap();
+    s.write_all(frame(id, "LK,0,0,95").as_bytes()).await.unwrap();
+    assert_eq!(read_frame(&mut s).await, format!("[3G*{id}*0002*LK]"));
+    let away = (home.0 + 0.01, home.1);
+    let t0 = chrono::Utc::now() - chrono::Duration::minutes(10);
+    for i in 0..4 {
+        let at = t0 + chrono::Duration::seconds(30 * i);
+        s.write_all(position(id, at, away.0, away.1).as_bytes()).await.unwrap();
+    }
+
+    // A bad setting is refused whole, in Chinese.
+    let put = |body: serde_json::Value| {
+        web.put(format!("{base}/elders/{elder_id}/monitoring")).bearer_auth(&admin).json(&body).send()
+    };
+    let r = put(serde_json::json!({"safe_zones": [{"name": "家", "shape": "circle",
+        "center": {"lat": home.0, "lon": home.1}, "radius_m": 5}]}))
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("安全区半径"));
+    let r = put(serde_json::json!({
+        "safe_zones": [{"name": "家附近", "shape": "circle", "center": {"lat": home.0, "lon": home.1}, "radius_m": 300}],
+        "vital_limits": [{"kind": "heart_rate", "low": 50, "high": 110}]
+    }))
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let saved: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(saved["settings"]["safe_zones"][0]["radius_m"], 300.0);
+
+    // The watch goes on reporting from 1 km away: the next fixes confirm an exit.
+    for i in 4..8 {
+        let at = t0 + chrono::Duration::seconds(30 * i);
+        s.write_all(position(id, at, away.0, away.1).as_bytes()).await.unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (_, alarms) = get("/alarms".into(), admin.clone()).await;
+        let kinds: Vec<String> = alarms["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["alarm"]["device_id"] == device_id)
+            .map(|a| a["alarm"]["kind"].as_str().unwrap().to_string())
+            .collect();
+        if kinds.iter().any(|k| k == "geofence_exit") {
+            assert_eq!(kinds, ["geofence_exit"], "one alarm, raised only once the zone existed");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no geofence alarm: {alarms}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The change is in the audit log.
+    let (_, audit) = get(format!("/audit?entity=elder&entity_id={elder_id}"), admin.clone()).await;
+    assert!(audit.to_string().contains("\"monitoring\""), "{audit}");
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,103 @@
+//! Per-elder detector settings: the registry's monitoring settings (监护设置) as a detector
+//! configuration, and which elders' settings changed on this instance since a worker last
+//! looked (so a change applies on the device's next message, not at the next refresh).
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use zhulao_detect::{DetectorConfig, GeoZone, VitalKind};
+use zhulao_domain::{MonitoringSettings, VitalSign, ZoneShape};
+
+/// The detector configuration for an elder's settings: defaults where nothing is set.
+pub(crate) fn detector_config(m: &MonitoringSettings) -> DetectorConfig {
+    let mut c = DetectorConfig::default();
+    for l in &m.vital_limits {
+        let kind = match l.kind {
+            VitalSign::HeartRate => VitalKind::HeartRate,
+            VitalSign::Systolic => VitalKind::Systolic,
+            VitalSign::Diastolic => VitalKind::Diastolic,
+            VitalSign::Spo2 => VitalKind::SpO2,
+            VitalSign::Temperature => VitalKind::Temperature,
+        };
+        c.vitals = c.vitals.with_limits(kind, l.low as f32, l.high as f32);
+    }
+    c.device.zones = m
+        .safe_zones
+        .iter()
+        .map(|z| match &z.shape {
+            ZoneShape::Circle { center, radius_m } => {
+                GeoZone::Circle { center: (center.lat, center.lon), radius_m: *radius_m }
+            }
+            ZoneShape::Polygon { points } => {
+                GeoZone::Polygon(points.iter().map(|p| (p.lat, p.lon)).collect())
+            }
+        })
+        .collect();
+    if let Some(min) = m.inactivity_min {
+        c.activity.inactivity_ms = i64::from(min) * 60_000;
+    }
+    c
+}
+
+/// Elders whose record or settings changed here, each with the generation of its last change.
+#[derive(Debug, Default)]
+pub(crate) struct ElderChanges {
+    generation: AtomicU64,
+    elders: RwLock<HashMap<i64, u64>>,
+}
+
+impl ElderChanges {
+    pub(crate) fn mark(&self, elder_id: i64) {
+        let mut elders = self.elders.write().expect("changes lock");
+        let g = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
+        elders.insert(elder_id, g);
+    }
+
+    /// The latest generation: a worker that has seen it has nothing to re-read.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Whether `elder_id` changed after generation `seen`.
+    pub(crate) fn changed_since(&self, elder_id: i64, seen: u64) -> bool {
+        self.elders.read().expect("changes lock").get(&elder_id).is_some_and(|&g| g > seen)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_map_onto_the_detector() {
+        let m: MonitoringSettings = serde_json::from_value(serde_json::json!({
+            "vital_limits": [{"kind": "spo2", "low": 93, "high": 100}],
+            "safe_zones": [
+                {"name": "家", "shape": "circle", "center": {"lat": 40.0, "lon": 113.0}, "radius_m": 300},
+                {"name": "小区", "shape": "polygon", "points": [{"lat": 40.0, "lon": 113.0}, {"lat": 40.0, "lon": 113.01}, {"lat": 40.01, "lon": 113.0}]}
+            ],
+            "inactivity_min": 240
+        }))
+        .unwrap();
+        let c = detector_config(&m);
+        assert_eq!(c.vitals.rule(VitalKind::SpO2).limits.low, 93.0);
+        assert_eq!(
+            c.vitals.rule(VitalKind::HeartRate),
+            DetectorConfig::default().vitals.rule(VitalKind::HeartRate)
+        );
+        assert_eq!(c.device.zones.len(), 2);
+        assert_eq!(c.activity.inactivity_ms, 4 * 3_600_000);
+        assert!(detector_config(&MonitoringSettings::default()).device.zones.is_empty());
+    }
+
+    #[test]
+    fn changes_are_seen_once_per_generation() {
+        let ch = ElderChanges::default();
+        let seen = ch.generation();
+        ch.mark(7);
+        assert!(ch.changed_since(7, seen));
+        assert!(!ch.changed_since(8, seen));
+        assert!(!ch.changed_since(7, ch.generation()));
+    }
+}
