@@ -114,6 +114,30 @@ async fn cases(w: &World) -> Vec<Case> {
             ),
             move |_| e2_body.clone(),
         ),
+        case(
+            "elder monitoring",
+            Method::GET,
+            format!("/api/v1/elders/{e1}/monitoring"),
+            [200, 403, 200, 200, 200, 200, 200],
+        ),
+        with_body(
+            case(
+                "set monitoring in scope",
+                Method::PUT,
+                format!("/api/v1/elders/{e1}/monitoring"),
+                [200, 403, 403, 403, 200, 200, 403],
+            ),
+            |_| json!({"vital_limits": [{"kind": "spo2", "low": 92, "high": 100}], "inactivity_min": 180}),
+        ),
+        with_body(
+            case(
+                "set monitoring out of scope",
+                Method::PUT,
+                format!("/api/v1/elders/{e2}/monitoring"),
+                [200, 403, 403, 403, 404, 404, 403],
+            ),
+            |_| json!({}),
+        ),
         with_body(
             case("elder status", Method::POST, format!("/api/v1/elders/{e1}/status"), ADMIN_STATION),
             |_| json!({"status": "active", "reason": "核实在册"}),
