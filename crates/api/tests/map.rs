@@ -29,6 +29,7 @@ async fn wearer_map_by_role(w: &World) {
             location_at: Some(T0),
             vitals: None,
             vitals_at: None,
+            upright: None,
         }])
         .await
         .unwrap();

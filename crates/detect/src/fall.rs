@@ -129,9 +129,15 @@ impl FallDetector {
         &self.cfg
     }
 
-    /// The wearer's upright gravity direction, learnt from walking, if known yet.
+    /// The wearer's upright gravity direction: learnt from walking, else the mounting hint.
     pub fn upright_reference(&self) -> Option<[f32; 3]> {
         self.upright
+    }
+
+    /// The upright direction learnt from this wearer's walking, once it has been (a caller
+    /// may keep it as the next detector's `upright_hint`).
+    pub fn learnt_upright(&self) -> Option<[f32; 3]> {
+        self.upright.filter(|_| self.upright_learnt)
     }
 
     pub(crate) fn note_gyro(&mut self, g: [f32; 3]) {

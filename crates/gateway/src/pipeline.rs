@@ -20,7 +20,7 @@ use zhulao_store::{
 
 use crate::ingest::{AckTicket, Acks, MqttLink};
 use crate::metrics::Metrics;
-use crate::settings::{ElderChanges, detector_config};
+use crate::settings::{ElderChanges, detector_config, new_detector};
 
 /// How the workers split the work.
 #[derive(Debug, Clone)]
@@ -174,6 +174,8 @@ struct DeviceCtx {
     resolved_at: Instant,
     /// The generation of [`ElderChanges`] this device was last checked against.
     seen_changes: u64,
+    /// The upright direction last saved to the device's state (learnt from walking).
+    upright_saved: Option<[f32; 3]>,
 }
 
 /// What raises an alarm: its kind, the message id that makes it idempotent, the position
@@ -305,6 +307,9 @@ async fn lookup(
     }))
 }
 
+/// A learnt upright direction is saved again when it has moved more than 5° (cos 5°).
+const UPRIGHT_MOVED_COS: f32 = 0.9962;
+
 /// Devices are looked up again this often (binding, elder, contacts may change).
 const REFRESH: Duration = Duration::from_secs(300);
 /// An unknown serial is looked up again after this long.
@@ -410,6 +415,14 @@ impl Worker {
                 ctx.seen_changes = generation;
             }
             None => {
+                // A restarted gateway starts from the upright direction learnt before.
+                let upright = match self.store.device_state(known.device_id).await {
+                    Ok(state) => state.and_then(|s| s.upright),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "device state lookup failed; upright relearnt from walking");
+                        None
+                    }
+                };
                 self.devices.insert(
                     serial.to_string(),
                     DeviceCtx {
@@ -418,7 +431,8 @@ impl Worker {
                         region: known.region,
                         contacts: known.contacts,
                         home: known.home,
-                        detector: Box::new(Detector::new(detector_config(&known.monitoring))),
+                        detector: Box::new(new_detector(&known.monitoring, upright)),
+                        upright_saved: upright,
                         monitoring: known.monitoring,
                         last_fix: None,
                         battery: None,
@@ -852,6 +866,15 @@ impl Worker {
                 self.publish_device(&serial, "offline");
             }
         }
+        for c in self.devices.values_mut() {
+            // Save a newly learnt upright direction (not every small drift of it).
+            if let Some(u) = c.detector.fall().learnt_upright()
+                && c.upright_saved.is_none_or(|s| s[0] * u[0] + s[1] * u[1] + s[2] * u[2] < UPRIGHT_MOVED_COS)
+            {
+                c.upright_saved = Some(u);
+                c.dirty = true;
+            }
+        }
         let states: Vec<DeviceState> = self
             .devices
             .values_mut()
@@ -868,6 +891,7 @@ impl Worker {
                     location_at: c.last_fix.map(|f| f.2),
                     vitals: c.vitals.clone(),
                     vitals_at: c.vitals_at,
+                    upright: c.upright_saved,
                 }
             })
             .collect();

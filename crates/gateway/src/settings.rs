@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use zhulao_detect::{DetectorConfig, GeoZone, VitalKind};
+use zhulao_detect::{Detector, DetectorConfig, GeoZone, VitalKind};
 use zhulao_domain::{MonitoringSettings, VitalSign, ZoneShape};
 
 /// The detector configuration for an elder's settings: defaults where nothing is set.
@@ -38,6 +38,14 @@ pub(crate) fn detector_config(m: &MonitoringSettings) -> DetectorConfig {
         c.activity.inactivity_ms = i64::from(min) * 60_000;
     }
     c
+}
+
+/// A device's detector: its elder's settings, starting from the upright direction learnt
+/// before (if any) until the wearer walks again.
+pub(crate) fn new_detector(monitoring: &MonitoringSettings, upright: Option<[f32; 3]>) -> Detector {
+    let mut config = detector_config(monitoring);
+    config.fall.upright_hint = upright;
+    Detector::new(config)
 }
 
 /// Elders whose record or settings changed here, each with the generation of its last change.
@@ -89,6 +97,14 @@ mod tests {
         assert_eq!(c.device.zones.len(), 2);
         assert_eq!(c.activity.inactivity_ms, 4 * 3_600_000);
         assert!(detector_config(&MonitoringSettings::default()).device.zones.is_empty());
+    }
+
+    #[test]
+    fn a_new_detector_starts_from_the_saved_upright() {
+        let d = new_detector(&MonitoringSettings::default(), Some([0.0, -1.0, 0.0]));
+        assert_eq!(d.fall().upright_reference(), Some([0.0, -1.0, 0.0]));
+        assert_eq!(d.fall().learnt_upright(), None, "a hint until the wearer walks");
+        assert_eq!(new_detector(&MonitoringSettings::default(), None).fall().upright_reference(), None);
     }
 
     #[test]

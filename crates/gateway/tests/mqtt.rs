@@ -143,7 +143,7 @@ impl Device {
     }
 }
 
-fn up(w: &World, serial: &str, kind: Kind) -> String {
+fn up_topic(w: &World, serial: &str, kind: Kind) -> String {
     proto::topic(&w.root, serial, Direction::Up, kind)
 }
 
@@ -155,7 +155,10 @@ async fn sos_is_stored_acknowledged_and_deduplicated(embedded: bool) {
     // No position fix in the message: the alarm still rises, at the elder's home.
     let sos = serde_json::json!({ "id": "sos-1", "t": 1_795_392_000_000i64, "type": "sos" });
     let payload = serde_json::to_vec(&sos).unwrap();
-    client.publish(up(&w, &w.serial, Kind::Event), QoS::AtLeastOnce, false, payload.clone()).await.unwrap();
+    client
+        .publish(up_topic(&w, &w.serial, Kind::Event), QoS::AtLeastOnce, false, payload.clone())
+        .await
+        .unwrap();
     let Some(proto::Downlink::Ack(ack)) = dev.next(Kind::Ack).await else { panic!("no ack") };
     assert!(ack.ok && ack.id == "sos-1");
     let alarm_id = ack.alarm.expect("the ack names the alarm");
@@ -166,7 +169,7 @@ async fn sos_is_stored_acknowledged_and_deduplicated(embedded: bool) {
     let e = live.recv().await.unwrap();
     assert_eq!((e.topic, e.data["id"].as_i64()), ("alarm", Some(alarm_id)));
     // The device did not see the ack in time and sends it again: same alarm, nothing new.
-    client.publish(up(&w, &w.serial, Kind::Event), QoS::AtLeastOnce, false, payload).await.unwrap();
+    client.publish(up_topic(&w, &w.serial, Kind::Event), QoS::AtLeastOnce, false, payload).await.unwrap();
     let Some(proto::Downlink::Ack(again)) = dev.next(Kind::Ack).await else {
         panic!("no second ack: {}", w.metrics.render())
     };
@@ -188,7 +191,7 @@ async fn sos_is_stored_acknowledged_and_deduplicated(embedded: bool) {
     // Broken frames are refused with the code, never stored.
     client
         .publish(
-            up(&w, &w.serial, Kind::Event),
+            up_topic(&w, &w.serial, Kind::Event),
             QoS::AtLeastOnce,
             false,
             br#"{"id":"x-2","t":5,"type":"sos"}"#.to_vec(),
@@ -198,7 +201,7 @@ async fn sos_is_stored_acknowledged_and_deduplicated(embedded: bool) {
     let Some(proto::Downlink::Ack(refused)) = dev.next(Kind::Ack).await else { panic!("no refusal") };
     assert_eq!((refused.ok, refused.err.as_deref()), (false, Some("bad_time")));
     client
-        .publish(up(&w, &w.serial, Kind::Motion), QoS::AtMostOnce, false, b"ZM\x01junk".to_vec())
+        .publish(up_topic(&w, &w.serial, Kind::Motion), QoS::AtMostOnce, false, b"ZM\x01junk".to_vec())
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -224,7 +227,7 @@ async fn a_real_fall_replayed_raises_a_fall_alarm(embedded: bool) {
             gyro: None,
         };
         client
-            .publish(up(&w, &w.serial, Kind::Motion), QoS::AtLeastOnce, false, batch.encode())
+            .publish(up_topic(&w, &w.serial, Kind::Motion), QoS::AtLeastOnce, false, batch.encode())
             .await
             .unwrap();
     }
@@ -272,7 +275,7 @@ async fn strangers_are_refused(embedded: bool) {
     let (client, mut ev) = AsyncClient::new(opts, 16);
     tokio::spawn(async move { while ev.poll().await.is_ok() {} });
     let sos = br#"{"id":"s-1","t":1795392000000,"type":"sos"}"#.to_vec();
-    client.publish(up(&w, stranger, Kind::Event), QoS::AtLeastOnce, false, sos).await.unwrap();
+    client.publish(up_topic(&w, stranger, Kind::Event), QoS::AtLeastOnce, false, sos).await.unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while !w.metrics.render().contains(r#"zhulao_rejected_messages_total{reason="unknown_device"} 1"#) {
         assert!(tokio::time::Instant::now() < deadline, "{}", w.metrics.render());
@@ -282,6 +285,45 @@ async fn strangers_are_refused(embedded: bool) {
 }
 
 /// A device speaking MQTT 5 to the embedded broker's v5 listener is served the same way.
+/// A wearer whose device sits tilted (up reads [0.6, −0.8, 0] g) walks for 8 s: the detector
+/// learns that direction and the gateway keeps it in the device's state for the next start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_upright_learnt_from_walking_is_kept() {
+    let w = world(true).await;
+    let dev = device(&w, &w.serial, &w.secret).await;
+    let up = [0.6f32, -0.8, 0.0];
+    let t0 = w.store.clock().now_ms() - 8_000;
+    for seq in 0..8u32 {
+        let accel = (0..100)
+            .map(|i| {
+                let t = (seq * 100 + i) as f32 / 100.0;
+                let step = 0.25 * (std::f32::consts::TAU * 1.8 * t).sin();
+                let sway = 0.1 * (std::f32::consts::PI * 1.8 * t).sin();
+                // Steps along "up", sway across it.
+                let a = [up[0] * (1.0 + step), up[1] * (1.0 + step), sway];
+                proto::MotionBatch::accel_to_mg(a)
+            })
+            .collect();
+        let batch =
+            proto::MotionBatch { seq, t0_ms: t0 + i64::from(seq) * 1000, rate_hz: 100, accel, gyro: None };
+        dev.client
+            .publish(up_topic(&w, &w.serial, Kind::Motion), QoS::AtLeastOnce, false, batch.encode())
+            .await
+            .unwrap();
+    }
+    let d = w.store.device_by_serial(&w.serial).await.unwrap().unwrap().0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let learnt = loop {
+        if let Some(u) = w.store.device_state(d.id).await.unwrap().and_then(|s| s.upright) {
+            break u;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no upright saved; metrics:\n{}", w.metrics.render());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let cos = learnt[0] * up[0] + learnt[1] * up[1] + learnt[2] * up[2];
+    assert!(cos > 0.99, "learnt {learnt:?}, walked with up = {up:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mqtt5_devices_are_served() {
     use rumqttc::v5::mqttbytes::QoS as QoS5;
@@ -292,7 +334,7 @@ async fn mqtt5_devices_are_served() {
     let (client, mut ev) = rumqttc::v5::AsyncClient::new(opts, 16);
     client.subscribe(proto::downlink_filter(&w.root, &w.serial), QoS5::AtLeastOnce).await.unwrap();
     let sos = br#"{"id":"v5-1","t":1795392000000,"type":"sos","lat":40.07,"lon":113.3}"#.to_vec();
-    client.publish(up(&w, &w.serial, Kind::Event), QoS5::AtLeastOnce, false, sos).await.unwrap();
+    client.publish(up_topic(&w, &w.serial, Kind::Event), QoS5::AtLeastOnce, false, sos).await.unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let ack = loop {
         let polled = tokio::time::timeout_at(deadline, ev.poll()).await.expect("an ack over MQTT 5");

@@ -120,6 +120,7 @@ pub(crate) struct DeviceStateDbRow {
     location_at: Option<i64>,
     vitals: Option<String>,
     vitals_at: Option<i64>,
+    upright: Option<String>,
 }
 
 impl DeviceStateDbRow {
@@ -135,6 +136,7 @@ impl DeviceStateDbRow {
             // Vitals are ours; an unreadable value is dropped rather than failing the read.
             vitals: self.vitals.and_then(|v| serde_json::from_str(&v).ok()),
             vitals_at: self.vitals_at,
+            upright: self.upright.and_then(|v| serde_json::from_str(&v).ok()),
         }
     }
 }
@@ -519,7 +521,7 @@ macro_rules! alarm_store {
                 for chunk in states.chunks(CHUNK / 2) {
                     let mut qb = QueryBuilder::<$db>::new(
                         "INSERT INTO device_state (device_id, last_seen_at, online, battery_pct, lat, lon, \
-                         location_at, vitals, vitals_at, updated_at) ",
+                         location_at, vitals, vitals_at, upright, updated_at) ",
                     );
                     qb.push_values(chunk, |mut b, s| {
                         b.push_bind(s.device_id)
@@ -531,6 +533,7 @@ macro_rules! alarm_store {
                             .push_bind(s.location_at)
                             .push_bind(s.vitals.as_ref().map(|v| v.to_string()))
                             .push_bind(s.vitals_at)
+                            .push_bind(s.upright.map(|u| serde_json::json!(u).to_string()))
                             .push_bind(now);
                     });
                     qb.push(
@@ -544,6 +547,7 @@ macro_rules! alarm_store {
                          location_at = COALESCE(excluded.location_at, device_state.location_at), \
                          vitals = COALESCE(excluded.vitals, device_state.vitals), \
                          vitals_at = COALESCE(excluded.vitals_at, device_state.vitals_at), \
+                         upright = COALESCE(excluded.upright, device_state.upright), \
                          updated_at = excluded.updated_at",
                     );
                     qb.build().execute(&mut *tx).await?;
@@ -554,7 +558,7 @@ macro_rules! alarm_store {
 
             async fn device_state(&self, device_id: i64) -> Result<Option<DeviceState>> {
                 Ok(sqlx::query_as::<_, DeviceStateDbRow>(
-                    "SELECT device_id, last_seen_at, online, battery_pct, lat, lon, location_at, vitals, vitals_at \
+                    "SELECT device_id, last_seen_at, online, battery_pct, lat, lon, location_at, vitals, vitals_at, upright \
                      FROM device_state WHERE device_id = $1",
                 )
                 .bind(device_id)

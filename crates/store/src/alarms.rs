@@ -176,6 +176,9 @@ pub struct DeviceState {
     pub location_at: Option<i64>,
     pub vitals: Option<serde_json::Value>,
     pub vitals_at: Option<i64>,
+    /// The wearer's upright direction the fall detector learnt from walking (device axes,
+    /// unit vector), so a restarted gateway starts from it.
+    pub upright: Option<[f32; 3]>,
 }
 
 /// One bound wearer as the map shows it: the device's latest state, with the elder's region

@@ -786,12 +786,15 @@ async fn device_state_upserts_keep_known_values(s: Arc<dyn Store>, _clock: Manua
         location_at: lat.map(|_| seen),
         vitals: None,
         vitals_at: None,
+        upright: lat.map(|_| [0.1, -0.99, 0.0]),
     };
     s.upsert_device_states(&[st(T0, Some(40.07), Some(80))]).await.unwrap();
-    // An older report and one without a fix keep the newest time and the last known position.
+    // An older report and one without a fix keep the newest time, the last known position
+    // and the learnt upright direction.
     s.upsert_device_states(&[st(T0 - 10, None, None)]).await.unwrap();
     let got = s.device_state(d).await.unwrap().unwrap();
     assert_eq!((got.last_seen_at, got.lat, got.battery_pct), (T0, Some(40.07), Some(80)));
+    assert_eq!(got.upright, Some([0.1, -0.99, 0.0]));
     assert!(s.device_state(d + 100).await.unwrap().is_none());
 }
 
@@ -816,6 +819,7 @@ async fn wearer_states_follow_scope_and_state(s: Arc<dyn Store>, _clock: ManualC
         location_at: Some(T0),
         vitals: None,
         vitals_at: None,
+        upright: None,
     }])
     .await
     .unwrap();
