@@ -443,19 +443,7 @@ fn main() -> anyhow::Result<()> {
     let mut names: Vec<String> = FallFeatures::NAMES.iter().map(|s| s.to_string()).collect();
     names.extend(EXTRA.iter().map(|s| s.to_string()));
     let mut full_ex = Vec::new();
-    // PERSUBJ=1: each subject's detector starts from the upright learnt from their walking.
-    let uprights = zhulao_fall_eval::learnt_uprights(&trials);
-    if env("PERSUBJ", 0) == 1 {
-        let mut v: Vec<_> = uprights.iter().collect();
-        v.sort_by(|a, b| a.0.cmp(b.0));
-        for (s, u) in v {
-            eprintln!("{s}: learnt upright {u:.2?}, {:.0}° from the mounting", ang(*u, [0.0, -1.0, 0.0]));
-        }
-    }
     for (ti, t) in trials.iter().enumerate() {
-        if env("PERSUBJ", 0) == 1 {
-            cfg.fall.upright_hint = Some(uprights.get(&t.subject).copied().unwrap_or([0.0, -1.0, 0.0]));
-        }
         let run = eval::run_trial(t, &cfg);
         let w = eval::fall_window(t);
         for c in &run.candidates {

@@ -57,35 +57,6 @@ pub struct TrainArgs {
 /// walking second.
 pub const SISFALL_UPRIGHT: [f32; 3] = [0.0, -1.0, 0.0];
 
-/// Each subject's upright direction as a gateway would have kept it (see `DeviceState::upright`):
-/// learnt by the production detector from the subject's walking trials (D01, D02: walking
-/// slowly and quickly), before any other trial. Subjects without one are absent.
-pub fn learnt_uprights(trials: &[Trial]) -> std::collections::HashMap<String, [f32; 3]> {
-    use zhulao_detect::{Detector, MotionSample};
-    let mut out = std::collections::HashMap::new();
-    let mut subjects: Vec<&str> = trials.iter().map(|t| t.subject.as_str()).collect();
-    subjects.sort_unstable();
-    subjects.dedup();
-    for s in subjects {
-        let mut det = Detector::new(DetectorConfig::default());
-        let mut sink: Vec<zhulao_detect::Event> = Vec::new();
-        let mut t_ms = 0i64;
-        for t in trials.iter().filter(|t| t.subject == s && matches!(t.activity.as_str(), "D01" | "D02")) {
-            for &a in &t.acc {
-                det.push_motion(&MotionSample::accel(t_ms, a), &mut sink);
-                t_ms += eval::TICK_MS;
-            }
-            // A pause between trials: the stream breaks, the learnt direction stays.
-            t_ms += 60_000;
-            sink.clear();
-        }
-        if let Some(u) = det.fall().learnt_upright() {
-            out.insert(s.to_string(), u);
-        }
-    }
-    out
-}
-
 /// The detector configuration used for evaluation: production defaults, SisFall's mounting, `model`.
 pub fn config_with(model: FallModel) -> DetectorConfig {
     let mut c = DetectorConfig::default();
