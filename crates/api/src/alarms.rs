@@ -697,6 +697,7 @@ pub async fn device_config(
         fall_sensitivity,
         silent: None,
     };
+    let msg_contacts = msg.contacts.as_ref().map(Vec::len);
     let payload = zhulao_proto::Downlink::Config(msg).encode();
     // The device protocol's own rules decide what the device accepts.
     if let Err(e) = zhulao_proto::decode_downlink(zhulao_proto::Kind::Config, &payload) {
@@ -707,6 +708,15 @@ pub async fn device_config(
             e.en(),
         )));
     }
+    // Audited before it leaves: the contacts' phones are the elder record's, so not repeated.
+    let detail = serde_json::json!({
+        "report_interval_s": input.report_interval_s,
+        "hr_low": input.hr_low,
+        "hr_high": input.hr_high,
+        "fall_sensitivity": input.fall_sensitivity,
+        "contacts": msg_contacts,
+    });
+    state.store.record_action(user.actor(), "config", "device", device.id, &detail).await?;
     state.response.send_to_device(
         device.id,
         zhulao_response::Downlink::Config { serial: device.serial.clone(), payload },
@@ -736,6 +746,11 @@ pub async fn device_command(
     user.require(Action::ManageDevices)?;
     let device = crate::routes::visible_device(&state, &user, id).await?;
     let name = input.get("command").and_then(serde_json::Value::as_str).unwrap_or_default().to_string();
+    // Audited before it is sent; the arguments may hold phone numbers: only their names go in.
+    let args: Vec<&String> =
+        input.as_object().map(|o| o.keys().filter(|k| *k != "command").collect()).unwrap_or_default();
+    let detail = serde_json::json!({ "command": name, "arguments": args });
+    state.store.record_action(user.actor(), "command", "device", device.id, &detail).await?;
     match state.response.device_command(device.id, &input) {
         Ok(()) => {
             // The command's arguments may hold phone numbers: only its name is logged.

@@ -58,7 +58,11 @@ fn defaults() -> MonitoringDefaults {
             .iter()
             .map(|&kind| {
                 let l = vitals.rule(detector_kind(kind)).limits;
-                VitalLimit { kind, low: f64::from(l.low), high: f64::from(l.high) }
+                // As a form would send them back: within the settable range (the detector's
+                // SpO2 ceiling of 101 % means "none"), to one decimal (f32 → f64 noise).
+                let (min, max, _) = kind.settable();
+                let shown = |v: f32| ((f64::from(v) * 10.0).round() / 10.0).clamp(min, max);
+                VitalLimit { kind, low: shown(l.low), high: shown(l.high) }
             })
             .collect(),
         inactivity_min: (activity.inactivity_ms / 60_000) as u32,

@@ -294,6 +294,16 @@ pub trait Store: AlarmStore + ServiceStore + Send + Sync + std::fmt::Debug + 'st
         today: NaiveDate,
     ) -> Result<RegionStats>;
     async fn list_audit(&self, f: &AuditFilter) -> Result<Page<AuditEntry>>;
+    /// Records an action that changes something outside the database (settings pushed to a
+    /// device, a command sent to a watch) in the audit log; `detail` goes in as "after".
+    async fn record_action(
+        &self,
+        actor: Actor,
+        action: &str,
+        entity: &str,
+        entity_id: i64,
+        detail: &serde_json::Value,
+    ) -> Result<()>;
 }
 
 /// Opens (creating and migrating) the store a URL names: `sqlite:PATH` / `sqlite://PATH`

@@ -1310,6 +1310,21 @@ macro_rules! sql_store {
                 Ok(stats)
             }
 
+            async fn record_action(
+                &self,
+                actor: Actor,
+                action: &str,
+                entity: &str,
+                entity_id: i64,
+                detail: &serde_json::Value,
+            ) -> Result<()> {
+                let now = self.clock.now_ms();
+                let mut tx = self.begin().await?;
+                audit(&mut tx, now, actor, action, entity, entity_id, None, Some(detail.to_string())).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
             async fn list_audit(&self, f: &AuditFilter) -> Result<Page<AuditEntry>> {
                 let (offset, limit) = page_bounds(f.offset, f.limit);
                 let build = |select: &str| {

@@ -54,6 +54,7 @@ conformance!(
     elders_validate_references_and_conflicts,
     elder_updates_are_versioned_and_audited,
     monitoring_settings_are_versioned_audited_and_kept,
+    actions_on_devices_are_audited,
     elder_filters_and_scopes,
     status_changes_keep_history_and_release_devices,
     import_is_all_or_nothing_and_idempotent,
@@ -352,6 +353,28 @@ async fn monitoring_settings_are_versioned_audited_and_kept(s: Arc<dyn Store>, c
     assert_eq!(changes.len(), 1);
     assert_eq!(changes[0].after.as_ref().unwrap()["inactivity_min"], 240);
     assert_eq!(changes[0].before.as_ref().unwrap()["safe_zones"], serde_json::json!([]));
+}
+
+async fn actions_on_devices_are_audited(s: Arc<dyn Store>, clock: ManualClock) {
+    let fx = fixture(&s).await;
+    let e = s.create_elder(&record(1, 1940, &fx.village), Actor::SYSTEM).await.unwrap();
+    let d = bound_device(&s, "ZL-P-9", e.id).await;
+    clock.advance_ms(3);
+    let detail = serde_json::json!({"command": "find_device", "arguments": []});
+    s.record_action(Actor::account(fx.manager), "command", "device", d, &detail).await.unwrap();
+    let log = s
+        .list_audit(&AuditFilter {
+            entity: Some("device".into()),
+            entity_id: Some(d.to_string()),
+            limit: 50,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let entry = log.items.iter().find(|a| a.action == "command").expect("the command is audited");
+    assert_eq!((entry.at, entry.actor_id), (T0 + 3, Some(fx.manager)));
+    assert_eq!(entry.after.as_ref().unwrap(), &detail);
+    assert!(entry.before.is_none());
 }
 
 async fn elder_filters_and_scopes(s: Arc<dyn Store>, _clock: ManualClock) {

@@ -113,6 +113,24 @@ async fn a_watch_logs_in_is_found_and_raises_an_sos() {
     .await
     .unwrap();
     assert_eq!(read_frame(&mut s).await, "[3G*8800000015*0002*AL]");
+    // Every command sent (or refused) is in the audit log, by name only.
+    let audit: serde_json::Value = web
+        .get(format!("{base}/audit?entity=device&entity_id={id}"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let commands: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["action"] == "command")
+        .map(|a| a["after"]["command"].as_str().unwrap())
+        .collect();
+    assert_eq!(commands, ["heart_rate_interval", "find_device", "find_device"], "{audit}");
     let alarms: serde_json::Value =
         web.get(format!("{base}/alarms")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
     let items = alarms["items"].as_array().unwrap();
@@ -251,6 +269,17 @@ async fn a_safe_zone_drawn_through_the_api_reaches_the_watch_detector() {
     assert_eq!(status, 200, "{m}");
     assert_eq!(m["settings"]["safe_zones"], serde_json::json!([]));
     assert_eq!(m["defaults"]["inactivity_min"], 120);
+    // The defaults can be sent back as they are (a form's untouched fields).
+    let defaults = m["defaults"]["vital_limits"].as_array().unwrap();
+    assert!(defaults.iter().any(|l| l["kind"] == "temperature" && l["high"] == 37.8), "{m}");
+    let r = web
+        .put(format!("{base}/elders/{elder_id}/monitoring"))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({ "vital_limits": defaults }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
 
     let id = "8800000077";
     let mut s = TcpStream::connect(&watch_addr).await.unwrap();
