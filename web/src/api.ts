@@ -21,12 +21,24 @@ export interface Page<T> {
   per_page: number;
 }
 
+/** One field's error in a 422 answer (`errors` lists them when there are several). */
+export interface FieldErr {
+  field: string;
+  code: string;
+  zh: string;
+  en: string;
+}
+
 export class ApiError extends Error {
   constructor(
     public status: number,
     public code: string,
     public zh: string,
     public en: string,
+    /** The offending input field, when there is one. */
+    public field: string | null = null,
+    /** Every field error, when the input had several. */
+    public errors: FieldErr[] = [],
   ) {
     super(en || zh || code);
   }
@@ -34,6 +46,16 @@ export class ApiError extends Error {
   text(): string {
     return currentLang() === 'zh' ? this.zh || this.en : this.en || this.zh;
   }
+  /** Every field error (the one of `field` when there is a single one), for forms. */
+  fieldErrors(): FieldErr[] {
+    if (this.errors.length) return this.errors;
+    return this.field ? [{ field: this.field, code: this.code, zh: this.zh, en: this.en }] : [];
+  }
+}
+
+/** A field error's message in the console's language. */
+export function fieldText(e: FieldErr): string {
+  return currentLang() === 'zh' ? e.zh || e.en : e.en || e.zh;
 }
 
 const TOKEN = 'zhulao.token';
@@ -53,8 +75,8 @@ export function signedOut(): void {
   sessionStorage.removeItem(ACCOUNT);
 }
 
-async function request(method: string, path: string, body?: BodyInit, contentType?: string): Promise<Response> {
-  const headers: Record<string, string> = {};
+async function request(method: string, path: string, body?: BodyInit, contentType?: string, extra?: Record<string, string>): Promise<Response> {
+  const headers: Record<string, string> = { ...extra };
   const tk = token();
   if (tk) headers.Authorization = `Bearer ${tk}`;
   if (contentType) headers['Content-Type'] = contentType;
@@ -63,11 +85,15 @@ async function request(method: string, path: string, body?: BodyInit, contentTyp
     let code = 'http_' + r.status;
     let zh = '';
     let en = r.statusText;
+    let field: string | null = null;
+    let errors: FieldErr[] = [];
     try {
       const e = await r.json();
       code = e.code ?? code;
       zh = e.message ?? '';
       en = e.message_en ?? en;
+      field = e.field ?? null;
+      errors = Array.isArray(e.errors) ? e.errors.map((x: Record<string, string>) => ({ field: x.field, code: x.code, zh: x.message ?? '', en: x.message_en ?? '' })) : [];
     } catch {
       /* not our JSON */
     }
@@ -75,7 +101,7 @@ async function request(method: string, path: string, body?: BodyInit, contentTyp
       signedOut();
       window.dispatchEvent(new CustomEvent('zhulao:signed-out'));
     }
-    throw new ApiError(r.status, code, zh, en);
+    throw new ApiError(r.status, code, zh, en, field, errors);
   }
   return r;
 }
@@ -133,8 +159,9 @@ export function qs(params: Record<string, string | number | boolean | null | und
   return s ? `?${s}` : '';
 }
 
-export async function put<T>(path: string, body: unknown): Promise<T> {
-  return (await request('PUT', path, JSON.stringify(body), 'application/json')).json() as Promise<T>;
+/** `headers` are extra request headers (e.g. `If-Match` with the record's version). */
+export async function put<T>(path: string, body: unknown, headers?: Record<string, string>): Promise<T> {
+  return (await request('PUT', path, JSON.stringify(body), 'application/json', headers)).json() as Promise<T>;
 }
 
 export async function del(path: string): Promise<void> {

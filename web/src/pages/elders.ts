@@ -1,5 +1,6 @@
 // The elder registry (老人台账): search and filters over /api/v1/elders, and a detail page
-// with tabs for the record, devices, alarms, service orders and meals.
+// with tabs for the record, devices, alarms, service orders, meals and monitoring settings
+// (`?tab=monitoring` opens that one).
 
 import { get, qs, Page, download, me } from '../api';
 import { h, clear, select } from '../dom';
@@ -7,6 +8,7 @@ import { t, label, fmtTime, Key } from '../i18n';
 import { link } from '../main';
 import { table, pager } from './common';
 import { itemNames, yuan, stateTag, when, stars, splitLines, Obj } from './svc';
+import { monitoring } from './monitoring';
 
 interface Region {
   code: string;
@@ -90,20 +92,22 @@ export async function eldersPage(root: HTMLElement, params: Record<string, strin
 export async function elderDetail(root: HTMLElement, params: Record<string, string>): Promise<void> {
   const id = Number(params.id);
   const e = await get<Record<string, any>>(`/api/v1/elders/${id}`);
-  const tabs: [Key, () => Promise<Node>][] = [
-    ['r_tab_record', async () => record(e)],
-    ['r_tab_devices', async () => devices(id)],
-    ['r_tab_alarms', async () => alarms(id)],
-    ['r_tab_orders', async () => elderOrders(id)],
-    ['r_tab_meals', async () => elderMeals(id)],
+  const tabs: [Key, string, () => Promise<Node>][] = [
+    ['r_tab_record', 'record', async () => record(e)],
+    ['r_tab_devices', 'devices', async () => devices(id)],
+    ['r_tab_alarms', 'alarms', async () => alarms(id)],
+    ['r_tab_orders', 'orders', async () => elderOrders(id)],
+    ['r_tab_meals', 'meals', async () => elderMeals(id)],
+    ['r_tab_monitoring', 'monitoring', async () => monitoring(e)],
   ];
   const body = h('div', { class: 'tab-body' });
   const bar = h('div', { class: 'tabs', role: 'tablist' });
   const show = async (i: number) => {
+    history.replaceState(null, '', `/registry/elders/${id}${qs({ tab: i === 0 ? undefined : tabs[i][1] })}`);
     for (const [j, b] of [...bar.children].entries()) b.classList.toggle('active', i === j);
     clear(body, t('loading'));
     try {
-      clear(body, await tabs[i][1]());
+      clear(body, await tabs[i][2]());
     } catch (err) {
       clear(body, h('div', { class: 'notice error' }, String((err as Error).message)));
     }
@@ -116,7 +120,7 @@ export async function elderDetail(root: HTMLElement, params: Record<string, stri
     bar,
     body,
   );
-  await show(0);
+  await show(Math.max(0, tabs.findIndex(([, tab]) => tab === params.tab)));
 }
 
 function kv(k: Key, v: unknown, masked = false): HTMLElement {
