@@ -129,7 +129,8 @@ pub fn scrub_personal(v: &mut serde_json::Value) {
         serde_json::Value::Object(map) => {
             for (k, val) in map.iter_mut() {
                 match k.as_str() {
-                    "id_number" | "phone" | "address" | "location" | "contacts" | "health" | "birth_date" => {
+                    "id_number" | "phone" | "address" | "location" | "contacts" | "health" | "birth_date"
+                    | "monitoring" | "safe_zones" | "vital_limits" => {
                         *val = serde_json::Value::String("***".into());
                     }
                     _ => scrub_personal(val),

@@ -339,12 +339,21 @@ async fn personal_data_is_masked_by_role(w: &World) {
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (_, list) = w.call(Method::GET, "/api/v1/elders", Some(w.token("caregiver")), None).await;
     assert_eq!(list["total"], 0);
+    // Safe zones are places the elder goes: personal, like the address.
+    let zone = json!({"safe_zones": [{"name": "女儿家", "shape": "circle",
+        "center": {"lat": 40.0123, "lon": 113.0456}, "radius_m": 400}]});
+    let (status, _) = w
+        .call(Method::PUT, &format!("/api/v1/elders/{}/monitoring", w.e1), Some(w.token("admin")), Some(zone))
+        .await;
+    assert_eq!(status, StatusCode::OK);
     // The supervisor's audit view has personal values scrubbed; the admin's does not.
     let (_, audit) =
         w.call(Method::GET, "/api/v1/audit?entity=elder", Some(w.token("supervisor")), None).await;
     assert!(!audit.to_string().contains(&full_id));
+    assert!(!audit.to_string().contains("40.0123"), "{audit}");
     let (_, audit) = w.call(Method::GET, "/api/v1/audit?entity=elder", Some(w.token("admin")), None).await;
     assert!(audit.to_string().contains(&full_id));
+    assert!(audit.to_string().contains("40.0123"));
     // The supervisor's export is masked too.
     let (status, xlsx) =
         w.raw(Method::GET, "/api/v1/ledger/export", Some(w.token("supervisor")), None, "").await;
