@@ -121,6 +121,14 @@ macro_rules! sql_store {
             format!("UPDATE elders SET {sets}, updated_at = $20, version = version + 1 WHERE id = $21")
         }
 
+        /// `Stale` when the caller expected another version than the stored one.
+        fn check_version(current: i64, expected: Option<i64>) -> Result<()> {
+            match expected {
+                Some(v) if v != current => Err(StoreError::Stale { current }),
+                _ => Ok(()),
+            }
+        }
+
         async fn fetch_elder<'e>(e: impl sqlx::Executor<'e, Database = $db>, id: i64) -> Result<Elder> {
             sqlx::query_as::<_, ElderRow>(&format!("SELECT {ELDER_COLUMNS} FROM elders WHERE id = $1"))
                 .bind(id)
@@ -744,11 +752,7 @@ macro_rules! sql_store {
                 let now = self.clock.now_ms();
                 let mut tx = self.begin().await?;
                 let before = fetch_elder(&mut *tx, id).await?;
-                if let Some(v) = expected_version {
-                    if v != before.version {
-                        return Err(StoreError::Stale { current: before.version });
-                    }
-                }
+                check_version(before.version, expected_version)?;
                 check_elder_refs(&mut tx, std::iter::once(rec)).await?;
                 let v = ElderValues::of(rec);
                 let sql = elder_update_sql();
@@ -828,11 +832,7 @@ macro_rules! sql_store {
                 let now = self.clock.now_ms();
                 let mut tx = self.begin().await?;
                 let before = fetch_elder(&mut *tx, id).await?;
-                if let Some(v) = expected_version {
-                    if v != before.version {
-                        return Err(StoreError::Stale { current: before.version });
-                    }
-                }
+                check_version(before.version, expected_version)?;
                 sqlx::query("UPDATE elders SET monitoring = $1, updated_at = $2, version = version + 1 WHERE id = $3")
                     .bind(to_json(settings))
                     .bind(now)

@@ -34,6 +34,40 @@ async fn read_frame(s: &mut TcpStream) -> String {
     String::from_utf8(out).unwrap()
 }
 
+/// `zhulao serve` on `db` with the 3G watch gateway on `watch_addr`, no MQTT; its API base URL.
+fn serve(db: &str, watch_addr: &str) -> (Killed, String) {
+    let http = free_port();
+    let server = Killed(
+        Command::new(env!("CARGO_BIN_EXE_zhulao"))
+            .args(["serve", "--database-url", db, "--listen", &format!("127.0.0.1:{http}"), "--no-mqtt"])
+            .args(["--watch-3g-listen", watch_addr])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    (server, format!("http://127.0.0.1:{http}/api/v1"))
+}
+
+/// Signs in, waiting up to 30 s for the server to come up; the session token.
+async fn login(web: &reqwest::Client, base: &str, username: &str, password: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = web
+            .post(format!("{base}/auth/login"))
+            .json(&serde_json::json!({"username": username, "password": password}))
+            .send()
+            .await;
+        if let Ok(r) = r
+            && r.status().is_success()
+        {
+            return r.json::<serde_json::Value>().await.unwrap()["token"].as_str().unwrap().to_string();
+        }
+        assert!(Instant::now() < deadline, "zhulao did not come up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_watch_logs_in_is_found_and_raises_an_sos() {
     let dir = std::env::temp_dir().join(format!("zhulao-watch-{}-{}", std::process::id(), free_port()));
@@ -47,34 +81,10 @@ async fn a_watch_logs_in_is_found_and_raises_an_sos() {
         .status()
         .unwrap();
     assert!(ok.success());
-    let (http, watch) = (free_port(), free_port());
-    let watch_addr = format!("127.0.0.1:{watch}");
-    let _server = Killed(
-        Command::new(bin)
-            .args(["serve", "--database-url", &db, "--listen", &format!("127.0.0.1:{http}"), "--no-mqtt"])
-            .args(["--watch-3g-listen", &watch_addr])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let base = format!("http://127.0.0.1:{http}/api/v1");
+    let watch_addr = format!("127.0.0.1:{}", free_port());
+    let (_server, base) = serve(&db, &watch_addr);
     let web = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let token = loop {
-        let r = web
-            .post(format!("{base}/auth/login"))
-            .json(&serde_json::json!({"username": "admin", "password": "watch-test-2026"}))
-            .send()
-            .await;
-        if let Ok(r) = r
-            && r.status().is_success()
-        {
-            break r.json::<serde_json::Value>().await.unwrap()["token"].as_str().unwrap().to_string();
-        }
-        assert!(Instant::now() < deadline, "zhulao did not come up");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let token = login(&web, &base, "admin", "watch-test-2026").await;
     let device: serde_json::Value = web
         .post(format!("{base}/devices"))
         .bearer_auth(&token)
@@ -188,44 +198,10 @@ async fn a_safe_zone_drawn_through_the_api_reaches_the_watch_detector() {
         .status()
         .unwrap();
     assert!(ok.success());
-    let (http, watch) = (free_port(), free_port());
-    let watch_addr = format!("127.0.0.1:{watch}");
-    let _server = Killed(
-        Command::new(bin)
-            .args(["serve", "--database-url", &db, "--listen", &format!("127.0.0.1:{http}"), "--no-mqtt"])
-            .args(["--watch-3g-listen", &watch_addr])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let base = format!("http://127.0.0.1:{http}/api/v1");
+    let watch_addr = format!("127.0.0.1:{}", free_port());
+    let (_server, base) = serve(&db, &watch_addr);
     let web = reqwest::Client::new();
-    let login = |user: &'static str| {
-        let web = web.clone();
-        let base = base.clone();
-        async move {
-            let deadline = Instant::now() + Duration::from_secs(30);
-            loop {
-                let r = web
-                    .post(format!("{base}/auth/login"))
-                    .json(&serde_json::json!({"username": user, "password": "zhulao-demo-2026"}))
-                    .send()
-                    .await;
-                if let Ok(r) = r
-                    && r.status().is_success()
-                {
-                    return r.json::<serde_json::Value>().await.unwrap()["token"]
-                        .as_str()
-                        .unwrap()
-                        .to_string();
-                }
-                assert!(Instant::now() < deadline, "zhulao did not come up");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    };
-    let admin = login("admin").await;
+    let admin = login(&web, &base, "admin", "zhulao-demo-2026").await;
     let get = |path: String, token: String| {
         let web = web.clone();
         let base = base.clone();
