@@ -68,6 +68,21 @@ async fn login(web: &reqwest::Client, base: &str, username: &str, password: &str
     }
 }
 
+/// Registers a 3G watch through the API; its id.
+async fn register_watch(web: &reqwest::Client, base: &str, token: &str, serial: &str) -> i64 {
+    let device: serde_json::Value = web
+        .post(format!("{base}/devices"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({"serial": serial, "kind": "watch", "model": "SeTracker Q50"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    device["device"]["id"].as_i64().unwrap()
+}
+
 #[tokio::test]
 async fn a_watch_logs_in_is_found_and_raises_an_sos() {
     let dir = std::env::temp_dir().join(format!("zhulao-watch-{}-{}", std::process::id(), free_port()));
@@ -85,17 +100,7 @@ async fn a_watch_logs_in_is_found_and_raises_an_sos() {
     let (_server, base) = serve(&db, &watch_addr);
     let web = reqwest::Client::new();
     let token = login(&web, &base, "admin", "watch-test-2026").await;
-    let device: serde_json::Value = web
-        .post(format!("{base}/devices"))
-        .bearer_auth(&token)
-        .json(&serde_json::json!({"serial": "8800000015", "kind": "watch", "model": "SeTracker Q50"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = device["device"]["id"].as_i64().unwrap();
+    let id = register_watch(&web, &base, &token, "8800000015").await;
     let command = |body: serde_json::Value| {
         web.post(format!("{base}/devices/{id}/commands")).bearer_auth(&token).json(&body).send()
     };
@@ -220,17 +225,7 @@ async fn a_safe_zone_drawn_through_the_api_reaches_the_watch_detector() {
         .clone();
     let elder_id = elder["id"].as_i64().unwrap();
     let home = (elder["location"]["lat"].as_f64().unwrap(), elder["location"]["lon"].as_f64().unwrap());
-    let device: serde_json::Value = web
-        .post(format!("{base}/devices"))
-        .bearer_auth(&admin)
-        .json(&serde_json::json!({"serial": "8800000077", "kind": "watch", "model": "SeTracker Q50"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let device_id = device["device"]["id"].as_i64().unwrap();
+    let device_id = register_watch(&web, &base, &admin, "8800000077").await;
     let r = web
         .post(format!("{base}/devices/{device_id}/bind"))
         .bearer_auth(&admin)
