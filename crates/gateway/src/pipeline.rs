@@ -355,16 +355,17 @@ impl Worker {
     async fn resolve(&mut self, serial: &str, via_mqtt: bool) -> Option<()> {
         let generation = self.changes.generation();
         let mut changed = false;
-        if let Some(ctx) = self.devices.get_mut(serial)
-            && ctx.resolved_at.elapsed() < REFRESH
-        {
-            if ctx.seen_changes == generation {
-                return Some(());
+        if let Some(ctx) = self.devices.get_mut(serial) {
+            // An elder changed through this instance: re-read this device from the registry
+            // (not the directory, which may predate the change) if its elder was one. The
+            // generation is taken as seen once the device is re-read.
+            if ctx.seen_changes != generation {
+                changed = ctx.elder_id.is_some_and(|e| self.changes.changed_since(e, ctx.seen_changes));
+                if !changed {
+                    ctx.seen_changes = generation;
+                }
             }
-            // Someone changed settings here: re-read this device if its elder was one.
-            changed = ctx.elder_id.is_some_and(|e| self.changes.changed_since(e, ctx.seen_changes));
-            ctx.seen_changes = generation;
-            if !changed {
+            if !changed && ctx.resolved_at.elapsed() < REFRESH {
                 return Some(());
             }
         }
