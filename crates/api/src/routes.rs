@@ -862,7 +862,10 @@ async fn bind_device(
     user.require(Action::ManageDevices)?;
     visible_device(&state, &user, id).await?;
     visible_elder(&state, &user, req.elder_id).await?;
-    Ok(Json(state.store.bind_device(id, req.elder_id, user.actor()).await?))
+    let device = state.store.bind_device(id, req.elder_id, user.actor()).await?;
+    // The gateway attributes the device's next message to its new wearer.
+    state.response.device_changed(id);
+    Ok(Json(device))
 }
 
 #[utoipa::path(post, path = "/api/v1/devices/{id}/unbind", responses((status = 200, body = Device)))]
@@ -873,7 +876,9 @@ async fn unbind_device(
 ) -> ApiResult<Json<Device>> {
     user.require(Action::ManageDevices)?;
     visible_device(&state, &user, id).await?;
-    Ok(Json(state.store.unbind_device(id, user.actor()).await?))
+    let device = state.store.unbind_device(id, user.actor()).await?;
+    state.response.device_changed(id);
+    Ok(Json(device))
 }
 
 #[utoipa::path(get, path = "/api/v1/devices/{id}/bindings", responses((status = 200, body = Vec<DeviceBinding>)))]

@@ -65,7 +65,7 @@ impl Drop for Ingest {
 struct Links {
     mqtt: Option<Arc<MqttLink>>,
     watches: Arc<WatchLink>,
-    changes: Arc<settings::ElderChanges>,
+    changes: Arc<settings::Changes>,
 }
 
 impl DeviceLink for Links {
@@ -89,7 +89,11 @@ impl DeviceLink for Links {
     }
 
     fn elder_changed(&self, elder_id: i64) {
-        self.changes.mark(elder_id);
+        self.changes.mark_elder(elder_id);
+    }
+
+    fn device_changed(&self, device_id: i64) {
+        self.changes.mark_device(device_id);
     }
 }
 

@@ -20,7 +20,7 @@ use zhulao_store::{
 
 use crate::ingest::{AckTicket, Acks, MqttLink};
 use crate::metrics::Metrics;
-use crate::settings::{ElderChanges, detector_config, new_detector};
+use crate::settings::{Changes, detector_config, new_detector};
 
 /// How the workers split the work.
 #[derive(Debug, Clone)]
@@ -68,8 +68,8 @@ pub(crate) struct MqttSide {
 pub(crate) struct Pipeline {
     senders: Arc<Vec<mpsc::Sender<Inbound>>>,
     directory: Directory,
-    /// Elders changed through this instance's API.
-    pub(crate) changes: Arc<ElderChanges>,
+    /// Elders and device bindings changed through this instance's API.
+    pub(crate) changes: Arc<Changes>,
     store: Arc<dyn Store>,
     default_region: String,
 }
@@ -83,7 +83,7 @@ impl Pipeline {
         mqtt: Option<MqttSide>,
     ) -> (Pipeline, Vec<tokio::task::JoinHandle<()>>) {
         let directory: Directory = Arc::default();
-        let changes = Arc::new(ElderChanges::default());
+        let changes = Arc::new(Changes::default());
         let mut tasks = Vec::new();
         let mut senders = Vec::new();
         for _ in 0..cfg.workers.max(1) {
@@ -172,7 +172,7 @@ struct DeviceCtx {
     /// The alarm raised for the latest fall, for the trace and "recovered" that follow.
     last_fall: Option<(i64, i64)>,
     resolved_at: Instant,
-    /// The generation of [`ElderChanges`] this device was last checked against.
+    /// The generation of [`Changes`] this device was last checked against.
     seen_changes: u64,
     /// The upright direction last saved to the device's state (learnt from walking).
     upright_saved: Option<[f32; 3]>,
@@ -325,7 +325,7 @@ struct Worker {
     cfg: PipelineConfig,
     devices: HashMap<String, DeviceCtx>,
     directory: Directory,
-    changes: Arc<ElderChanges>,
+    changes: Arc<Changes>,
     unknown: HashMap<String, Instant>,
     events: Vec<Event>,
 }
@@ -356,11 +356,11 @@ impl Worker {
         let generation = self.changes.generation();
         let mut changed = false;
         if let Some(ctx) = self.devices.get_mut(serial) {
-            // An elder changed through this instance: re-read this device from the registry
-            // (not the directory, which may predate the change) if its elder was one. The
+            // An elder or a binding changed through this instance: re-read this device from the
+            // registry (not the directory, which may predate the change) if it was concerned. The
             // generation is taken as seen once the device is re-read.
             if ctx.seen_changes != generation {
-                changed = ctx.elder_id.is_some_and(|e| self.changes.changed_since(e, ctx.seen_changes));
+                changed = self.changes.changed_since(ctx.device_id, ctx.elder_id, ctx.seen_changes);
                 if !changed {
                     ctx.seen_changes = generation;
                 }

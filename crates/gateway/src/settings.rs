@@ -1,6 +1,6 @@
 //! Per-elder detector settings: the registry's monitoring settings (监护设置) as a detector
-//! configuration, and which elders' settings changed on this instance since a worker last
-//! looked (so a change applies on the device's next message, not at the next refresh).
+//! configuration, and which elders and device bindings changed on this instance since a worker
+//! last looked (so a change applies on the device's next message, not at the next refresh).
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -48,18 +48,28 @@ pub(crate) fn new_detector(monitoring: &MonitoringSettings, upright: Option<[f32
     Detector::new(config)
 }
 
-/// Elders whose record or settings changed here, each with the generation of its last change.
+/// Elders whose record or settings, and devices whose binding, changed here, each with the
+/// generation of its last change.
 #[derive(Debug, Default)]
-pub(crate) struct ElderChanges {
+pub(crate) struct Changes {
     generation: AtomicU64,
-    elders: RwLock<HashMap<i64, u64>>,
+    /// Keyed by elder id (`Ok`) or device id (`Err`).
+    changed: RwLock<HashMap<Result<i64, i64>, u64>>,
 }
 
-impl ElderChanges {
-    pub(crate) fn mark(&self, elder_id: i64) {
-        let mut elders = self.elders.write().expect("changes lock");
+impl Changes {
+    pub(crate) fn mark_elder(&self, elder_id: i64) {
+        self.mark(Ok(elder_id));
+    }
+
+    pub(crate) fn mark_device(&self, device_id: i64) {
+        self.mark(Err(device_id));
+    }
+
+    fn mark(&self, key: Result<i64, i64>) {
+        let mut changed = self.changed.write().expect("changes lock");
         let g = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
-        elders.insert(elder_id, g);
+        changed.insert(key, g);
     }
 
     /// The latest generation: a worker that has seen it has nothing to re-read.
@@ -67,9 +77,11 @@ impl ElderChanges {
         self.generation.load(Ordering::Acquire)
     }
 
-    /// Whether `elder_id` changed after generation `seen`.
-    pub(crate) fn changed_since(&self, elder_id: i64, seen: u64) -> bool {
-        self.elders.read().expect("changes lock").get(&elder_id).is_some_and(|&g| g > seen)
+    /// Whether the device or its elder changed after generation `seen`.
+    pub(crate) fn changed_since(&self, device_id: i64, elder_id: Option<i64>, seen: u64) -> bool {
+        let changed = self.changed.read().expect("changes lock");
+        let after = |k| changed.get(&k).is_some_and(|&g| g > seen);
+        after(Err(device_id)) || elder_id.is_some_and(|e| after(Ok(e)))
     }
 }
 
@@ -109,11 +121,15 @@ mod tests {
 
     #[test]
     fn changes_are_seen_once_per_generation() {
-        let ch = ElderChanges::default();
+        let ch = Changes::default();
         let seen = ch.generation();
-        ch.mark(7);
-        assert!(ch.changed_since(7, seen));
-        assert!(!ch.changed_since(8, seen));
-        assert!(!ch.changed_since(7, ch.generation()));
+        ch.mark_elder(7);
+        assert!(ch.changed_since(1, Some(7), seen));
+        assert!(!ch.changed_since(1, Some(8), seen));
+        assert!(!ch.changed_since(1, None, seen), "an elder id is not a device id");
+        assert!(!ch.changed_since(1, Some(7), ch.generation()));
+        ch.mark_device(1);
+        assert!(ch.changed_since(1, None, seen));
+        assert!(!ch.changed_since(2, Some(8), seen));
     }
 }

@@ -81,6 +81,9 @@ pub trait DeviceLink: Send + Sync {
     /// The elder's record or monitoring settings changed: the gateway re-reads the devices
     /// worn by `elder_id` on their next message (other instances within their refresh period).
     fn elder_changed(&self, _elder_id: i64) {}
+
+    /// The device was bound or unbound: the gateway re-reads it on its next message.
+    fn device_changed(&self, _device_id: i64) {}
 }
 
 /// For tools and tests without devices.

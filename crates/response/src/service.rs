@@ -199,6 +199,12 @@ impl Response {
         link.elder_changed(elder_id);
     }
 
+    /// Tells the gateway a device's binding changed (see [`DeviceLink::device_changed`]).
+    pub fn device_changed(&self, device_id: i64) {
+        let link = self.devices.read().expect("device link lock").clone();
+        link.device_changed(device_id);
+    }
+
     /// Raises (or merges, or recognises a retransmission of) an alarm. When this returns
     /// `Ok`, the alarm is committed: the caller may acknowledge the device's message.
     pub async fn raise(self: &Arc<Self>, a: &NewAlarm) -> Result<Raised, StoreError> {

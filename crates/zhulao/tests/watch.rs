@@ -191,6 +191,8 @@ fn position(id: &str, at: chrono::DateTime<chrono::Utc>, lat: f64, lon: f64) -> 
     )
 }
 
+/// A watch connects unbound, is bound to a demo elder while connected, and a safe zone is drawn
+/// for the elder: the watch's next fixes from outside raise one geofence alarm for that elder.
 #[tokio::test]
 async fn a_safe_zone_drawn_through_the_api_reaches_the_watch_detector() {
     let dir = std::env::temp_dir().join(format!("zhulao-zone-{}-{}", std::process::id(), free_port()));
@@ -226,14 +228,6 @@ async fn a_safe_zone_drawn_through_the_api_reaches_the_watch_detector() {
     let elder_id = elder["id"].as_i64().unwrap();
     let home = (elder["location"]["lat"].as_f64().unwrap(), elder["location"]["lon"].as_f64().unwrap());
     let device_id = register_watch(&web, &base, &admin, "8800000077").await;
-    let r = web
-        .post(format!("{base}/devices/{device_id}/bind"))
-        .bearer_auth(&admin)
-        .json(&serde_json::json!({"elder_id": elder_id}))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
 
     // Nothing set: the defaults show, and there is no geofence.
     let (status, m) = get(format!("/elders/{elder_id}/monitoring"), admin.clone()).await;
@@ -262,6 +256,15 @@ async fn a_safe_zone_drawn_through_the_api_reaches_the_watch_detector() {
         let at = t0 + chrono::Duration::seconds(30 * i);
         s.write_all(position(id, at, away.0, away.1).as_bytes()).await.unwrap();
     }
+    // Bound only now, while connected: its next message is the elder's.
+    let r = web
+        .post(format!("{base}/devices/{device_id}/bind"))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({"elder_id": elder_id}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
 
     // A bad setting is refused whole, in Chinese.
     let put = |body: serde_json::Value| {
@@ -295,7 +298,7 @@ async fn a_safe_zone_drawn_through_the_api_reaches_the_watch_detector() {
             .as_array()
             .unwrap()
             .iter()
-            .filter(|a| a["alarm"]["device_id"] == device_id)
+            .filter(|a| a["alarm"]["device_id"] == device_id && a["alarm"]["elder_id"] == elder_id)
             .map(|a| a["alarm"]["kind"].as_str().unwrap().to_string())
             .collect();
         if kinds.iter().any(|k| k == "geofence_exit") {
