@@ -84,7 +84,9 @@ pub struct FallDetector {
     cfg: FallConfig,
     /// Decision delay in ticks.
     delay: i64,
-    ring: Box<[[i16; 3]; RING]>,
+    /// The last 10 s of acceleration, allocated at the first motion sample (a device that
+    /// sends none — a watch reporting positions and vitals — never holds it).
+    ring: Option<Box<[[i16; 3]; RING]>>,
     valid_from: i64,
     now: Option<i64>,
     broken: bool,
@@ -108,7 +110,7 @@ impl FallDetector {
         Self {
             delay: cfg.decision_delay_ms.clamp(500, 2000) / TICK_MS,
             cfg,
-            ring: Box::new([[0; 3]; RING]),
+            ring: None,
             valid_from: 0,
             now: None,
             broken: true,
@@ -171,7 +173,8 @@ impl FallDetector {
             }
         }
         self.now = Some(k);
-        self.ring[(k & (RING as i64 - 1)) as usize] = [to_mg(acc[0]), to_mg(acc[1]), to_mg(acc[2])];
+        let ring = self.ring.get_or_insert_with(|| Box::new([[0; 3]; RING]));
+        ring[(k & (RING as i64 - 1)) as usize] = [to_mg(acc[0]), to_mg(acc[1]), to_mg(acc[2])];
         let sq = acc[0] * acc[0] + acc[1] * acc[1] + acc[2] * acc[2];
         match &mut self.cand {
             None => {
@@ -199,7 +202,14 @@ impl FallDetector {
     }
 
     fn view(&self, now: i64) -> RingView<'_> {
-        RingView { ring: &self.ring, valid_from: self.valid_from, now }
+        RingView { ring: self.ring(), valid_from: self.valid_from, now }
+    }
+
+    /// The ring, or zeros before the first sample (nothing reads it then: candidates and
+    /// reports follow samples).
+    fn ring(&self) -> &[[i16; 3]; RING] {
+        static NONE_YET: [[i16; 3]; RING] = [[0; 3]; RING];
+        self.ring.as_deref().unwrap_or(&NONE_YET)
     }
 
     fn decide<S: EventSink + ?Sized>(&mut self, c: Candidate, k: i64, sink: &mut S) {
@@ -241,7 +251,7 @@ impl FallDetector {
         let start = (p.impact - TRACE_HALF).max(self.valid_from).max(now - (RING as i64 - 1));
         let end = (p.impact + TRACE_HALF).min(now + 1);
         let trace_mg: Vec<[i16; 3]> =
-            (start..end.max(start)).map(|k| self.ring[(k & (RING as i64 - 1)) as usize]).collect();
+            (start..end.max(start)).map(|k| self.ring()[(k & (RING as i64 - 1)) as usize]).collect();
         let last = view.mean(end - 100, end);
         let posture_after = match (p.reference, last) {
             (Some(r), Some(m)) => posture(angle_deg(r, m)),

@@ -72,8 +72,9 @@ pub struct DetectorConfig {
 
 /// The per-device detector: feed it every frame of one device, in any order; it emits events.
 ///
-/// State is fixed-size (about 7 KB, most of it the 10 s acceleration ring kept for the
-/// operator's trace), allocated once in [`Detector::new`].
+/// State is fixed-size: under 1 KB inline, plus the 6 KB ring of the last 10 s of acceleration
+/// (kept for the operator's trace), allocated once at the first motion sample — a device that
+/// sends no motion (a watch) never holds it.
 pub struct Detector {
     resampler: Resampler,
     blocks: BlockAccumulator,
