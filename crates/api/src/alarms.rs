@@ -717,6 +717,8 @@ pub async fn device_config(
         "contacts": msg_contacts,
     });
     state.store.record_action(user.actor(), "config", "device", device.id, &detail).await?;
+    // Kept until a TCP watch logs in (MQTT devices get them retained by the broker).
+    state.store.queue_device_config(device.id, &String::from_utf8_lossy(&payload)).await?;
     state.response.send_to_device(
         device.id,
         zhulao_response::Downlink::Config { serial: device.serial.clone(), payload },

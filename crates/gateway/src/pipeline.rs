@@ -138,6 +138,10 @@ impl Pipeline {
         true
     }
 
+    pub(crate) fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
     /// The registry id of an active device, from the directory or else the database.
     pub(crate) async fn registered(&self, serial: &str) -> zhulao_store::Result<Option<i64>> {
         if let Some(k) = self.directory.read().expect("directory lock").get(serial) {

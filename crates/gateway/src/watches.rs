@@ -144,13 +144,16 @@ impl WatchLink {
         Ok(())
     }
 
-    fn attach(&self, device_id: i64, conn: Conn) {
+    /// Registers the connection and sends the settings kept in memory for it; whether there were any.
+    fn attach(&self, device_id: i64, conn: Conn) -> bool {
         self.known.write().expect("known lock").insert(device_id);
         let pending = self.pending.lock().expect("pending lock").remove(&device_id);
         self.conns.write().expect("conns lock").insert(device_id, conn);
+        let had = pending.is_some();
         if let Some(commands) = pending {
             let _ = self.deliver(device_id, commands, true);
         }
+        had
     }
 
     fn detach(&self, device_id: i64, number: u64) {
@@ -497,7 +500,7 @@ async fn handle_frame(
                 }
             };
             let number = shared.numbers.fetch_add(1, Ordering::Relaxed);
-            shared.link.attach(
+            let had_pending = shared.link.attach(
                 device_id,
                 Conn {
                     number,
@@ -508,6 +511,18 @@ async fn handle_frame(
                     tx: tx.clone(),
                 },
             );
+            // Settings pushed while the watch was away are also queued in the database, so
+            // they survive a restart; this process's own copy (the same push) goes first.
+            match shared.pipeline.store().take_device_config(device_id).await {
+                Ok(Some(payload)) if !had_pending => shared.link.send(
+                    device_id,
+                    Downlink::Config { serial: serial.clone(), payload: payload.into_bytes() },
+                ),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "queued settings could not be read; sent at the next login")
+                }
+            }
             *bound = Some(Bound { device_id, serial: serial.clone(), number });
         }
     }

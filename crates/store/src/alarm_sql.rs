@@ -556,6 +556,26 @@ macro_rules! alarm_store {
                 Ok(())
             }
 
+            async fn queue_device_config(&self, device_id: i64, payload: &str) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO device_pending_config (device_id, payload, queued_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (device_id) DO UPDATE SET payload = excluded.payload, queued_at = excluded.queued_at",
+                )
+                .bind(device_id)
+                .bind(payload)
+                .bind(self.clock.now_ms())
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn take_device_config(&self, device_id: i64) -> Result<Option<String>> {
+                Ok(sqlx::query_scalar("DELETE FROM device_pending_config WHERE device_id = $1 RETURNING payload")
+                    .bind(device_id)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
             async fn device_state(&self, device_id: i64) -> Result<Option<DeviceState>> {
                 Ok(sqlx::query_as::<_, DeviceStateDbRow>(
                     "SELECT device_id, last_seen_at, online, battery_pct, lat, lon, location_at, vitals, vitals_at, upright \

@@ -231,6 +231,11 @@ pub trait AlarmStore: Send + Sync {
     /// Upserts many device states in one transaction.
     async fn upsert_device_states(&self, states: &[DeviceState]) -> Result<()>;
     async fn device_state(&self, device_id: i64) -> Result<Option<DeviceState>>;
+    /// Keeps the latest settings pushed to a device (its protocol's encoding) until a
+    /// transport that does not keep them itself — a TCP watch logging in — takes them.
+    async fn queue_device_config(&self, device_id: i64, payload: &str) -> Result<()>;
+    /// Takes (removes and returns) the device's queued settings.
+    async fn take_device_config(&self, device_id: i64) -> Result<Option<String>>;
     /// Every active device bound to an active elder in `scope`, with its latest state, in
     /// device id order (the big screen's map).
     async fn wearer_states(&self, scope: &zhulao_domain::ElderScope) -> Result<Vec<WearerState>>;

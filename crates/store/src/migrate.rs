@@ -14,14 +14,22 @@ pub(crate) const SQLITE: Embedded = &[
     (1, "foundation", include_str!("../migrations/sqlite/0001_foundation.sql")),
     (2, "alarms", include_str!("../migrations/sqlite/0002_alarms.sql")),
     (3, "services", include_str!("../migrations/sqlite/0003_services.sql")),
-    (4, "monitoring and learnt upright", include_str!("../migrations/sqlite/0004_monitoring.sql")),
+    (
+        4,
+        "monitoring, learnt upright, queued device settings",
+        include_str!("../migrations/sqlite/0004_monitoring.sql"),
+    ),
 ];
 pub(crate) const POSTGRES: Embedded = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
     (2, "region prefix index", include_str!("../migrations/postgres/0002_region_prefix_index.sql")),
     (3, "alarms", include_str!("../migrations/postgres/0003_alarms.sql")),
     (4, "services", include_str!("../migrations/postgres/0004_services.sql")),
-    (5, "monitoring and learnt upright", include_str!("../migrations/postgres/0005_monitoring.sql")),
+    (
+        5,
+        "monitoring, learnt upright, queued device settings",
+        include_str!("../migrations/postgres/0005_monitoring.sql"),
+    ),
 ];
 
 #[derive(Debug)]

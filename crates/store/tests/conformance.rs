@@ -375,6 +375,11 @@ async fn actions_on_devices_are_audited(s: Arc<dyn Store>, clock: ManualClock) {
     assert_eq!((entry.at, entry.actor_id), (T0 + 3, Some(fx.manager)));
     assert_eq!(entry.after.as_ref().unwrap(), &detail);
     assert!(entry.before.is_none());
+    // Settings queued for a device are taken once, the latest winning.
+    s.queue_device_config(d, r#"{"report_interval_s":60}"#).await.unwrap();
+    s.queue_device_config(d, r#"{"report_interval_s":600}"#).await.unwrap();
+    assert_eq!(s.take_device_config(d).await.unwrap().as_deref(), Some(r#"{"report_interval_s":600}"#));
+    assert_eq!(s.take_device_config(d).await.unwrap(), None);
 }
 
 async fn elder_filters_and_scopes(s: Arc<dyn Store>, _clock: ManualClock) {

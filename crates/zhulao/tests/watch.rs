@@ -109,7 +109,25 @@ async fn a_watch_logs_in_is_found_and_raises_an_sos() {
     let r = command(serde_json::json!({"command": "find_device"})).await.unwrap();
     assert_eq!(r.status(), 409);
     assert!(r.text().await.unwrap().contains("手表当前未连接"));
+    // Settings pushed before this process has ever seen the watch are kept in the database
+    // and sent when it logs in.
+    let r = web
+        .post(format!("{base}/devices/{id}/config"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"report_interval_s": 600}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
 
+    let mut s = TcpStream::connect(&watch_addr).await.unwrap();
+    s.write_all(b"[3G*8800000015*000A*LK,0,0,95]").await.unwrap();
+    let mut got = vec![read_frame(&mut s).await, read_frame(&mut s).await];
+    got.sort();
+    assert_eq!(got[0], "[3G*8800000015*0002*LK]");
+    assert!(got[1].starts_with("[3G*8800000015*") && got[1].ends_with("*UPLOAD,600]"), "{got:?}");
+    // Taken: a second login gets no settings again.
+    drop(s);
     let mut s = TcpStream::connect(&watch_addr).await.unwrap();
     s.write_all(b"[3G*8800000015*000A*LK,0,0,95]").await.unwrap();
     assert_eq!(read_frame(&mut s).await, "[3G*8800000015*0002*LK]");
