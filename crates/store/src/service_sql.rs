@@ -990,6 +990,35 @@ macro_rules! service_store {
 
         /// Posts minutes between two ledger accounts; a debit that would take a volunteer or
         /// pending account below zero is refused (`timebank_insufficient`).
+        /// `UPDATE <table> SET state, <json_column>, updated_at` (and the version) if the row is
+        /// still at version `expected`; whether it was.
+        #[allow(clippy::too_many_arguments)]
+        async fn update_versioned(
+            tx: &mut Tx,
+            table: &str,
+            json_column: &str,
+            state: &str,
+            json: String,
+            now: i64,
+            id: i64,
+            expected: i64,
+        ) -> Result<bool> {
+            let sql = format!(
+                "UPDATE {table} SET state = $1, {json_column} = $2, updated_at = $3, version = version + 1 \
+                 WHERE id = $4 AND version = $5"
+            );
+            let n = sqlx::query(&sql)
+                .bind(state)
+                .bind(json)
+                .bind(now)
+                .bind(id)
+                .bind(expected)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected();
+            Ok(n > 0)
+        }
+
         async fn post_in(tx: &mut Tx, p: &SvcPosting) -> Result<()> {
             if p.minutes == 0 || p.debit == p.credit {
                 return Err(StoreError::invalid("minutes", "timebank_bad_posting", "无效的记账", "invalid posting"));
@@ -2035,19 +2064,18 @@ macro_rules! service_store {
             ) -> Result<MealOrderRow> {
                 let now = self.clock.now_ms();
                 let mut tx = self.begin().await?;
-                let n = sqlx::query(
-                    "UPDATE meal_orders SET state = $1, order_json = $2, updated_at = $3, version = version + 1 \
-                     WHERE id = $4 AND version = $5",
+                let updated = update_versioned(
+                    &mut tx,
+                    "meal_orders",
+                    "order_json",
+                    meal.state.as_str(),
+                    to_json(meal),
+                    now,
+                    id,
+                    expected_version,
                 )
-                .bind(meal.state.as_str())
-                .bind(to_json(meal))
-                .bind(now)
-                .bind(id)
-                .bind(expected_version)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if n == 0 {
+                .await?;
+                if !updated {
                     return Err(stale());
                 }
                 apply_debits(&mut tx, settlement, read, now).await?;
@@ -2278,19 +2306,18 @@ macro_rules! service_store {
                 let now = self.clock.now_ms();
                 let mut tx = self.begin().await?;
                 let before = fetch_meal(&mut *tx, id).await?;
-                let n = sqlx::query(
-                    "UPDATE meal_orders SET state = $1, order_json = $2, updated_at = $3, version = version + 1 \
-                     WHERE id = $4 AND version = $5",
+                let updated = update_versioned(
+                    &mut tx,
+                    "meal_orders",
+                    "order_json",
+                    meal.state.as_str(),
+                    to_json(meal),
+                    now,
+                    id,
+                    expected_version,
                 )
-                .bind(meal.state.as_str())
-                .bind(to_json(meal))
-                .bind(now)
-                .bind(id)
-                .bind(expected_version)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if n == 0 {
+                .await?;
+                if !updated {
                     return Err(StoreError::Stale { current: before.version });
                 }
                 audit(
@@ -2451,19 +2478,18 @@ macro_rules! service_store {
                 let now = self.clock.now_ms();
                 let mut tx = self.begin().await?;
                 let before = fetch_hours(&mut *tx, id).await?;
-                let n = sqlx::query(
-                    "UPDATE timebank_records SET state = $1, record_json = $2, updated_at = $3, version = version + 1 \
-                     WHERE id = $4 AND version = $5",
+                let updated = update_versioned(
+                    &mut tx,
+                    "timebank_records",
+                    "record_json",
+                    record.state.as_str(),
+                    to_json(record),
+                    now,
+                    id,
+                    expected_version,
                 )
-                .bind(record.state.as_str())
-                .bind(to_json(record))
-                .bind(now)
-                .bind(id)
-                .bind(expected_version)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if n == 0 {
+                .await?;
+                if !updated {
                     return Err(StoreError::Stale { current: before.version });
                 }
                 post_in(&mut tx, posting).await?;
