@@ -203,6 +203,8 @@ struct Known {
     contacts: usize,
     home: Option<GeoPoint>,
     monitoring: Arc<MonitoringSettings>,
+    /// The upright direction the device's detector learnt before (kept in its state).
+    upright: Option<[f32; 3]>,
 }
 
 type Directory = Arc<RwLock<HashMap<String, Known>>>;
@@ -235,6 +237,7 @@ async fn load_directory(
         }
         f.offset += PAGE;
     }
+    let uprights: HashMap<i64, [f32; 3]> = store.learnt_uprights().await?.into_iter().collect();
     let mut out = HashMap::new();
     let mut f = zhulao_store::DeviceFilter {
         scope: zhulao_domain::ElderScope::All,
@@ -257,6 +260,7 @@ async fn load_directory(
                     contacts: elder.map_or(0, |e| e.1),
                     home: elder.and_then(|e| e.2),
                     monitoring: elder.map_or_else(Arc::default, |e| e.3.clone()),
+                    upright: uprights.get(&d.id).copied(),
                 },
             );
         }
@@ -308,6 +312,7 @@ async fn lookup(
         contacts: elder.as_ref().map_or(0, |e| e.record.contacts.len()),
         home: elder.as_ref().and_then(|e| e.record.location),
         monitoring: Arc::new(elder.map(|e| e.monitoring).unwrap_or_default()),
+        upright: store.device_state(d.id).await?.and_then(|s| s.upright),
     }))
 }
 
@@ -421,13 +426,7 @@ impl Worker {
             }
             None => {
                 // A restarted gateway starts from the upright direction learnt before.
-                let upright = match self.store.device_state(known.device_id).await {
-                    Ok(state) => state.and_then(|s| s.upright),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "device state lookup failed; upright relearnt from walking");
-                        None
-                    }
-                };
+                let upright = known.upright;
                 self.devices.insert(
                     serial.to_string(),
                     DeviceCtx {

@@ -556,6 +556,15 @@ macro_rules! alarm_store {
                 Ok(())
             }
 
+            async fn learnt_uprights(&self) -> Result<Vec<(i64, [f32; 3])>> {
+                let rows: Vec<(i64, String)> =
+                    sqlx::query_as("SELECT device_id, upright FROM device_state WHERE upright IS NOT NULL")
+                        .fetch_all(&self.pool)
+                        .await?;
+                // Ours; an unreadable value is relearnt from walking rather than failing the start.
+                Ok(rows.into_iter().filter_map(|(id, u)| Some((id, serde_json::from_str(&u).ok()?))).collect())
+            }
+
             async fn queue_device_config(&self, device_id: i64, payload: &str) -> Result<()> {
                 sqlx::query(
                     "INSERT INTO device_pending_config (device_id, payload, queued_at) VALUES ($1, $2, $3) \

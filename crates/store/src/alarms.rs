@@ -231,6 +231,8 @@ pub trait AlarmStore: Send + Sync {
     /// Upserts many device states in one transaction.
     async fn upsert_device_states(&self, states: &[DeviceState]) -> Result<()>;
     async fn device_state(&self, device_id: i64) -> Result<Option<DeviceState>>;
+    /// Every device's learnt upright direction (`DeviceState::upright`), for a starting gateway.
+    async fn learnt_uprights(&self) -> Result<Vec<(i64, [f32; 3])>>;
     /// Keeps the latest settings pushed to a device (its protocol's encoding) until a
     /// transport that does not keep them itself — a TCP watch logging in — takes them.
     async fn queue_device_config(&self, device_id: i64, payload: &str) -> Result<()>;

@@ -823,6 +823,7 @@ async fn device_state_upserts_keep_known_values(s: Arc<dyn Store>, _clock: Manua
     let got = s.device_state(d).await.unwrap().unwrap();
     assert_eq!((got.last_seen_at, got.lat, got.battery_pct), (T0, Some(40.07), Some(80)));
     assert_eq!(got.upright, Some([0.1, -0.99, 0.0]));
+    assert_eq!(s.learnt_uprights().await.unwrap(), vec![(d, [0.1, -0.99, 0.0])]);
     assert!(s.device_state(d + 100).await.unwrap().is_none());
 }
 
