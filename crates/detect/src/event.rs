@@ -31,6 +31,18 @@ pub struct FallAlarm {
     pub posture: Posture,
 }
 
+/// A judged impact and what the rules beside the model said about it (tuning and training).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FallCandidate {
+    /// The decision as the model took it (`decision_ms` is the model's, not the late look's).
+    pub alarm: FallAlarm,
+    /// Lying before the impact and upright after it: getting up, never a fall alarm.
+    pub got_up: bool,
+    /// The late look: back in the posture held before the impact and moving (a stumble the
+    /// wearer walked on from). `None` when the stream broke before the look.
+    pub walked_on: Option<bool>,
+}
+
 /// The complete picture of a fall, emitted 5 s after the impact: posture then, and the trace.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FallReport {
@@ -67,8 +79,9 @@ pub enum Event {
         impact_ms: i64,
         at_ms: i64,
     },
-    /// Every impact the model judged, alarm or not (only with `FallConfig::report_candidates`).
-    FallCandidate(FallAlarm),
+    /// Every impact the model judged, alarm or not, with the rules' verdicts (only with
+    /// `FallConfig::report_candidates`; emitted after its late look).
+    FallCandidate(FallCandidate),
     /// No meaningful movement since `since_ms`, within waking hours.
     Inactivity {
         since_ms: i64,

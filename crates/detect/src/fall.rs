@@ -1,14 +1,19 @@
 //! Fall detection on the 100 Hz stream: candidate impacts, a decision after a fixed delay,
-//! the follow-up report with the trace, and recovery within a grace period.
+//! a late look for the doubtful ones, the follow-up report with the trace, and recovery
+//! within a grace period.
 //!
 //! A candidate opens when the acceleration magnitude crosses `trigger_g`; its peak follows
 //! larger samples for up to `reanchor_ms`. `decision_delay_ms` after the peak the window
-//! features are computed from the ring and the model decides. An alarm starts a refractory
-//! period (one fall, one alarm), schedules the [`FallReport`] for 5 s after the impact and
-//! watches for the wearer getting up and moving.
+//! features are computed from the ring and the model decides. Two rules stand beside the
+//! model: lying before the impact and upright after it is getting up, never a fall; and an
+//! alarm the model is less sure of (below `FallModel::confirm`) waits until `late_look_ms`
+//! after the peak and is dropped if the wearer is by then back in the posture held before
+//! the impact and moving (a stumble walked on from). An alarm starts a refractory period
+//! (one fall, one alarm), schedules the [`FallReport`] for 5 s after the impact and watches
+//! for the wearer getting up and moving.
 
 use crate::block::BlockStats;
-use crate::event::{Event, EventSink, FallAlarm, FallReport, Posture};
+use crate::event::{Event, EventSink, FallAlarm, FallCandidate, FallReport, Posture};
 use crate::fall_model::FallModel;
 use crate::features::{RING, RingView, angle_deg, norm, posture};
 use crate::resample::TICK_MS;
@@ -20,6 +25,10 @@ pub struct FallConfig {
     pub trigger_g: f32,
     /// Delay from the impact peak to the decision, ms (kept within 500–2000).
     pub decision_delay_ms: i64,
+    /// Delay from the impact peak to the late look, ms (kept between the decision delay and
+    /// 2,900): an alarm below the model's `confirm` level is raised then, unless the second
+    /// before shows the wearer back in the posture held before the impact and moving.
+    pub late_look_ms: i64,
     /// How long after the trigger a larger peak still moves the candidate, ms.
     pub reanchor_ms: i64,
     /// No second alarm this long after one, ms.
@@ -42,6 +51,7 @@ impl Default for FallConfig {
         Self {
             trigger_g: 1.6,
             decision_delay_ms: 900,
+            late_look_ms: 2_500,
             reanchor_ms: 1500,
             refractory_ms: 10_000,
             recovery_grace_ms: 60_000,
@@ -60,6 +70,29 @@ struct Candidate {
     /// Squared peak magnitude, g².
     peak_sq: f32,
 }
+
+/// A judged candidate waiting for its late look. The features are computed again then from
+/// the ring, bounded at the decision tick (`peak` + the decision delay), with the upright
+/// reference the decision used: the same numbers, and the look stays small.
+#[derive(Clone, Copy, Debug)]
+struct Look {
+    peak: i64,
+    upright: Option<[f32; 3]>,
+    gyro_peak: f32,
+    /// The model called it a fall (and the got-up rule did not stop it): an alarm unless the
+    /// wearer walked on.
+    doubtful_alarm: bool,
+    got_up: bool,
+}
+
+/// How long past its due time a late look waits for the stream before it is given up, ms.
+const SILENT_MS: i64 = 5_000;
+
+/// Late looks pending at once. Candidates' peaks are at least the decision delay apart, so
+/// with the late look under three decision delays after the peak (2.5 s against 0.9 s by
+/// default) two suffice; otherwise the oldest is resolved early, without its look (a
+/// doubtful alarm is raised).
+const LOOKS: usize = 2;
 
 #[derive(Clone, Copy, Debug)]
 struct Pending {
@@ -82,8 +115,11 @@ const TRACE_HALF: i64 = 500;
 /// The fall detector of one device (part of [`crate::Detector`]).
 pub struct FallDetector {
     cfg: FallConfig,
-    /// Decision delay in ticks.
-    delay: i64,
+    /// Decision delay in ticks (50–200).
+    delay: u16,
+    /// Late-look delay in ticks (the decision delay to 290).
+    late: u16,
+    looks: [Option<Look>; LOOKS],
     /// The last 10 s of acceleration, allocated at the first motion sample (a device that
     /// sends none — a watch reporting positions and vitals — never holds it).
     ring: Option<Box<[[i16; 3]; RING]>>,
@@ -107,8 +143,11 @@ pub struct FallDetector {
 impl FallDetector {
     pub fn new(cfg: FallConfig) -> Self {
         let hint = cfg.upright_hint.and_then(unit);
+        let delay = cfg.decision_delay_ms.clamp(500, 2000) / TICK_MS;
         Self {
-            delay: cfg.decision_delay_ms.clamp(500, 2000) / TICK_MS,
+            delay: delay as u16,
+            late: (cfg.late_look_ms / TICK_MS).clamp(delay, 290) as u16,
+            looks: [None; LOOKS],
             cfg,
             ring: None,
             valid_from: 0,
@@ -152,7 +191,28 @@ impl FallDetector {
         }
     }
 
+    /// With the caller's clock: a late look more than [`SILENT_MS`] overdue means the device
+    /// went silent after the impact (broken in the fall, out of range); the look cannot come,
+    /// and a doubtful alarm is raised rather than assuming the wearer walked on.
+    pub(crate) fn check<S: EventSink + ?Sized>(&mut self, now_ms: i64, sink: &mut S) {
+        let Some(now) = self.now else { return };
+        for i in 0..LOOKS {
+            if let Some(l) =
+                self.looks[i].filter(|l| now_ms > (l.peak + i64::from(self.late)) * TICK_MS + SILENT_MS)
+            {
+                self.looks[i] = None;
+                self.resolve(l, now, false, sink);
+            }
+        }
+    }
+
     pub(crate) fn on_break<S: EventSink + ?Sized>(&mut self, sink: &mut S) {
+        // Nothing to look at across a break: doubtful alarms are raised.
+        for i in 0..LOOKS {
+            if let (Some(l), Some(now)) = (self.looks[i].take(), self.now) {
+                self.resolve(l, now, false, sink);
+            }
+        }
         if let (Some(p), Some(now)) = (self.pending.take(), self.now) {
             self.emit_report(p, now, sink);
         }
@@ -190,10 +250,17 @@ impl FallDetector {
                 }
             }
         }
-        let delay = self.delay;
+        let delay = i64::from(self.delay);
         if let Some(c) = self.cand.filter(|c| k >= c.peak + delay) {
             self.cand = None;
             self.decide(c, k, sink);
+        }
+        let late = i64::from(self.late);
+        for i in 0..LOOKS {
+            if let Some(l) = self.looks[i].filter(|l| k >= l.peak + late) {
+                self.looks[i] = None;
+                self.resolve(l, k, true, sink);
+            }
         }
         if let Some(p) = self.pending.filter(|p| k >= p.impact + TRACE_HALF) {
             self.pending = None;
@@ -212,38 +279,91 @@ impl FallDetector {
         self.ring.as_deref().unwrap_or(&NONE_YET)
     }
 
-    fn decide<S: EventSink + ?Sized>(&mut self, c: Candidate, k: i64, sink: &mut S) {
-        let view = self.view(k);
-        let (mut features, post) = view.features(c.peak, self.upright);
-        features.gyro_peak_dps = self.gyro_peak;
-        let reference = self.upright.or_else(|| view.mean(c.peak - 200, c.peak - 100));
-        let posture_now = reference.map_or(Posture::Unknown, |r| posture(angle_deg(r, post)));
-        let confidence = self.cfg.model.probability(&features.to_array());
+    /// The model's judgement of the candidate with peak `look.peak`, decided the decision
+    /// delay after it (the ring read up to then only), and the upright reference it used.
+    fn judge(&self, look: &Look) -> (FallAlarm, Option<[f32; 3]>) {
+        let decided = look.peak + i64::from(self.delay);
+        let view = self.view(decided);
+        let (mut features, post) = view.features(look.peak, look.upright);
+        features.gyro_peak_dps = look.gyro_peak;
+        let reference = look.upright.or_else(|| view.mean(look.peak - 200, look.peak - 100));
         let alarm = FallAlarm {
-            impact_ms: c.peak * TICK_MS,
-            decision_ms: k * TICK_MS,
-            confidence,
+            impact_ms: look.peak * TICK_MS,
+            decision_ms: decided * TICK_MS,
+            confidence: self.cfg.model.probability(&features.to_array()),
             features,
-            posture: posture_now,
+            posture: reference.map_or(Posture::Unknown, |r| posture(angle_deg(r, post))),
         };
+        (alarm, reference)
+    }
+
+    fn decide<S: EventSink + ?Sized>(&mut self, c: Candidate, k: i64, sink: &mut S) {
+        debug_assert_eq!(k, c.peak + i64::from(self.delay));
+        let mut look = Look {
+            peak: c.peak,
+            upright: self.upright,
+            gyro_peak: self.gyro_peak,
+            doubtful_alarm: false,
+            got_up: false,
+        };
+        let (alarm, reference) = self.judge(&look);
+        let model = &self.cfg.model;
+        look.got_up = got_up(&alarm.features);
+        let fall = !look.got_up && alarm.confidence >= model.threshold;
+        look.doubtful_alarm = fall && alarm.confidence < model.confirm;
+        if fall && !look.doubtful_alarm {
+            self.raise(alarm, reference, k, sink);
+        }
+        if look.doubtful_alarm || self.cfg.report_candidates {
+            let slot = match self.looks.iter().position(Option::is_none) {
+                Some(i) => i,
+                None => {
+                    let i =
+                        (0..LOOKS).min_by_key(|&i| self.looks[i].map_or(i64::MAX, |l| l.peak)).unwrap_or(0);
+                    if let Some(old) = self.looks[i].take() {
+                        self.resolve(old, k, false, sink);
+                    }
+                    i
+                }
+            };
+            self.looks[slot] = Some(look);
+        }
+    }
+
+    /// The late look at tick `k` (`looked`: false when the ring can no longer show it): a
+    /// doubtful alarm is raised unless the wearer walked on.
+    fn resolve<S: EventSink + ?Sized>(&mut self, look: Look, k: i64, looked: bool, sink: &mut S) {
+        let (alarm, reference) = self.judge(&look);
+        let walked_on = looked.then(|| self.view(k).walked_on(look.peak, look.peak + i64::from(self.late)));
         if self.cfg.report_candidates {
-            sink.emit(Event::FallCandidate(alarm));
+            sink.emit(Event::FallCandidate(FallCandidate { alarm, got_up: look.got_up, walked_on }));
         }
-        if confidence >= self.cfg.model.threshold {
-            sink.emit(Event::Fall(alarm));
-            self.suppress_until = k.saturating_add(self.cfg.refractory_ms / TICK_MS);
-            if let Some(p) = self.pending.take() {
-                self.emit_report(p, k, sink);
-            }
-            self.pending = Some(Pending { impact: c.peak, reference });
-            self.recovery = reference.map(|r| Recovery {
-                impact_ms: alarm.impact_ms,
-                decision_ms: alarm.decision_ms,
-                deadline_ms: alarm.impact_ms.saturating_add(self.cfg.recovery_grace_ms),
-                reference: r,
-                moving_ms: 0,
-            });
+        // An alarm raised meanwhile (its refractory period still running) covers this one.
+        if look.doubtful_alarm && walked_on != Some(true) && k >= self.suppress_until {
+            self.raise(FallAlarm { decision_ms: k * TICK_MS, ..alarm }, reference, k, sink);
         }
+    }
+
+    fn raise<S: EventSink + ?Sized>(
+        &mut self,
+        alarm: FallAlarm,
+        reference: Option<[f32; 3]>,
+        k: i64,
+        sink: &mut S,
+    ) {
+        sink.emit(Event::Fall(alarm));
+        self.suppress_until = k.saturating_add(self.cfg.refractory_ms / TICK_MS);
+        if let Some(p) = self.pending.take() {
+            self.emit_report(p, k, sink);
+        }
+        self.pending = Some(Pending { impact: alarm.impact_ms / TICK_MS, reference });
+        self.recovery = reference.map(|r| Recovery {
+            impact_ms: alarm.impact_ms,
+            decision_ms: alarm.decision_ms,
+            deadline_ms: alarm.impact_ms.saturating_add(self.cfg.recovery_grace_ms),
+            reference: r,
+            moving_ms: 0,
+        });
     }
 
     fn emit_report<S: EventSink + ?Sized>(&self, p: Pending, now: i64, sink: &mut S) {
@@ -313,6 +433,15 @@ impl FallDetector {
 
 /// Consecutive walking-like seconds before the upright reference learns from them.
 const WALK_SECS: u32 = 4;
+
+/// Getting up, not falling: lying before the impact (more than 60° from upright) and upright
+/// after it (within 30°). A fall does not end more upright than it began; on the SisFall
+/// development split no fall comes near (the lowest tilt after a fall from lying-like tilts
+/// above 60° is 93°), while sitting up hard from lying on a bed does. Needs an upright
+/// reference (without one the tilt before reads 0 and the rule never applies).
+fn got_up(f: &crate::FallFeatures) -> bool {
+    f.pre_tilt_deg > 60.0 && f.post_tilt_deg < 30.0
+}
 
 /// The unit vector along `v`, if `v` is finite and not (nearly) zero.
 fn unit(v: [f32; 3]) -> Option<[f32; 3]> {

@@ -41,13 +41,18 @@ impl Tree {
     }
 }
 
-/// Boosted trees: `p = σ(base + Σ tree(x))`; alarm when `p ≥ threshold`.
+/// Boosted trees: `p = σ(base + Σ tree(x))`; alarm when `p ≥ threshold`, at once when
+/// `p ≥ confirm`, and for `threshold ≤ p < confirm` only if the late look does not find the
+/// wearer walking on (see [`crate::FallConfig::late_look_ms`]).
 /// The shipped model borrows a static table, so cloning a configuration costs nothing.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FallModel {
     pub trees: Cow<'static, [Tree]>,
     pub base: f32,
     pub threshold: f32,
+    /// Probability from which an alarm needs no late look (at or below `threshold`: never
+    /// waits).
+    pub confirm: f32,
 }
 
 impl FallModel {
@@ -56,6 +61,7 @@ impl FallModel {
         trees: Cow::Borrowed(trained::TREES),
         base: trained::BASE,
         threshold: trained::THRESHOLD,
+        confirm: trained::CONFIRM,
     };
 
     /// Log-odds that the candidate is a fall.
@@ -98,7 +104,7 @@ mod tests {
         assert_eq!(t.eval(&x), 4.0);
         x[0] = 1.0; // right all the way
         assert_eq!(t.eval(&x), 7.0);
-        let m = FallModel { trees: Cow::Owned(vec![t]), base: 0.0, threshold: 0.5 };
+        let m = FallModel { trees: Cow::Owned(vec![t]), base: 0.0, threshold: 0.5, confirm: 0.5 };
         assert!((m.probability(&[0.0; N_FEATURES]) - 0.5).abs() < 1e-6);
         assert_eq!(m.probability(&[f32::NAN; N_FEATURES]), 0.0);
         let p = FallModel::TRAINED.probability(&[0.0; N_FEATURES]);

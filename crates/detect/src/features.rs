@@ -177,6 +177,18 @@ impl RingView<'_> {
         (m, (sq / n - m * m).max(0.0).sqrt())
     }
 
+    /// The late look of the candidate with peak `p`, over the second before tick `end`:
+    /// within 25° of the gravity direction held before the impact, and moving (the
+    /// magnitude's deviation above 0.05 g, a slow walk's) — a stumble walked on from. After a
+    /// fall the wearer lies (on the SisFall development split every fall is at least 29° from
+    /// its posture before, bar one the model misses anyway, and lies still).
+    pub(crate) fn walked_on(&self, p: i64, end: i64) -> bool {
+        let before = self.mean(p - 200, p - 100).or_else(|| self.mean(p - 250, p - 50));
+        let late = self.mean(end - 100, end);
+        let (_, moving) = self.stats(end - 100, end, norm);
+        matches!((before, late), (Some(b), Some(l)) if angle_deg(b, l) < 25.0) && moving > 0.05
+    }
+
     /// Computes the features of the candidate with peak at tick `p`.
     pub(crate) fn features(&self, p: i64, upright: Option<[f32; 3]>) -> (FallFeatures, [f32; 3]) {
         let peak_g = norm(self.at(p));

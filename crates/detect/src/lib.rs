@@ -29,7 +29,7 @@ mod vitals;
 pub use activity::ActivityConfig;
 pub use block::BlockStats;
 pub use device::{DeviceConfig, GeoZone, GpsFix};
-pub use event::{Event, EventSink, FallAlarm, FallReport, FnSink, Posture, VitalAlarm};
+pub use event::{Event, EventSink, FallAlarm, FallCandidate, FallReport, FnSink, Posture, VitalAlarm};
 pub use fall::{FallConfig, FallDetector};
 pub use fall_model::{FallModel, N_FEATURES, TREE_DEPTH, TREE_LEAVES, TREE_SPLITS, Tree};
 pub use features::FallFeatures;
@@ -72,7 +72,7 @@ pub struct DetectorConfig {
 
 /// The per-device detector: feed it every frame of one device, in any order; it emits events.
 ///
-/// State is fixed-size: under 1 KB inline, plus the 6 KB ring of the last 10 s of acceleration
+/// State is fixed-size: about 1 KB inline, plus the 6 KB ring of the last 10 s of acceleration
 /// (kept for the operator's trace), allocated once at the first motion sample — a device that
 /// sends no motion (a watch) never holds it.
 pub struct Detector {
@@ -152,9 +152,11 @@ impl Detector {
         self.device.heartbeat(t_ms, sink);
     }
 
-    /// Evaluates the time-based rules (offline) at the caller's `now_ms`.
+    /// Evaluates the time-based rules (offline; a fall's late look the stream never delivered)
+    /// at the caller's `now_ms`.
     pub fn check<S: EventSink + ?Sized>(&mut self, now_ms: i64, sink: &mut S) {
         self.device.check(now_ms, sink);
+        self.fall.check(now_ms, sink);
     }
 
     /// Counters of what the motion stream's cleaning step accepted, dropped and repaired.

@@ -5,6 +5,7 @@ use super::Tree;
 
 pub(super) const BASE: f32 = 0e0;
 pub(super) const THRESHOLD: f32 = 8.560856e-1;
+pub(super) const CONFIRM: f32 = 9.6384627e-1;
 
 #[rustfmt::skip]
 pub(super) const TREES: &[Tree] = &[

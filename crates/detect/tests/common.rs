@@ -64,7 +64,7 @@ pub fn rule_model() -> FallModel {
     tree.threshold[2] = 60.0;
     // Node 6 (peak and tilt both high) keeps threshold +inf: always left, to leaf 6.
     tree.leaf[6] = 10.0;
-    FallModel { trees: Cow::Owned(vec![tree]), base: 0.0, threshold: 0.5 }
+    FallModel { trees: Cow::Owned(vec![tree]), base: 0.0, threshold: 0.5, confirm: 0.5 }
 }
 
 pub fn rule_config() -> FallConfig {

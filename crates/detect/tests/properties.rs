@@ -3,7 +3,8 @@
 
 use proptest::prelude::*;
 use zhulao_detect::{
-    Detector, DetectorConfig, DeviceConfig, Event, GeoZone, GpsFix, MotionSample, VitalKind, VitalReading,
+    Detector, DetectorConfig, DeviceConfig, Event, FallCandidate, GeoZone, GpsFix, MotionSample, VitalKind,
+    VitalReading,
 };
 
 #[derive(Clone, Debug)]
@@ -98,7 +99,7 @@ proptest! {
         for e in &events {
             match e {
                 Event::FallReport(r) => prop_assert!(r.trace_mg.len() <= 1000),
-                Event::Fall(a) | Event::FallCandidate(a) => {
+                Event::Fall(a) | Event::FallCandidate(FallCandidate { alarm: a, .. }) => {
                     prop_assert!((0.0..=1.0).contains(&a.confidence));
                     prop_assert!(a.decision_ms >= a.impact_ms);
                 }
@@ -124,6 +125,7 @@ proptest! {
 
 #[test]
 fn state_is_fixed_size() {
-    // The detector owns no growing collection: its inline size plus the 6 KB ring is all.
-    assert!(std::mem::size_of::<Detector>() < 1024, "{}", std::mem::size_of::<Detector>());
+    // The detector owns no growing collection: its inline size (about 1 KB) plus the 6 KB ring
+    // is all.
+    assert!(std::mem::size_of::<Detector>() <= 1088, "{}", std::mem::size_of::<Detector>());
 }

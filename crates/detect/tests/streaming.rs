@@ -165,6 +165,88 @@ fn candidates_are_reported_only_when_asked() {
     assert!(!events.iter().any(|e| matches!(e, Event::FallCandidate(_))));
 }
 
+/// The rule model, every alarm of which is doubtful (below `confirm`): it waits for the late look.
+fn doubtful_config() -> DetectorConfig {
+    let mut c = config();
+    c.fall.model.confirm = 1.0;
+    c
+}
+
+#[test]
+fn a_doubtful_alarm_waits_for_the_late_look() {
+    let events = run(doubtful_config(), &sample(|t| fall(t, None), 100, 30.0));
+    let a = alarms(&events);
+    assert_eq!(a.len(), 1, "{events:?}");
+    // Decided 2.5 s after the peak (the late look), not 0.9 s; the report and the rest follow.
+    assert_eq!(a[0].decision_ms - a[0].impact_ms, 2_500);
+    assert!(events.iter().any(|e| matches!(e, Event::FallReport(r) if r.impact_ms == a[0].impact_ms)));
+}
+
+#[test]
+fn a_doubtful_alarm_is_dropped_when_the_wearer_walks_on() {
+    // Down for a second after the impact (the model, seeing lying at 0.9 s, calls it a fall),
+    // walking again from 11.5 s: by the look, back in the posture held before and moving.
+    let stumble = |t: f64| fall(t, Some(11.5));
+    let mut cfg = doubtful_config();
+    cfg.fall.report_candidates = true;
+    let events = run(cfg, &sample(stumble, 100, 30.0));
+    assert!(alarms(&events).is_empty(), "{events:?}");
+    let c = events
+        .iter()
+        .find_map(|e| if let Event::FallCandidate(c) = e { Some(*c) } else { None })
+        .expect("candidate");
+    assert!(c.alarm.confidence > 0.99 && c.walked_on == Some(true) && !c.got_up, "{c:?}");
+    // A confident alarm does not wait: the same stumble alarms at 0.9 s.
+    let a = alarms(&run(config(), &sample(stumble, 100, 30.0)));
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].decision_ms - a[0].impact_ms, 900);
+}
+
+#[test]
+fn a_device_silent_after_a_doubtful_impact_still_raises_it() {
+    // The stream stops 1.5 s after the impact: the look never comes.
+    let samples = sample(|t| fall(t, None), 100, 12.0);
+    let mut det = Detector::new(doubtful_config());
+    let mut events = Vec::new();
+    for s in &samples {
+        det.push_motion(s, &mut events);
+    }
+    assert!(alarms(&events).is_empty());
+    let due = T0 + 10_470 + 2_500;
+    det.check(due + 4_000, &mut events);
+    assert!(alarms(&events).is_empty(), "still waiting for the stream");
+    det.check(due + 6_000, &mut events);
+    assert_eq!(alarms(&events).len(), 1, "{events:?}");
+}
+
+#[test]
+fn lying_before_and_upright_after_is_getting_up_not_a_fall() {
+    use std::borrow::Cow;
+    use zhulao_detect::{FallModel, TREE_LEAVES, TREE_SPLITS, Tree};
+    // A model that calls every impact a fall: only the got-up rule can stop it.
+    let always = Tree {
+        feature: [0; TREE_SPLITS],
+        threshold: [f32::INFINITY; TREE_SPLITS],
+        leaf: [10.0; TREE_LEAVES],
+    };
+    let mut cfg = config();
+    cfg.fall.model = FallModel { trees: Cow::Owned(vec![always]), base: 0.0, threshold: 0.5, confirm: 0.5 };
+    cfg.fall.upright_hint = Some([0.0, -1.0, 0.0]);
+    // Lying in bed, then sitting up hard (a 4 g jolt) and staying upright.
+    let sit_up = |t: f64| match t {
+        t if t < 10.0 => lying(t),
+        t if t < 10.1 => [0.0, -4.0, 0.0],
+        t => [0.004 * (7.0 * t).sin() as f32, -1.0, 0.05],
+    };
+    let mut with_candidates = cfg.clone();
+    with_candidates.fall.report_candidates = true;
+    let events = run(with_candidates, &sample(sit_up, 100, 30.0));
+    assert!(alarms(&events).is_empty(), "{events:?}");
+    assert!(events.iter().any(|e| matches!(e, Event::FallCandidate(c) if c.got_up)));
+    // The same model on a fall from standing alarms.
+    assert_eq!(alarms(&run(cfg, &sample(|t| fall(t, None), 100, 30.0))).len(), 1);
+}
+
 #[test]
 fn shipped_model_flags_the_synthetic_fall_and_not_walking() {
     let events = run(DetectorConfig::default(), &sample(|t| fall(t, None), 100, 30.0));

@@ -1,4 +1,5 @@
-//! Debug: dumps candidate features as CSV (activity, name, label, counts, prob, features).
+//! Debug: dumps candidate features as CSV (activity, name, label, counts, got up, walked on,
+//! prob, features).
 use clap::Parser;
 use zhulao_detect::FallModel;
 use zhulao_fall_eval::{TrainArgs, data, eval, train};
@@ -15,11 +16,13 @@ fn main() -> anyhow::Result<()> {
             let p = FallModel::TRAINED.probability(&e.x);
             let f: Vec<String> = e.x.iter().map(|v| format!("{v:.3}")).collect();
             println!(
-                "{},{},{},{},{:.3},{}",
+                "{},{},{},{},{},{},{:.3},{}",
                 t.activity,
                 t.name,
                 e.fall as u8,
                 e.counts as u8,
+                e.got_up as u8,
+                e.walked_on as u8,
                 p,
                 f.join(",")
             );

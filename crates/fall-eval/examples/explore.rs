@@ -88,6 +88,10 @@ const EXTRA: &[&str] = &[
     "post_tilt_local",
     "pre_tilt_local",
     "early_tilt_local",
+    "late_back_deg",
+    "late_std",
+    "late_tilt_deg",
+    "rot_share",
 ];
 
 fn extras(t: &data::Trial, p: i64, d: i64) -> Vec<f32> {
@@ -216,11 +220,18 @@ fn extras(t: &data::Trial, p: i64, d: i64) -> Vec<f32> {
         ang(reference, post),
         ang(reference, g),
         ang(reference, early),
+        mean(acc, p + 150, p + 250).map_or(0.0, |m| ang(m, g)),
+        std_of(rng(len, p + 150, p + 250).map(m)),
+        mean(acc, p + 150, p + 250).map_or(90.0, |m| ang(m, [0.0, -1.0, 0.0])),
     ]
 }
 
 struct Ex {
     x: Vec<f32>,
+    /// Vetoed at the late look: back in the pre-impact posture and moving (`VANG`, `VSTD`).
+    veto: bool,
+    /// Rejected at the decision: a soft impact before most of the rotation (`SOFTG`, `SHARE`).
+    soft: bool,
     fall: bool,
     trial: usize,
     counts: bool,
@@ -446,9 +457,10 @@ fn main() -> anyhow::Result<()> {
     for (ti, t) in trials.iter().enumerate() {
         let run = eval::run_trial(t, &cfg);
         let w = eval::fall_window(t);
-        for c in &run.candidates {
+        for c in run.candidates.iter().map(|c| &c.alarm) {
             let mut full: Vec<f32> = c.features.to_array().to_vec();
             full.extend(extras(t, c.impact_ms / 10, c.decision_ms / 10));
+            full.push(c.features.pre_rotation_deg / c.features.tilt_change_deg.max(10.0));
             if full.iter().any(|v| !v.is_finite()) {
                 continue;
             }
@@ -457,7 +469,7 @@ fn main() -> anyhow::Result<()> {
                 Some(w) if w.contains(c.decision_ms) => ((c.impact_ms - w.impact_ms).abs() <= 300, true),
                 Some(_) => (false, false),
             };
-            full_ex.push(Ex { x: full, fall, trial: ti, counts });
+            full_ex.push(Ex { x: full, veto: false, soft: false, fall, trial: ti, counts });
         }
     }
     let configs: String = env("CONFIGS", String::new());
@@ -503,9 +515,22 @@ fn run_config(
         }
         None => (0..16).collect(),
     };
+    let vang: f32 = get("VANG", "0").parse().unwrap();
+    let vstd: f32 = get("VSTD", "0.05").parse().unwrap();
+    let band: f32 = get("BAND", "0").parse().unwrap();
+    let (ilb, ils) = (
+        names.iter().position(|n| n == "late_back_deg").unwrap(),
+        names.iter().position(|n| n == "late_std").unwrap(),
+    );
+    let softg: f32 = get("SOFTG", "0").parse().unwrap();
+    let share: f32 = get("SHARE", "0.15").parse().unwrap();
+    let gotup = get("GOTUP", "0") == "1";
+    let irs = names.iter().position(|n| n == "rot_share").unwrap();
     let ex: Vec<Ex> = full_ex
         .iter()
         .map(|e| Ex {
+            soft: (e.x[0] < softg && e.x[irs] < share) || (gotup && e.x[14] > 60.0 && e.x[6] < 30.0),
+            veto: e.x[ilb] < vang && e.x[ils] > vstd,
             x: feats.iter().map(|&i| e.x[i]).collect(),
             fall: e.fall,
             trial: e.trial,
@@ -586,11 +611,22 @@ fn run_config(
                             .collect();
                         let m = fit(&tr, nf, p);
                         // per-trial best score over counting candidates of subjects i, j
-                        let mut best = vec![f32::NEG_INFINITY; trials.len()];
+                        // effective score: a vetoed candidate alarms only at or above threshold + BAND;
+                        // the fast score (not vetoable) is kept alongside to count late decisions
+                        let mut best = vec![f32::NEG_INFINITY; 2 * trials.len()];
                         for e in
                             ex.iter().filter(|e| e.counts && (subj_of[e.trial] == i || subj_of[e.trial] == j))
                         {
-                            best[e.trial] = best[e.trial].max(m.score(&e.x));
+                            let sc = if e.soft { -30.0 } else { m.score(&e.x) };
+                            if i == j && std::env::var("SHOW").is_ok_and(|v| trials[e.trial].name == v) {
+                                eprintln!(
+                                    "cand peak {:.2} score {sc:.2} veto {} soft {}",
+                                    e.x[0], e.veto, e.soft
+                                );
+                            }
+                            let eff = if e.veto { sc - band } else { sc };
+                            best[e.trial] = best[e.trial].max(eff);
+                            best[trials.len() + e.trial] = best[trials.len() + e.trial].max(sc - band);
                         }
                         out.push(((i, j), best));
                     }
@@ -606,6 +642,7 @@ fn run_config(
     let mut fps = Vec::new();
     let mut misses = Vec::new();
     let mut margins: Vec<(f32, String)> = Vec::new();
+    let mut late = 0;
     for s in 0..ns {
         let mut scored = Vec::new();
         for s2 in (0..ns).filter(|&x| x != s) {
@@ -622,7 +659,14 @@ fn run_config(
             margins.push((sc - thr, t.name.clone()));
             if t.is_fall {
                 nf_ += 1;
-                if alarm { tp += 1 } else { misses.push(t.name.clone()) }
+                if alarm {
+                    tp += 1;
+                    if b[trials.len() + ti] < thr {
+                        late += 1;
+                    }
+                } else {
+                    misses.push(t.name.clone())
+                }
             } else {
                 nadl += 1;
                 if alarm {
@@ -648,6 +692,7 @@ fn run_config(
         nadl,
         fp
     );
+    println!("  late decisions (VANG={vang} VSTD={vstd} BAND={band}): {late} of {tp} detected");
     println!("  FP: {}", fps.join(" "));
     println!("  miss: {}", misses.join(" "));
     // closest calls

@@ -2,7 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use zhulao_detect::FallModel;
+use std::borrow::Cow;
+
+use zhulao_detect::{FallCandidate, FallModel, TREE_LEAVES, TREE_SPLITS, Tree};
 use zhulao_fall_eval::{FallEvalArgs, config_with, data, eval};
 
 fn data_dir() -> PathBuf {
@@ -20,6 +22,9 @@ const EXPECTED: &[(&str, bool)] = &[
     // False alarms of the cross-validated model before the monotone constraints.
     ("D13_SA05_R04", false),
     ("D14_SE07_R04", false),
+    // Cross-validated false alarms of the model alone, stopped by the rules beside it.
+    ("D13_SA05_R01", false),
+    ("D18_SA11_R01", false),
 ];
 
 const MAX_LATENCY_MS: i64 = 1_000;
@@ -52,7 +57,7 @@ fn the_report_over_the_directory() {
     let args =
         FallEvalArgs { sisfall: dir.join("raw"), labels: Some(dir.join("labels")), json: true, cv: false };
     let r = zhulao_fall_eval::evaluate(&args).expect("evaluate");
-    assert_eq!((r.falls, r.adls, r.detected, r.false_positive_trials), (3, 5, 3, 0));
+    assert_eq!((r.falls, r.adls, r.detected, r.false_positive_trials), (3, 7, 3, 0));
     assert_eq!((r.sensitivity, r.specificity, r.false_alarms_per_hour), (1.0, 1.0, 0.0));
     assert!(r.latency_ms.p95 <= MAX_LATENCY_MS && r.samples > 0 && r.samples_per_second > 0.0);
     assert_eq!(r.per_activity.len(), 8);
@@ -106,4 +111,59 @@ fn a_missing_directory_is_an_error_not_a_panic() {
     let args =
         FallEvalArgs { sisfall: PathBuf::from("/nonexistent/sisfall"), labels: None, json: false, cv: false };
     assert!(zhulao_fall_eval::evaluate(&args).is_err());
+}
+
+/// Every candidate of `name` with the rules' verdicts; the model never alarms, so no
+/// refractory period hides a candidate.
+fn judged_by_the_rules(name: &str) -> Vec<FallCandidate> {
+    let dir = data_dir();
+    let (trials, _) = data::load(&dir.join("raw"), Some(&dir.join("labels"))).expect("load");
+    let t = trials.iter().find(|t| t.name == name).expect("trial");
+    let mut cfg = config_with(FallModel::TRAINED);
+    cfg.fall.model.threshold = f32::INFINITY;
+    cfg.fall.report_candidates = true;
+    eval::run_trial(t, &cfg).candidates
+}
+
+fn hardest(c: &[FallCandidate]) -> FallCandidate {
+    *c.iter().max_by(|a, b| a.alarm.features.peak_g.total_cmp(&b.alarm.features.peak_g)).expect("a candidate")
+}
+
+#[test]
+fn the_rules_beside_the_model_on_real_trials() {
+    // A hard stumble (3.8 g) walked on from: the late look sees the wearer back in the
+    // posture held before and moving.
+    let c = judged_by_the_rules("D18_SA11_R01");
+    let stumble = hardest(&c);
+    assert!(stumble.alarm.features.peak_g > 3.5, "{stumble:?}");
+    assert_eq!((stumble.walked_on, stumble.got_up), (Some(true), false));
+    // Lying down on a bed, then sitting up hard (5.2 g): the sit-up is getting up.
+    let c = judged_by_the_rules("D13_SA05_R01");
+    let sit_up = hardest(&c);
+    assert!(sit_up.alarm.features.peak_g > 5.0 && sit_up.got_up, "{sit_up:?}");
+    // A real fall passes both: the wearer lies where the fall ended.
+    let fall = hardest(&judged_by_the_rules("F01_SA03_R01"));
+    assert_eq!((fall.walked_on, fall.got_up), (Some(false), false));
+}
+
+#[test]
+fn a_doubtful_fall_is_raised_at_the_late_look() {
+    // A model that calls every impact a fall it is not sure of: the real fall still alarms,
+    // 2.5 s after its peak, and only once.
+    let dir = data_dir();
+    let (trials, _) = data::load(&dir.join("raw"), Some(&dir.join("labels"))).expect("load");
+    let t = trials.iter().find(|t| t.name == "F01_SA03_R01").expect("trial");
+    let always = Tree {
+        feature: [0; TREE_SPLITS],
+        threshold: [f32::INFINITY; TREE_SPLITS],
+        leaf: [10.0; TREE_LEAVES],
+    };
+    let cfg =
+        config_with(FallModel { trees: Cow::Owned(vec![always]), base: 0.0, threshold: 0.5, confirm: 1.0 });
+    let run = eval::run_trial(t, &cfg);
+    let o = eval::score(t, &run);
+    assert!(o.alarmed && o.late, "{:?}", run.alarms);
+    let a = run.alarms.iter().find(|a| a.decision_ms - a.impact_ms == 2_500).expect("a late alarm");
+    assert!(a.features.peak_g > 3.0);
+    assert!(run.alarms.iter().all(|b| std::ptr::eq(a, b) || (b.impact_ms - a.impact_ms).abs() >= 10_000));
 }
