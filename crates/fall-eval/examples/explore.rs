@@ -8,7 +8,12 @@
 //! (`all`, or names added to the 16 production features, `-name` to drop one), `MONO`
 //! (`name+`/`name-` monotone constraints), `HINT=0` (no mounting hint), `TREES`, `LR`, `ADLW` (weight of daily-activity
 //! candidates), `LAMBDA`, `MINH`, `RULE` (`youden`, `cost:W` = TP − W·FP, `sens:S` = fewest
-//! false positives at sensitivity ≥ S), `THREADS`, `GSIGN`; `DUMP=1` prints the features as CSV.
+//! false positives at sensitivity ≥ S), `THREADS`, `GSIGN`; the rules beside the model: `GOTUP=1`
+//! (lying before, upright after: no alarm), `VANG`/`VSTD`/`BAND` (the late look 1.5–2.5 s after the
+//! peak — within `VANG`° of the posture before and magnitude deviation above `VSTD` g — stops
+//! an alarm less than `BAND` log-odds above the threshold), `SOFTG`/`SHARE` (no alarm for a peak
+//! under `SOFTG` g with under `SHARE` of the orientation change before it); `DUMP=1` prints the
+//! features as CSV, `SHOW=<trial>` each of that trial's candidates in its outer fold.
 //! Outer and inner folds share the models trained without two subjects (each used both ways).
 #![allow(clippy::needless_range_loop)]
 use std::collections::BTreeMap;
