@@ -85,7 +85,8 @@ struct Look {
     got_up: bool,
 }
 
-/// How long past its due time a late look waits for the stream before it is given up, ms.
+/// How long the stream may be silent, on the caller's clock, before a pending late look is
+/// given up, ms.
 const SILENT_MS: i64 = 5_000;
 
 /// Late looks pending at once. Candidates' peaks are at least the decision delay apart, so
@@ -138,6 +139,10 @@ pub struct FallDetector {
     walk_dir: Option<[f32; 3]>,
     last_gyro: f32,
     gyro_peak: f32,
+    /// The newest tick at the last `check`, and the caller's time it was first seen then: the
+    /// stream's silence measured on the caller's clock alone (a device clock running behind or
+    /// ahead does not matter).
+    heard: Option<(i64, i64)>,
 }
 
 impl FallDetector {
@@ -163,6 +168,7 @@ impl FallDetector {
             walk_dir: None,
             last_gyro: 0.0,
             gyro_peak: 0.0,
+            heard: None,
         }
     }
 
@@ -191,16 +197,24 @@ impl FallDetector {
         }
     }
 
-    /// With the caller's clock: a late look more than [`SILENT_MS`] overdue means the device
-    /// went silent after the impact (broken in the fall, out of range); the look cannot come,
-    /// and a doubtful alarm is raised rather than assuming the wearer walked on.
+    /// With the caller's clock: a stream that brought no new sample for [`SILENT_MS`] while a
+    /// late look is pending means the device went silent after the impact (broken in the
+    /// fall, out of range); the look cannot come, and a doubtful alarm is raised rather than
+    /// assuming the wearer walked on.
     pub(crate) fn check<S: EventSink + ?Sized>(&mut self, now_ms: i64, sink: &mut S) {
         let Some(now) = self.now else { return };
+        let since = match self.heard {
+            Some((tick, at)) if tick == now => at,
+            _ => {
+                self.heard = Some((now, now_ms));
+                now_ms
+            }
+        };
+        if now_ms.saturating_sub(since) < SILENT_MS {
+            return;
+        }
         for i in 0..LOOKS {
-            if let Some(l) =
-                self.looks[i].filter(|l| now_ms > (l.peak + i64::from(self.late)) * TICK_MS + SILENT_MS)
-            {
-                self.looks[i] = None;
+            if let Some(l) = self.looks[i].take() {
                 self.resolve(l, now, false, sink);
             }
         }
