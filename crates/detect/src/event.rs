@@ -16,7 +16,8 @@ pub enum Posture {
     Unknown,
 }
 
-/// A fall alarm, emitted at decision time (a fixed delay after the impact peak).
+/// A fall alarm, emitted at decision time: a fixed delay after the impact peak, or, when the
+/// model was less sure, at the late look (or when the stream broke or went silent before it).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct FallAlarm {
     /// Time of the impact peak (Unix ms).
@@ -39,8 +40,11 @@ pub struct FallCandidate {
     /// Lying before the impact and upright after it: getting up, never a fall alarm.
     pub got_up: bool,
     /// The late look: back in the posture held before the impact and moving (a stumble the
-    /// wearer walked on from). `None` when the stream broke before the look.
+    /// wearer walked on from). `None` when there was no look: the stream broke or went silent
+    /// first.
     pub walked_on: Option<bool>,
+    /// When the late look was due (Unix ms): the time a doubtful alarm is raised.
+    pub look_ms: i64,
 }
 
 /// The complete picture of a fall, emitted 5 s after the impact: posture then, and the trace.

@@ -26,8 +26,9 @@ pub struct FallConfig {
     /// Delay from the impact peak to the decision, ms (kept within 500–2000).
     pub decision_delay_ms: i64,
     /// Delay from the impact peak to the late look, ms (kept between the decision delay and
-    /// 2,900): an alarm below the model's `confirm` level is raised then, unless the second
-    /// before shows the wearer back in the posture held before the impact and moving.
+    /// the smaller of 2,900 and three decision delays): an alarm below the model's `confirm`
+    /// level is raised then, unless the second before shows the wearer back in the posture
+    /// held before the impact and moving.
     pub late_look_ms: i64,
     /// How long after the trigger a larger peak still moves the candidate, ms.
     pub reanchor_ms: i64,
@@ -89,10 +90,10 @@ struct Look {
 /// given up, ms.
 const SILENT_MS: i64 = 5_000;
 
-/// Late looks pending at once. Candidates' peaks are at least the decision delay apart, so
-/// with the late look under three decision delays after the peak (2.5 s against 0.9 s by
-/// default) two suffice; otherwise the oldest is resolved early, without its look (a
-/// doubtful alarm is raised).
+/// Late looks pending at once. A candidate opens only after the previous one was decided, so
+/// peaks are more than the decision delay apart; with the late look at most three decision
+/// delays after the peak and due looks resolved before a decision, two always suffice. (A
+/// full array would resolve its oldest look early, without looking, a report-only one first.)
 const LOOKS: usize = 2;
 
 #[derive(Clone, Copy, Debug)]
@@ -118,7 +119,8 @@ pub struct FallDetector {
     cfg: FallConfig,
     /// Decision delay in ticks (50–200).
     delay: u16,
-    /// Late-look delay in ticks (the decision delay to 290).
+    /// Late-look delay in ticks (the decision delay to the smaller of 290 and three decision
+    /// delays).
     late: u16,
     looks: [Option<Look>; LOOKS],
     /// The last 10 s of acceleration, allocated at the first motion sample (a device that
@@ -151,7 +153,7 @@ impl FallDetector {
         let delay = cfg.decision_delay_ms.clamp(500, 2000) / TICK_MS;
         Self {
             delay: delay as u16,
-            late: (cfg.late_look_ms / TICK_MS).clamp(delay, 290) as u16,
+            late: (cfg.late_look_ms / TICK_MS).clamp(delay, (3 * delay).min(290)) as u16,
             looks: [None; LOOKS],
             cfg,
             ring: None,
@@ -197,10 +199,13 @@ impl FallDetector {
         }
     }
 
-    /// With the caller's clock: a stream that brought no new sample for [`SILENT_MS`] while a
-    /// late look is pending means the device went silent after the impact (broken in the
-    /// fall, out of range); the look cannot come, and a doubtful alarm is raised rather than
-    /// assuming the wearer walked on.
+    /// With the caller's clock: a stream that brought no new sample between checks at least
+    /// [`SILENT_MS`] apart while a late look is pending means the device went silent after the
+    /// impact (broken in the fall, out of range); the look cannot come, and a doubtful alarm
+    /// is raised rather than assuming the wearer walked on. The silence is timed from the
+    /// first check that saw the last sample, so it is found within [`SILENT_MS`] plus the
+    /// caller's check interval; a device uploading less often than every [`SILENT_MS`] would
+    /// have its doubtful alarms raised without their look.
     pub(crate) fn check<S: EventSink + ?Sized>(&mut self, now_ms: i64, sink: &mut S) {
         let Some(now) = self.now else { return };
         let since = match self.heard {
@@ -210,22 +215,15 @@ impl FallDetector {
                 now_ms
             }
         };
-        if now_ms.saturating_sub(since) < SILENT_MS {
-            return;
-        }
-        for i in 0..LOOKS {
-            if let Some(l) = self.looks[i].take() {
-                self.resolve(l, now, false, sink);
-            }
+        if now_ms.saturating_sub(since) >= SILENT_MS {
+            self.resolve_all_unseen(now, sink);
         }
     }
 
     pub(crate) fn on_break<S: EventSink + ?Sized>(&mut self, sink: &mut S) {
         // Nothing to look at across a break: doubtful alarms are raised.
-        for i in 0..LOOKS {
-            if let (Some(l), Some(now)) = (self.looks[i].take(), self.now) {
-                self.resolve(l, now, false, sink);
-            }
+        if let Some(now) = self.now {
+            self.resolve_all_unseen(now, sink);
         }
         if let (Some(p), Some(now)) = (self.pending.take(), self.now) {
             self.emit_report(p, now, sink);
@@ -264,17 +262,18 @@ impl FallDetector {
                 }
             }
         }
-        let delay = i64::from(self.delay);
-        if let Some(c) = self.cand.filter(|c| k >= c.peak + delay) {
-            self.cand = None;
-            self.decide(c, k, sink);
-        }
+        // Looks due now first: their slots are free for this tick's decision.
         let late = i64::from(self.late);
         for i in 0..LOOKS {
             if let Some(l) = self.looks[i].filter(|l| k >= l.peak + late) {
                 self.looks[i] = None;
                 self.resolve(l, k, true, sink);
             }
+        }
+        let delay = i64::from(self.delay);
+        if let Some(c) = self.cand.filter(|c| k >= c.peak + delay) {
+            self.cand = None;
+            self.decide(c, k, sink);
         }
         if let Some(p) = self.pending.filter(|p| k >= p.impact + TRACE_HALF) {
             self.pending = None;
@@ -325,15 +324,16 @@ impl FallDetector {
         look.got_up = got_up(&alarm.features);
         let fall = !look.got_up && alarm.confidence >= model.threshold;
         look.doubtful_alarm = fall && alarm.confidence < model.confirm;
-        if fall && !look.doubtful_alarm {
+        // A doubtful alarm raised at its late look since this candidate opened covers it.
+        if fall && !look.doubtful_alarm && k >= self.suppress_until {
             self.raise(alarm, reference, k, sink);
         }
         if look.doubtful_alarm || self.cfg.report_candidates {
             let slot = match self.looks.iter().position(Option::is_none) {
                 Some(i) => i,
                 None => {
-                    let i =
-                        (0..LOOKS).min_by_key(|&i| self.looks[i].map_or(i64::MAX, |l| l.peak)).unwrap_or(0);
+                    let key = |l: &Option<Look>| l.map_or((true, i64::MAX), |l| (l.doubtful_alarm, l.peak));
+                    let i = (0..LOOKS).min_by_key(|&i| key(&self.looks[i])).unwrap_or(0);
                     if let Some(old) = self.looks[i].take() {
                         self.resolve(old, k, false, sink);
                     }
@@ -344,13 +344,26 @@ impl FallDetector {
         }
     }
 
+    /// Resolves every pending look without looking, oldest impact first (so an alarm names
+    /// the first impact and the refractory period covers the later one).
+    fn resolve_all_unseen<S: EventSink + ?Sized>(&mut self, k: i64, sink: &mut S) {
+        while let Some(i) =
+            (0..LOOKS).filter(|&i| self.looks[i].is_some()).min_by_key(|&i| self.looks[i].map(|l| l.peak))
+        {
+            if let Some(l) = self.looks[i].take() {
+                self.resolve(l, k, false, sink);
+            }
+        }
+    }
+
     /// The late look at tick `k` (`looked`: false when the ring can no longer show it): a
     /// doubtful alarm is raised unless the wearer walked on.
     fn resolve<S: EventSink + ?Sized>(&mut self, look: Look, k: i64, looked: bool, sink: &mut S) {
         let (alarm, reference) = self.judge(&look);
         let walked_on = looked.then(|| self.view(k).walked_on(look.peak, look.peak + i64::from(self.late)));
         if self.cfg.report_candidates {
-            sink.emit(Event::FallCandidate(FallCandidate { alarm, got_up: look.got_up, walked_on }));
+            let look_ms = (look.peak + i64::from(self.late)) * TICK_MS;
+            sink.emit(Event::FallCandidate(FallCandidate { alarm, got_up: look.got_up, walked_on, look_ms }));
         }
         // An alarm raised meanwhile (its refractory period still running) covers this one.
         if look.doubtful_alarm && walked_on != Some(true) && k >= self.suppress_until {

@@ -238,6 +238,47 @@ fn a_flowing_stream_is_never_taken_for_silence() {
 }
 
 #[test]
+fn a_doubtful_impact_then_a_confident_one_is_one_alarm() {
+    use std::borrow::Cow;
+    use zhulao_detect::{FallFeatures, FallModel, TREE_LEAVES, TREE_SPLITS, Tree};
+    // By the peak alone: above 5 g a sure fall, 3–5 g a doubtful one, below nothing.
+    let peak = FallFeatures::NAMES.iter().position(|n| *n == "peak_g").unwrap() as u8;
+    let mut t = Tree {
+        feature: [peak; TREE_SPLITS],
+        threshold: [f32::INFINITY; TREE_SPLITS],
+        leaf: [-10.0; TREE_LEAVES],
+    };
+    t.threshold[0] = 3.0; // root: > 3 g goes right (node 2)
+    t.threshold[2] = 5.0; // node 2: > 5 g goes right (node 6, leaf 6), else node 5 (leaf 4)
+    t.leaf[4] = 2.0;
+    t.leaf[6] = 10.0;
+    let mut cfg = config();
+    cfg.fall.model = FallModel { trees: Cow::Owned(vec![t]), base: 0.0, threshold: 0.5, confirm: 0.99 };
+    let jolt = |t: f64, at: f64, g: f64| {
+        let mag = 1.0 + (g - 1.0) * (1.0 - (t - at).abs() / 0.05).max(0.0);
+        [0.0, 0.0, mag as f32]
+    };
+    // A 4 g impact at 10 s (decided doubtful at 10.9 s, due for its look at 12.5 s), then,
+    // still down, a 7 g one at 12.2 s, decided after that look raised the first alarm.
+    let two = |t: f64| match t {
+        t if t < 9.9 => walking(t),
+        t if t < 10.1 => jolt(t, 10.0, 4.0),
+        t if (12.1..12.3).contains(&t) => jolt(t, 12.2, 7.0),
+        t => lying(t),
+    };
+    let a = alarms(&run(cfg.clone(), &sample(two, 100, 30.0)));
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert_eq!((a[0].impact_ms - T0, a[0].decision_ms - a[0].impact_ms), (10_000, 2_500));
+    // Each alone alarms: the 4 g one at its look, the 7 g one at once.
+    let first = |t: f64| if t < 12.0 { two(t) } else { lying(t) };
+    assert_eq!(alarms(&run(cfg.clone(), &sample(first, 100, 30.0))).len(), 1);
+    let second = |t: f64| if t < 12.0 { if t < 9.9 { walking(t) } else { lying(t) } } else { two(t) };
+    let a = alarms(&run(cfg, &sample(second, 100, 30.0)));
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].decision_ms - a[0].impact_ms, 900);
+}
+
+#[test]
 fn lying_before_and_upright_after_is_getting_up_not_a_fall() {
     use std::borrow::Cow;
     use zhulao_detect::{FallModel, TREE_LEAVES, TREE_SPLITS, Tree};

@@ -1,4 +1,4 @@
-//! Debug: dumps candidate features as CSV (activity, name, label, counts, got up, walked on,
+//! Debug: dumps candidate features as CSV (activity, name, label, counts, got up, confident only,
 //! prob, features).
 use clap::Parser;
 use zhulao_detect::FallModel;
@@ -22,7 +22,7 @@ fn main() -> anyhow::Result<()> {
                 e.fall as u8,
                 e.counts as u8,
                 e.got_up as u8,
-                e.walked_on as u8,
+                e.confident_only as u8,
                 p,
                 f.join(",")
             );

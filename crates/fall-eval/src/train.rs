@@ -21,8 +21,9 @@ pub struct Example {
     pub counts: bool,
     /// The detector's got-up rule stops it whatever the model says.
     pub got_up: bool,
-    /// The late look found the wearer walking on: it alarms only at or above `confirm`.
-    pub walked_on: bool,
+    /// It alarms only at or above `confirm`: the late look found the wearer walking on, or
+    /// came after the fall window (a doubtful alarm would be too late to count).
+    pub confident_only: bool,
 }
 
 /// Candidates closer than this to the labelled impact peak are the fall itself, ms.
@@ -38,15 +39,15 @@ pub fn examples(trial_index: usize, t: &Trial, run: &TrialRun, out: &mut Vec<Exa
         if x.iter().any(|v| !v.is_finite()) {
             continue;
         }
-        let (fall, counts) = match window {
-            None => (false, true),
+        let (fall, counts, look_counts) = match window {
+            None => (false, true, true),
             Some(w) if w.contains(c.alarm.decision_ms) => {
-                ((c.alarm.impact_ms - w.impact_ms).abs() <= MATCH_MS, true)
+                ((c.alarm.impact_ms - w.impact_ms).abs() <= MATCH_MS, true, w.contains(c.look_ms))
             }
-            Some(_) => (false, false),
+            Some(_) => (false, false, false),
         };
-        let (got_up, walked_on) = (c.got_up, c.walked_on == Some(true));
-        out.push(Example { x, fall, trial: trial_index, counts, got_up, walked_on });
+        let confident_only = c.walked_on == Some(true) || !look_counts;
+        out.push(Example { x, fall, trial: trial_index, counts, got_up: c.got_up, confident_only });
     }
 }
 
@@ -105,8 +106,8 @@ pub const CONFIRM_MARGIN: f32 = 1.5;
 /// alarm threshold on out-of-fold scores: each training subject is scored by trees fitted
 /// without it (nested leave-one-subject-out), so the threshold sees honest scores rather than
 /// the ensemble's over-confident in-sample ones. Candidates are scored as the detector acts
-/// on them: the got-up rule's never alarm, and those the late look finds walking on only from
-/// `CONFIRM_MARGIN` above the threshold.
+/// on them: the got-up rule's never alarm, and those the late look finds walking on (or whose
+/// look comes after the fall window) only from `CONFIRM_MARGIN` above the threshold.
 pub fn fit(all: &[Example], trials: &[Trial], use_trial: impl Fn(usize) -> bool) -> FallModel {
     let mut model = fit_trees(all, trials, &use_trial);
     let mut subjects: Vec<&str> =
@@ -135,7 +136,7 @@ fn effective_score(model: &FallModel, e: &Example) -> f32 {
         return NO_SCORE;
     }
     let z = logit(model.probability(&e.x)).max(NO_SCORE);
-    if e.walked_on { z - CONFIRM_MARGIN } else { z }
+    if e.confident_only { z - CONFIRM_MARGIN } else { z }
 }
 
 /// Gradient boosting of depth-3 trees on the class-balanced logistic loss (threshold 0.5).
@@ -405,7 +406,7 @@ mod tests {
             }
             x[3] = if fall { 60.0 + 40.0 * rnd(&mut seed) } else { 50.0 * rnd(&mut seed) };
             x[0] = if fall { 2.0 + rnd(&mut seed) } else { 3.0 + rnd(&mut seed) };
-            ex.push(Example { x, fall, trial: i, counts: true, got_up: false, walked_on: false });
+            ex.push(Example { x, fall, trial: i, counts: true, got_up: false, confident_only: false });
         }
         let m = fit_trees(&ex, &trials, &|_| true);
         for _ in 0..200 {

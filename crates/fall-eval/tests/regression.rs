@@ -146,6 +146,38 @@ fn the_rules_beside_the_model_on_real_trials() {
     assert_eq!((fall.walked_on, fall.got_up), (Some(false), false));
 }
 
+/// `name` run with `model` (SisFall's mounting as the reference): its alarms.
+fn alarms_with(name: &str, model: FallModel) -> Vec<zhulao_detect::FallAlarm> {
+    let dir = data_dir();
+    let (trials, _) = data::load(&dir.join("raw"), Some(&dir.join("labels"))).expect("load");
+    let t = trials.iter().find(|t| t.name == name).expect("trial");
+    eval::run_trial(t, &config_with(model)).alarms
+}
+
+/// A one-tree model: every impact above `peak_g` is a fall, with log-odds 10.
+fn above(peak_g: f32, confirm: f32) -> FallModel {
+    let mut t = Tree {
+        feature: [0; TREE_SPLITS],
+        threshold: [f32::INFINITY; TREE_SPLITS],
+        leaf: [-10.0; TREE_LEAVES],
+    };
+    t.threshold[0] = peak_g; // feature 0 is peak_g: right to node 2, then left twice to leaf 4
+    t.leaf[4] = 10.0;
+    FallModel { trees: Cow::Owned(vec![t]), base: 0.0, threshold: 0.5, confirm }
+}
+
+#[test]
+fn the_rules_stop_what_the_model_would_alarm_on() {
+    // Every impact above 1.6 g a doubtful fall: the stumble is stopped by the late look alone
+    // (it is the trial's only candidate).
+    assert!(alarms_with("D18_SA11_R01", above(1.6, 1.0)).is_empty());
+    // Above 4 g a sure fall: the 5.2 g sit-up from the bed is stopped by the got-up rule alone.
+    assert!(alarms_with("D13_SA05_R01", above(4.0, 0.5)).is_empty());
+    // The same models raise the real fall.
+    assert!(!alarms_with("F01_SA03_R01", above(1.6, 1.0)).is_empty());
+    assert!(!alarms_with("F01_SA03_R01", above(4.0, 0.5)).is_empty());
+}
+
 #[test]
 fn a_doubtful_fall_is_raised_at_the_late_look() {
     // A model that calls every impact a fall it is not sure of: the real fall still alarms,
