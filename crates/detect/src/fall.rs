@@ -332,8 +332,9 @@ impl FallDetector {
             let slot = match self.looks.iter().position(Option::is_none) {
                 Some(i) => i,
                 None => {
-                    let key = |l: &Option<Look>| l.map_or((true, i64::MAX), |l| (l.doubtful_alarm, l.peak));
-                    let i = (0..LOOKS).min_by_key(|&i| key(&self.looks[i])).unwrap_or(0);
+                    let i = (0..LOOKS)
+                        .min_by_key(|&i| self.looks[i].map(|l| (l.doubtful_alarm, l.peak)))
+                        .unwrap_or(0);
                     if let Some(old) = self.looks[i].take() {
                         self.resolve(old, k, false, sink);
                     }
