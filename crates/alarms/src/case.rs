@@ -189,6 +189,16 @@ pub struct AlarmCase {
     pub closed_by: Option<i64>,
     pub outcome: Option<Outcome>,
     pub notes: String,
+    /// The wearer pressed "I'm fine" (latest press). An operator still calls back: a cancel
+    /// is not a close.
+    #[serde(default)]
+    pub cancelled_at: Option<i64>,
+    /// When the fall's acceleration trace was attached.
+    #[serde(default)]
+    pub trace_at: Option<i64>,
+    /// When the detector saw the wearer get up and move after the fall.
+    #[serde(default)]
+    pub recovered_at: Option<i64>,
 }
 
 /// An operator's, responder's or family member's step.
@@ -232,6 +242,39 @@ pub enum Command {
     },
     /// The same alarm again from the device while this one is open.
     Repeat,
+    /// The wearer pressed "I'm fine" on the device.
+    WearerCancelled,
+    /// The fall's acceleration trace arrived (also after the alarm is closed).
+    AttachTrace {
+        trace: crate::record::FallTrace,
+    },
+    /// The detector saw the wearer get up after the fall (also after the alarm is closed).
+    Recovered {
+        impact_ms: i64,
+        at_ms: i64,
+    },
+}
+
+impl Command {
+    /// The step's name on the timeline and in the audit log.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Answer { .. } => "answer",
+            Command::Assess { .. } => "assess",
+            Command::Dispatch { .. } => "dispatch",
+            Command::Accept { .. } => "accept",
+            Command::Decline { .. } => "decline",
+            Command::OnSite { .. } => "on_site",
+            Command::Called120 { .. } => "called_120",
+            Command::NotifyFamily => "notify_family",
+            Command::FamilyResult { .. } => "family_result",
+            Command::Close { .. } => "close",
+            Command::Repeat => "repeat",
+            Command::WearerCancelled => "wearer_cancelled",
+            Command::AttachTrace { .. } => "fall_trace",
+            Command::Recovered { .. } => "recovered",
+        }
+    }
 }
 
 /// A timer that can come due; [`AlarmCase::next_due`] says when.
@@ -370,6 +413,9 @@ impl AlarmCase {
             closed_by: None,
             outcome: None,
             notes: String::new(),
+            cancelled_at: None,
+            trace_at: None,
+            recovered_at: None,
         };
         (case, Self::raised_effects())
     }
@@ -395,7 +441,9 @@ impl AlarmCase {
     /// Applies one step at `now`. On error the case is unchanged.
     pub fn apply(&mut self, cmd: &Command, now: i64) -> Result<Vec<Effect>, TransitionError> {
         let contacts = self.contacts;
-        if !self.is_open() {
+        // Evidence about what happened attaches whatever the stage.
+        let evidence = matches!(cmd, Command::AttachTrace { .. } | Command::Recovered { .. });
+        if !self.is_open() && !evidence {
             return Err(TransitionError::Closed);
         }
         let mut fx = Vec::new();
@@ -525,6 +573,15 @@ impl AlarmCase {
                 self.repeats += 1;
                 self.last_repeat_at = Some(now);
                 fx.extend(Self::raised_effects());
+            }
+            Command::WearerCancelled => {
+                self.cancelled_at = Some(now);
+            }
+            Command::AttachTrace { .. } => {
+                self.trace_at = Some(now);
+            }
+            Command::Recovered { at_ms, .. } => {
+                self.recovered_at = Some(*at_ms);
             }
         }
         Ok(fx)
@@ -764,6 +821,39 @@ mod tests {
         assert_eq!(c.repeats, 1);
         c.apply(&Command::Answer { by: ME }, T0 + 3).unwrap();
         assert_eq!(c.apply(&Command::Answer { by: 8 }, T0 + 4), Err(TransitionError::AlreadyAnswered));
+    }
+
+    #[test]
+    fn evidence_attaches_after_closing_and_a_cancel_is_noted_only_while_open() {
+        let (mut c, _) = AlarmCase::raise(AlarmKind::Fall, T0, 1);
+        assert_eq!(c.apply(&Command::WearerCancelled, T0 + 1_000), Ok(vec![]));
+        assert_eq!(c.cancelled_at, Some(T0 + 1_000));
+        assert_eq!(c.stage, Stage::Queued, "a cancel is not a close");
+        c.apply(&Command::Answer { by: ME }, T0 + 2_000).unwrap();
+        c.apply(&Command::Close { by: ME, outcome: Outcome::FalseAlarm, notes: String::new() }, T0 + 3_000)
+            .unwrap();
+        let trace = crate::FallTrace {
+            impact_ms: T0 - 900,
+            posture_after: "lying".into(),
+            trace_start_ms: T0 - 5_900,
+            rate_hz: 100,
+            trace_mg: vec![[0, 0, 1000]],
+        };
+        assert_eq!(c.apply(&Command::AttachTrace { trace }, T0 + 4_000), Ok(vec![]));
+        assert_eq!(c.trace_at, Some(T0 + 4_000));
+        assert_eq!(
+            c.apply(&Command::Recovered { impact_ms: T0 - 900, at_ms: T0 + 4_500 }, T0 + 5_000),
+            Ok(vec![])
+        );
+        assert_eq!(c.recovered_at, Some(T0 + 4_500));
+        assert_eq!(c.apply(&Command::WearerCancelled, T0 + 6_000), Err(TransitionError::Closed));
+        // Cases stored before these fields existed still read.
+        let mut old = serde_json::to_value(&c).unwrap();
+        for k in ["cancelled_at", "trace_at", "recovered_at"] {
+            old.as_object_mut().unwrap().remove(k);
+        }
+        let back: AlarmCase = serde_json::from_value(old).unwrap();
+        assert_eq!(back.trace_at, None);
     }
 
     #[test]

@@ -13,9 +13,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use zhulao_alarms::{AlarmKind, Assessment, Command, Outcome, TravelMode, response_stats};
+use zhulao_alarms::{AlarmLocation, AlarmRow, AlarmSource, LocationSource, NewAlarm, Raised};
 use zhulao_domain::{Action, ElderScope, FieldError, GeoPoint, Role, Viewer};
 use zhulao_response::{ActError, LiveEvent, ResponderPosition, alarm_summary};
-use zhulao_store::{AlarmFilter, AlarmLocation, AlarmRow, ElderFilter, LocationSource, NewAlarm, Raised};
+use zhulao_store::{AlarmFilter, ElderFilter};
 
 use crate::AppState;
 use crate::auth::CurrentUser;
@@ -240,9 +241,13 @@ pub async fn get_alarm(
         case: serde_json::to_value(&a.case).unwrap_or_default(),
         // What decided a vital-sign alarm (the measured values) is health data too.
         detail: if health {
-            a.detail.clone()
+            let mut d = a.detail.clone();
+            if let Some(o) = d.as_object_mut() {
+                o.insert("serial".into(), a.serial.clone().into());
+            }
+            d
         } else {
-            serde_json::json!({ "serial": a.detail.get("serial") })
+            serde_json::json!({ "serial": a.serial })
         },
         timeline: timeline.collect(),
         notifications: notifications.collect(),
@@ -333,6 +338,12 @@ fn missing(field: &str) -> ApiError {
 fn act_error(e: ActError) -> ApiError {
     match e {
         ActError::Transition(t) => ApiError::Conflict(FieldError::new("alarm", t.code(), t.zh(), t.en())),
+        ActError::Contended => ApiError::Conflict(FieldError::new(
+            "alarm",
+            "alarm_busy",
+            "警情正在被其他人同时处理，请稍后重试",
+            "the alarm is being changed by someone else; try again",
+        )),
         ActError::Store(s) => s.into(),
     }
 }
@@ -465,12 +476,14 @@ pub async fn raise_alarm(
             source: LocationSource::Home,
             at: None,
         }),
-        source: "operator".into(),
+        serial: None,
+        source: AlarmSource::Operator,
+        impact_ms: None,
         detail: serde_json::json!({ "raised_by": user.account.id, "notes": input.notes }),
         contacts: elder.record.contacts.len(),
         msg_id: None,
     };
-    let raised = state.response.raise(&alarm).await?;
+    let raised = state.response.raise(&alarm).await.map_err(act_error)?;
     let id = match raised {
         Raised::New(a) | Raised::Merged(a) => a.id,
         Raised::Duplicate { alarm_id } => alarm_id.unwrap_or_default(),

@@ -6,6 +6,7 @@
 //! "today" take it as an argument.
 
 pub mod account;
+pub mod actor;
 pub mod codes;
 pub mod device;
 pub mod elder;
@@ -21,6 +22,7 @@ pub mod region;
 pub mod stats;
 
 pub use account::{Account, AccountInput, NewAccount, Role};
+pub use actor::Actor;
 pub use device::{Device, DeviceBinding, DeviceInput, DeviceKind, NewDevice};
 pub use elder::{
     CapabilityLevel, Contact, EconomicStatus, Elder, ElderInput, ElderRecord, ElderStatus, HealthRecord,

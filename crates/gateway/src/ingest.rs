@@ -16,7 +16,7 @@ use zhulao_proto::{self as proto, Direction, Kind};
 use zhulao_response::{DeviceLink, Downlink};
 
 use crate::metrics::Metrics;
-use crate::pipeline::{Inbound, MqttSide, Origin, Pipeline, PipelineConfig};
+use crate::pipeline::{Inbound, Outcome, Payload, Pipeline, PipelineConfig, Reply};
 
 /// How the gateway reaches the broker and splits the work.
 #[derive(Debug, Clone)]
@@ -166,6 +166,46 @@ impl DeviceLink for MqttLink {
     }
 }
 
+/// The MQTT side a message is answered through.
+#[derive(Clone)]
+pub(crate) struct MqttSide {
+    pub acks: Arc<Acks>,
+    pub link: Arc<MqttLink>,
+}
+
+/// How one MQTT publish is answered: the broker's acknowledgement in delivery order (withheld
+/// while what it caused is not committed), and `down/ack` for a device event.
+struct MqttReply {
+    serial: String,
+    side: MqttSide,
+    ticket: Option<AckTicket>,
+}
+
+impl Reply for MqttReply {
+    fn resolved(&self, device_id: i64, serial: &str) {
+        self.side.link.remember(device_id, serial);
+    }
+
+    fn event_accepted(&self, msg_id: &str, alarm_id: Option<i64>) {
+        self.side
+            .link
+            .send_to(&self.serial, &proto::Downlink::Ack(proto::Ack::accepted(msg_id.to_string(), alarm_id)));
+    }
+
+    fn event_refused(&self, msg_id: &str, code: &str) {
+        self.side
+            .link
+            .send_to(&self.serial, &proto::Downlink::Ack(proto::Ack::refused(msg_id.to_string(), code)));
+    }
+
+    fn finish(self: Box<Self>, outcome: Outcome) {
+        // Only what is safely stored is acknowledged: on a database error the device (no
+        // `down/ack`) sends it again, and so does an external broker on the next session.
+        // Refused and unknown messages are acknowledged: sending them again would not help.
+        self.side.acks.done(self.ticket, outcome != Outcome::NotCommitted);
+    }
+}
+
 /// Creates the MQTT client and its downlink; the reader starts with [`read`].
 pub(crate) fn connect(cfg: &IngestConfig, metrics: &Metrics) -> (AsyncClient, EventLoop, MqttSide) {
     let mut opts = MqttOptions::new(cfg.client_id.clone(), cfg.host.clone(), cfg.port);
@@ -195,9 +235,10 @@ pub(crate) async fn read(
     client: AsyncClient,
     mut eventloop: EventLoop,
     pipeline: Pipeline,
-    acks: Arc<Acks>,
+    side: MqttSide,
     metrics: Metrics,
 ) {
+    let acks = side.acks.clone();
     let filters = proto::uplink_filters(&cfg.topic_root, cfg.shards.clone());
     loop {
         match eventloop.poll().await {
@@ -224,7 +265,9 @@ pub(crate) async fn read(
                     acks.done(ticket, true);
                     continue;
                 };
-                let msg = Inbound { serial, received, origin: Origin::Mqtt { publish: p, kind, ticket } };
+                let reply = Box::new(MqttReply { serial: serial.clone(), side: side.clone(), ticket });
+                let msg =
+                    Inbound { serial, received, payload: Payload::Encoded { kind, bytes: p.payload }, reply };
                 if !pipeline.submit(msg, &metrics).await {
                     return;
                 }

@@ -12,11 +12,14 @@
 //! dropped by the gateway; a watch's memory is bounded by its frame cap.
 
 pub mod broker;
+mod device;
+mod directory;
 mod ingest;
 mod metrics;
 mod pipeline;
 mod settings;
 mod watches;
+mod worker;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -109,7 +112,7 @@ pub fn start_gateway(
 ) -> anyhow::Result<Ingest> {
     let client = mqtt.as_ref().map(|cfg| ingest::connect(cfg, &metrics));
     let side = client.as_ref().map(|(_, _, side)| side.clone());
-    let (pipeline, mut tasks) = pipeline::Pipeline::start(pipeline_cfg, &response, &metrics, side.clone());
+    let (pipeline, mut tasks) = pipeline::Pipeline::start(pipeline_cfg, &response, &metrics);
     let watch_link = Arc::new(WatchLink::new(metrics.clone()));
     let mut watch_addrs = Vec::new();
     if let Some(w) = watches {
@@ -128,7 +131,7 @@ pub fn start_gateway(
         // Know every registered device before the MQTT stream starts; refreshed in the background.
         let refresher = directory.load_directory().await;
         if let (Some(cfg), Some((client, eventloop, side))) = (mqtt, client) {
-            ingest::read(cfg, client, eventloop, directory, side.acks, metrics).await;
+            ingest::read(cfg, client, eventloop, directory, side, metrics).await;
         }
         let _ = refresher.await;
     };

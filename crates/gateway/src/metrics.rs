@@ -28,6 +28,9 @@ pub struct Metrics {
     pub alarms: Family<Labels, Counter>,
     /// Retransmitted device messages recognised as duplicates.
     pub duplicates: Counter,
+    /// Alarm writes that failed (raise, cancel noted, trace, recovered), by step: the message
+    /// is not acknowledged, so the device sends it again.
+    pub alarm_errors: Family<Labels, Counter>,
     /// Messages waiting in the workers' queues.
     pub queue_depth: Gauge,
     /// Downlink messages that could not be queued.
@@ -71,6 +74,7 @@ impl Metrics {
             rejected: Family::default(),
             alarms: Family::default(),
             duplicates: Counter::default(),
+            alarm_errors: Family::default(),
             queue_depth: Gauge::default(),
             downlink_dropped: Counter::default(),
             // 0.5 ms … ~16 s.
@@ -91,6 +95,11 @@ impl Metrics {
         r.register("rejected_messages", "Device messages refused, by reason", m.rejected.clone());
         r.register("alarms_raised", "Alarms raised or merged, by kind", m.alarms.clone());
         r.register("duplicate_messages", "Retransmitted device messages recognised", m.duplicates.clone());
+        r.register(
+            "alarm_errors",
+            "Alarm writes that failed, by step (not acknowledged)",
+            m.alarm_errors.clone(),
+        );
         r.register("ingest_queue_depth", "Messages waiting for a detector worker", m.queue_depth.clone());
         r.register(
             "downlink_dropped",

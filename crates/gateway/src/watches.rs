@@ -22,8 +22,9 @@ use zhulao_proto::{self as proto, Kind, Uplink};
 use zhulao_response::{CommandRefused, Downlink};
 use zhulao_watch::{Alarm, Command, Contact, DecodeOptions, Frame, Framer, Protocol, Target, WatchMessage};
 
+use crate::device::Trigger;
 use crate::metrics::Metrics;
-use crate::pipeline::{Inbound, Item, Origin, Pipeline, Trigger};
+use crate::pipeline::{Inbound, Item, Outcome, Payload, Pipeline, Reply};
 
 /// Where watches connect and how their frames are read.
 #[derive(Debug, Clone)]
@@ -528,8 +529,12 @@ async fn handle_frame(
     }
     let items = items(&msg, frame, now.timestamp_millis(), &shared.metrics);
     let (done, committed) = oneshot::channel();
-    let inbound =
-        Inbound { serial, received: Instant::now(), origin: Origin::Decoded { items, kind: "watch", done } };
+    let inbound = Inbound {
+        serial,
+        received: Instant::now(),
+        payload: Payload::Decoded { items, kind: "watch" },
+        reply: Box::new(WatchReply(done)),
+    };
     if !shared.pipeline.submit(inbound, &shared.metrics).await {
         return Err("shutdown");
     }
@@ -538,6 +543,16 @@ async fn handle_frame(
         return Ok(None);
     }
     Ok(msg.reply_bytes().map(<[u8]>::to_vec))
+}
+
+/// How a frame is answered: the connection writes the protocol's reply only once everything
+/// the frame caused is committed (a watch sends an unanswered alarm again).
+struct WatchReply(oneshot::Sender<bool>);
+
+impl Reply for WatchReply {
+    fn finish(self: Box<Self>, outcome: Outcome) {
+        let _ = self.0.send(outcome == Outcome::Committed);
+    }
 }
 
 /// FNV-1a of the frame: identical retransmissions of an alarm frame get the same message id.
@@ -609,7 +624,9 @@ fn items(msg: &WatchMessage, frame: &Frame, now_ms: i64, metrics: &Metrics) -> V
             kind,
             msg_id: format!("w:{code}:{id:016x}"),
             fix,
-            source: "watch",
+            source: zhulao_alarms::AlarmSource::Watch,
+            impact_ms: None,
+            ack: false,
             detail: serde_json::json!({
                 "protocol": frame.protocol.name(),
                 "type": msg.kind,

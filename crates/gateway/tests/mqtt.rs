@@ -165,7 +165,7 @@ async fn sos_is_stored_acknowledged_and_deduplicated(embedded: bool) {
     // The ack came after the commit: the alarm is there.
     let a = w.store.alarm(alarm_id).await.unwrap();
     assert_eq!(a.case.kind, zhulao_alarms::AlarmKind::Sos);
-    assert_eq!(a.location.unwrap().source, zhulao_store::LocationSource::Home);
+    assert_eq!(a.location.unwrap().source, zhulao_alarms::LocationSource::Home);
     let e = live.recv().await.unwrap();
     assert_eq!((e.topic, e.data["id"].as_i64()), ("alarm", Some(alarm_id)));
     // The device did not see the ack in time and sends it again: same alarm, nothing new.
@@ -347,7 +347,7 @@ async fn mqtt5_devices_are_served() {
     let proto::Downlink::Ack(ack) = ack else { panic!("not an ack") };
     assert!(ack.ok);
     let a = w.store.alarm(ack.alarm.unwrap()).await.unwrap();
-    assert_eq!(a.location.unwrap().source, zhulao_store::LocationSource::Fix);
+    assert_eq!(a.location.unwrap().source, zhulao_alarms::LocationSource::Fix);
 }
 
 macro_rules! on_both_brokers {

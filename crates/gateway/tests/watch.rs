@@ -12,13 +12,13 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use zhulao_alarms::AlarmKind;
+use zhulao_alarms::{AlarmKind, LocationSource};
 use zhulao_domain::DeviceInput;
 use zhulao_gateway::{Metrics, PipelineConfig, WatchConfig, WatchProtocol};
 use zhulao_response::{
     CommandRefused, Downlink, LiveHub, Notifier, OutgoingNotification, Policies, Response,
 };
-use zhulao_store::{Actor, AlarmFilter, LocationSource, NotificationRecord, Store, SystemClock, testing};
+use zhulao_store::{Actor, AlarmFilter, NotificationRecord, Store, SystemClock, testing};
 
 struct Silent;
 
@@ -76,7 +76,7 @@ impl World {
         TcpStream::connect(self.ingest.watch_addr(p).unwrap()).await.unwrap()
     }
 
-    async fn alarms(&self) -> Vec<zhulao_store::AlarmRow> {
+    async fn alarms(&self) -> Vec<zhulao_alarms::AlarmRow> {
         let f = AlarmFilter { elder_id: Some(self.elder_id), limit: 50, ..Default::default() };
         self.store.list_alarms(&f).await.unwrap().items
     }
@@ -124,7 +124,7 @@ async fn sos_without_fix_takes_last_known_position(w: World) {
     let a = &alarms[0];
     assert_eq!(a.case.kind, AlarmKind::Sos);
     assert_eq!(a.device_id, Some(w.devices[0]));
-    assert_eq!(a.source, "watch");
+    assert_eq!(a.source, zhulao_alarms::AlarmSource::Watch);
     let loc = a.location.as_ref().unwrap();
     assert_eq!(loc.source, LocationSource::LastKnown);
     assert!((loc.lat - 40.08).abs() < 1e-9 && (loc.lon - 113.31).abs() < 1e-9, "{loc:?}");

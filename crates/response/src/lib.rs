@@ -8,6 +8,7 @@
 //! only after the step is committed; timers live in the database (`next_due_at`), so a
 //! restarted process resumes them; time comes from the store's injected clock.
 
+mod decide;
 mod live;
 mod notifier;
 mod policy;
@@ -15,7 +16,7 @@ mod service;
 
 pub use live::{LiveEvent, LiveHub};
 pub use notifier::{
-    CommandRefused, DeviceLink, Downlink, NoDevices, Notifier, OutgoingNotification, Recipient,
+    Addressee, CommandRefused, DeviceLink, Downlink, NoDevices, Notifier, OutgoingNotification,
 };
 pub use policy::Policies;
 pub use service::{ActError, RankedResponder, ResponderPosition, Response, alarm_summary};

@@ -3,14 +3,16 @@
 use async_trait::async_trait;
 use serde::Serialize;
 use zhulao_alarms::Feedback;
+use zhulao_domain::Phone;
 use zhulao_store::NotificationRecord;
 
-/// Who is notified. Personal data stays inside the notifier; records carry masked targets.
+/// Who is notified about an alarm. Personal data stays inside the notifier; records carry
+/// masked targets, and `Debug` shows the phone masked (it is a [`Phone`]).
 #[derive(Debug, Clone, Serialize)]
-pub struct Recipient {
+pub struct Addressee {
     pub name: String,
     pub role: String,
-    pub phone: Option<String>,
+    pub phone: Option<Phone>,
     pub email: Option<String>,
 }
 
@@ -20,9 +22,12 @@ pub struct OutgoingNotification {
     /// Idempotency key, stable across retries: `alarm-<id>-<purpose>-<n>`.
     pub id: String,
     pub alarm_id: i64,
+    /// The alarm's region and elder, for the console's scope.
+    pub region_code: String,
+    pub elder_id: Option<i64>,
     /// `family_call`, `escalation`, `dispatch`, `supervisor`.
     pub purpose: String,
-    pub recipient: Recipient,
+    pub recipient: Addressee,
     pub subject_zh: String,
     pub subject_en: String,
     pub body_zh: String,

@@ -8,16 +8,17 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use serde::Serialize;
-use zhulao_alarms::{Candidate, Command, Effect, TransitionError, TravelMode, rank_by_eta};
-use zhulao_domain::{GeoPoint, Role};
-use zhulao_store::{
-    AccountFilter, Actor, AlarmFilter, AlarmRow, NewAlarm, NewAlarmEvent, NotificationRecord, Raised, Store,
-    StoreError,
+use zhulao_alarms::{
+    AlarmRow, Candidate, Command, Effect, NewAlarm, Raised, TransitionError, TravelMode, rank_by_eta,
 };
+use zhulao_domain::{Actor, GeoPoint, Role};
+use zhulao_store::{AccountFilter, AlarmFilter, NotificationRecord, Store, StoreError};
+
+use crate::decide::{change_name, decide_raise, due, step_event};
 
 use crate::live::{LiveEvent, LiveHub};
 use crate::notifier::{
-    CommandRefused, DeviceLink, Downlink, NoDevices, Notifier, OutgoingNotification, Recipient,
+    Addressee, CommandRefused, DeviceLink, Downlink, NoDevices, Notifier, OutgoingNotification,
 };
 use crate::policy::Policies;
 
@@ -26,6 +27,8 @@ use crate::policy::Policies;
 pub enum ActError {
     /// The step does not fit the alarm's state (409 for the API).
     Transition(TransitionError),
+    /// Others kept changing the alarm through every retry (409 for the API: try again).
+    Contended,
     Store(StoreError),
 }
 
@@ -39,6 +42,7 @@ impl std::fmt::Display for ActError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ActError::Transition(e) => write!(f, "{e}"),
+            ActError::Contended => f.write_str("the alarm kept changing; try again"),
             ActError::Store(e) => write!(f, "{e}"),
         }
     }
@@ -65,6 +69,8 @@ const RETRIES: usize = 5;
 struct Tracker {
     running: AtomicUsize,
     idle: tokio::sync::Notify,
+    /// Effects that failed (logged each time; counted for `/metrics`).
+    failed: std::sync::atomic::AtomicU64,
 }
 
 pub struct Response {
@@ -84,22 +90,6 @@ impl std::fmt::Debug for Response {
 }
 
 type BoxFut = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
-
-fn step_name(cmd: &Command) -> &'static str {
-    match cmd {
-        Command::Answer { .. } => "answer",
-        Command::Assess { .. } => "assess",
-        Command::Dispatch { .. } => "dispatch",
-        Command::Accept { .. } => "accept",
-        Command::Decline { .. } => "decline",
-        Command::OnSite { .. } => "on_site",
-        Command::Called120 { .. } => "called_120",
-        Command::NotifyFamily => "notify_family",
-        Command::FamilyResult { .. } => "family_result",
-        Command::Close { .. } => "close",
-        Command::Repeat => "repeat",
-    }
-}
 
 /// The live-feed view of an alarm: what a console needs to place and sort it, no personal data.
 /// A responder who could be sent to an alarm, as the console's map shows them.
@@ -126,7 +116,7 @@ pub fn alarm_summary(a: &AlarmRow) -> serde_json::Value {
         "stage_zh": c.stage.label_zh(),
         "elder_id": a.elder_id,
         "device_id": a.device_id,
-        "serial": a.detail.get("serial"),
+        "serial": a.serial,
         "region_code": a.region_code,
         "raised_at": c.raised_at,
         "answered_at": c.answered_at,
@@ -205,19 +195,29 @@ impl Response {
         link.device_changed(device_id);
     }
 
-    /// Raises (or merges, or recognises a retransmission of) an alarm. When this returns
-    /// `Ok`, the alarm is committed: the caller may acknowledge the device's message.
-    pub async fn raise(self: &Arc<Self>, a: &NewAlarm) -> Result<Raised, StoreError> {
+    /// Raises (or merges, or recognises a retransmission of) an alarm: reads the open alarm
+    /// of the same subject and kind, decides ([`decide_raise`]) and hands the store the
+    /// decision, deciding again if the open alarm moved meanwhile. When this returns `Ok`,
+    /// the alarm is committed: the caller may acknowledge the device's message.
+    pub async fn raise(self: &Arc<Self>, a: &NewAlarm) -> Result<Raised, ActError> {
         let policy = self.policies.for_region(&a.region_code);
-        let raised = self.store.raise_alarm(a, policy).await?;
-        let (row, change) = match &raised {
-            Raised::New(row) => (row, "raised"),
-            Raised::Merged(row) => (row, "repeat"),
-            Raised::Duplicate { .. } => return Ok(raised),
-        };
-        self.publish(row, change);
-        self.spawn_effects(row.clone(), zhulao_alarms::AlarmCase::raised_effects());
-        Ok(raised)
+        for _ in 0..RETRIES {
+            let open = self.store.open_alarm(a.elder_id, a.device_id, a.kind).await?;
+            let step = decide_raise(open.as_ref(), a, self.now(), policy).map_err(ActError::Transition)?;
+            match self.store.commit_raise(a, &step.decision, &step.event).await {
+                Ok(raised) => {
+                    if let Raised::New(row) | Raised::Merged(row) = &raised {
+                        self.publish(row, step.change);
+                        self.spawn_effects(row.clone(), step.effects);
+                    }
+                    return Ok(raised);
+                }
+                // The open alarm was closed, repeated or raised by someone else meanwhile.
+                Err(StoreError::Stale { .. } | StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ActError::Contended)
     }
 
     /// Applies one step by `actor` and runs its effects. Concurrent changes are retried
@@ -233,16 +233,11 @@ impl Response {
             let row = self.store.alarm(id).await?;
             let mut case = row.case.clone();
             let fx = case.apply(cmd, self.now()).map_err(ActError::Transition)?;
-            let event = NewAlarmEvent {
-                actor,
-                actor_kind: actor_kind.to_string(),
-                kind: step_name(cmd).to_string(),
-                detail: serde_json::to_value(cmd).unwrap_or_default(),
-            };
-            let policy = self.policies.for_region(&row.region_code);
-            match self.store.save_alarm(id, row.version, &case, policy, &event).await {
+            let event = step_event(cmd, actor, actor_kind);
+            let next_due = due(&case, self.policies.for_region(&row.region_code));
+            match self.store.save_alarm(id, row.version, &case, next_due, &event).await {
                 Ok(saved) => {
-                    self.publish(&saved, step_name(cmd));
+                    self.publish(&saved, change_name(cmd.name(), &fx));
                     self.spawn_effects(saved.clone(), fx);
                     return Ok(saved);
                 }
@@ -250,7 +245,40 @@ impl Response {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(ActError::Store(StoreError::Stale { current: -1 }))
+        Err(ActError::Contended)
+    }
+
+    /// A device message that raises no alarm (a service call, "worn again"), recorded so a
+    /// retransmission is recognised. `false` if it was already recorded.
+    pub async fn record_device_message(&self, device_id: i64, msg_id: &str) -> Result<bool, ActError> {
+        Ok(self.store.record_device_message(device_id, msg_id).await?)
+    }
+
+    /// The wearer pressed "I'm fine" (device message `msg_id`): noted on every open alarm of
+    /// the elder (an operator still calls back; a cancel is not a close), then the message
+    /// is recorded. `false` for a retransmission already handled. A failure leaves the
+    /// message unrecorded, so the device's retransmission notes what is missing.
+    pub async fn wearer_cancelled(
+        self: &Arc<Self>,
+        device_id: i64,
+        elder_id: Option<i64>,
+        msg_id: &str,
+    ) -> Result<bool, ActError> {
+        if self.store.device_message_seen(device_id, msg_id).await? {
+            return Ok(false);
+        }
+        if let Some(elder_id) = elder_id {
+            let f =
+                AlarmFilter { open: Some(true), elder_id: Some(elder_id), limit: 20, ..Default::default() };
+            for a in self.store.list_alarms(&f).await?.items {
+                match self.act(a.id, &Command::WearerCancelled, Actor::SYSTEM, "device").await {
+                    // Closed meanwhile: nothing to note.
+                    Ok(_) | Err(ActError::Transition(TransitionError::Closed)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(self.store.record_device_message(device_id, msg_id).await?)
     }
 
     /// Fires every escalation timer due now. Returns how many alarms were advanced. Another
@@ -267,17 +295,19 @@ impl Response {
                 continue;
             }
             let timers: Vec<_> = fired.iter().map(|(t, _)| *t).collect();
-            let event = NewAlarmEvent {
+            let event = zhulao_alarms::NewAlarmEvent {
                 actor: Actor::SYSTEM,
                 actor_kind: "system".into(),
                 kind: "timer".into(),
                 detail: serde_json::json!({ "timers": timers }),
+                audit: None,
             };
-            match self.store.save_alarm(row.id, row.version, &case, policy, &event).await {
+            let fx: Vec<Effect> = fired.into_iter().flat_map(|(_, fx)| fx).collect();
+            match self.store.save_alarm(row.id, row.version, &case, due(&case, policy), &event).await {
                 Ok(saved) => {
                     advanced += 1;
-                    self.publish(&saved, "escalation");
-                    self.spawn_effects(saved, fired.into_iter().flat_map(|(_, fx)| fx).collect());
+                    self.publish(&saved, change_name("escalation", &fx));
+                    self.spawn_effects(saved, fx);
                 }
                 Err(StoreError::Stale { .. }) => {}
                 Err(e) => return Err(e),
@@ -310,6 +340,11 @@ impl Response {
     /// A responder's phone reports where they are and whether they are on duty.
     pub fn report_position(&self, account_id: i64, pos: ResponderPosition) {
         self.positions.lock().expect("positions lock").insert(account_id, pos);
+    }
+
+    /// How many effects (notifications, dispatches, device feedback) have failed since start.
+    pub fn failed_effects(&self) -> u64 {
+        self.tracker.failed.load(Ordering::Relaxed)
     }
 
     /// Waits until every effect task started so far has finished.
@@ -356,18 +391,12 @@ impl Response {
     async fn run_effect(self: &Arc<Self>, row: &AlarmRow, e: Effect) {
         let result: Result<(), StoreError> = async {
             match e {
-                Effect::NotifyOperators { escalated } => {
-                    if escalated {
-                        // Every console sees the escalation; the live event carries the level.
-                        self.publish(row, "escalated");
-                    }
-                }
+                // The step's one live event already put it in front of operators
+                // (`escalated` for every operator and the supervisor).
+                Effect::NotifyOperators { .. } => {}
                 Effect::NotifySupervisor { reason } => self.notify_supervisors(row, &reason).await?,
                 Effect::CallFamily { contact } => self.call_family(row, contact).await?,
-                Effect::FamilyUnreachable => {
-                    self.publish(row, "family_unreachable");
-                    self.notify_supervisors(row, "family_unreachable").await?;
-                }
+                Effect::FamilyUnreachable => self.notify_supervisors(row, "family_unreachable").await?,
                 Effect::FindResponder { exclude } => {
                     self.dispatch_nearest(row, &exclude).await?;
                 }
@@ -381,6 +410,7 @@ impl Response {
         }
         .await;
         if let Err(err) = result {
+            self.tracker.failed.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(alarm = row.id, error = %err, "alarm effect failed");
         }
     }
@@ -397,7 +427,7 @@ impl Response {
         who: &str,
         id: String,
         purpose: &str,
-        recipient: Recipient,
+        recipient: Addressee,
         extra: (String, String),
         data: serde_json::Value,
     ) -> OutgoingNotification {
@@ -405,6 +435,8 @@ impl Response {
         OutgoingNotification {
             id,
             alarm_id: row.id,
+            region_code: row.region_code.clone(),
+            elder_id: row.elder_id,
             purpose: purpose.into(),
             recipient,
             subject_zh: format!("【助老】{who}{}警情", kind.label_zh()),
@@ -431,10 +463,10 @@ impl Response {
         let Some(elder_id) = row.elder_id else { return Ok(()) };
         let elder = self.store.elder(elder_id).await?;
         let Some(c) = elder.record.contacts.get(contact) else { return Ok(()) };
-        let recipient = Recipient {
+        let recipient = Addressee {
             name: c.name.clone(),
             role: "family".into(),
-            phone: Some(c.phone.as_str().to_string()),
+            phone: Some(c.phone.clone()),
             email: None,
         };
         let n = Self::compose(
@@ -464,10 +496,10 @@ impl Response {
             if !covers {
                 continue;
             }
-            let recipient = Recipient {
+            let recipient = Addressee {
                 name: s.display_name.clone(),
                 role: "supervisor".into(),
-                phone: s.phone.as_ref().map(|p| p.as_str().to_string()),
+                phone: s.phone.clone(),
                 email: None,
             };
             let n = Self::compose(
@@ -614,10 +646,10 @@ impl Response {
                     Some(e) => self.store.elder(e).await?.record.name,
                     None => "老人".into(),
                 };
-                let recipient = Recipient {
+                let recipient = Addressee {
                     name: account.display_name,
                     role: account.role.as_str().into(),
-                    phone: account.phone.map(|p| p.as_str().to_string()),
+                    phone: account.phone,
                     email: None,
                 };
                 let minutes = eta_s.div_ceil(60);
@@ -637,7 +669,7 @@ impl Response {
                 Ok(Some(responder))
             }
             // Closed meanwhile, or an operator dispatched someone: nothing to do.
-            Err(ActError::Transition(_)) => Ok(None),
+            Err(ActError::Transition(_) | ActError::Contended) => Ok(None),
             Err(ActError::Store(e)) => Err(e),
         }
     }

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use zhulao_alarms::{AlarmKind, Command, Outcome, Stage, TravelMode};
+use zhulao_alarms::{AlarmLocation, AlarmSource, LocationSource, NewAlarm, Raised};
 use zhulao_domain::elder::ContactInput;
 use zhulao_domain::id_number::compose;
 use zhulao_domain::{
@@ -15,9 +16,7 @@ use zhulao_domain::{
 use zhulao_response::{
     DeviceLink, Downlink, LiveHub, Notifier, OutgoingNotification, Policies, ResponderPosition, Response,
 };
-use zhulao_store::{
-    Actor, AlarmLocation, LocationSource, ManualClock, NewAlarm, NotificationRecord, Raised, Store, testing,
-};
+use zhulao_store::{Actor, ManualClock, NotificationRecord, Store, testing};
 
 const T0: i64 = 1_795_392_000_000;
 
@@ -176,6 +175,7 @@ fn sos(w: &World, msg: &str) -> NewAlarm {
         kind: AlarmKind::Sos,
         elder_id: Some(w.elder),
         device_id: Some(w.device),
+        serial: Some("ZL-TEST-1".into()),
         region_code: "140213050002".into(),
         location: Some(AlarmLocation {
             lat: 40.0769,
@@ -183,7 +183,8 @@ fn sos(w: &World, msg: &str) -> NewAlarm {
             source: LocationSource::LastKnown,
             at: Some(T0),
         }),
-        source: "device_event".into(),
+        source: AlarmSource::DeviceEvent,
+        impact_ms: None,
         detail: serde_json::json!({}),
         contacts: 2,
         msg_id: Some(msg.into()),

@@ -1,13 +1,13 @@
 //! The SQL implementation of [`crate::AlarmStore`], instantiated per backend by `alarm_store!`
 //! next to `sql_store!` (whose helpers — `Tx`, `audit`, `paged` — it uses).
 
-use zhulao_alarms::{AlarmCase, AlarmKind};
+use zhulao_alarms::{AlarmCase, AlarmKind, AlarmSource};
 
 use crate::alarms::{AlarmEvent, AlarmLocation, AlarmRow, DeviceState, LocationSource, NotificationRecord};
 use crate::error::{Result, StoreError};
 
-pub(crate) const ALARM_COLUMNS: &str = "id, elder_id, device_id, region_code, lat, lon, location_source, \
-     location_at, source, detail, case_json, next_due_at, version, updated_at";
+pub(crate) const ALARM_COLUMNS: &str = "id, elder_id, device_id, serial, region_code, lat, lon, location_source, \
+     location_at, source, impact_ms, detail, case_json, next_due_at, version, updated_at";
 
 fn corrupt(detail: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt { table: "alarms", detail: detail.to_string() }
@@ -18,12 +18,14 @@ pub(crate) struct AlarmDbRow {
     id: i64,
     elder_id: Option<i64>,
     device_id: Option<i64>,
+    serial: Option<String>,
     region_code: String,
     lat: Option<f64>,
     lon: Option<f64>,
     location_source: String,
     location_at: Option<i64>,
     source: String,
+    impact_ms: Option<i64>,
     detail: String,
     case_json: String,
     next_due_at: Option<i64>,
@@ -43,9 +45,11 @@ impl AlarmDbRow {
             id: self.id,
             elder_id: self.elder_id,
             device_id: self.device_id,
+            serial: self.serial,
             region_code: self.region_code,
             location,
-            source: self.source,
+            source: AlarmSource::parse_label(&self.source).ok_or_else(|| corrupt("source"))?,
+            impact_ms: self.impact_ms,
             detail: serde_json::from_str(&self.detail).map_err(corrupt)?,
             case: serde_json::from_str(&self.case_json).map_err(corrupt)?,
             next_due_at: self.next_due_at,
@@ -157,14 +161,14 @@ pub(crate) fn responder_of(case: &AlarmCase) -> Option<i64> {
 
 macro_rules! alarm_store {
     ($store:ident, $db:ty) => {
-        use zhulao_alarms::{AlarmCase as Case, Command as AlarmCommand, Policy as AlarmPolicy};
+        use zhulao_alarms::{AlarmCase as Case, AlarmKind as Kind, RaiseDecision};
 
         use $crate::alarm_sql::{
             ALARM_COLUMNS, AlarmDbRow, AlarmEventDbRow, DeviceStateDbRow, NotificationDbRow, open_key,
             responder_of,
         };
         use $crate::alarms::{
-            AlarmEvent, AlarmFilter, AlarmRow, AlarmStore, DeviceState, NewAlarm, NewAlarmEvent,
+            AlarmEvent, AlarmFilter, AlarmRow, AlarmStore, DeviceState, DeviceStateStore, NewAlarm, NewAlarmEvent,
             NotificationRecord, Raised, WearerState,
         };
 
@@ -207,7 +211,7 @@ macro_rules! alarm_store {
             id: i64,
             expected_version: i64,
             case: &Case,
-            policy: &AlarmPolicy,
+            next_due_at: Option<i64>,
             now: i64,
         ) -> Result<u64> {
             let done = sqlx::query(
@@ -221,7 +225,7 @@ macro_rules! alarm_store {
             .bind(case.on_site_at)
             .bind(case.closed_at)
             .bind(responder_of(case))
-            .bind(case.next_due(policy).map(|(at, _)| at))
+            .bind(next_due_at)
             .bind($crate::rows::to_json(case))
             .bind(now)
             .bind(id)
@@ -231,10 +235,36 @@ macro_rules! alarm_store {
             Ok(done.rows_affected())
         }
 
-        impl $store {
-            /// One attempt of `raise_alarm`; a unique violation on `open_key` (two instances
-            /// raising the same alarm at once) surfaces as `Conflict` and is retried.
-            async fn try_raise(&self, a: &NewAlarm, policy: &AlarmPolicy) -> Result<Raised> {
+        async fn insert_event_and_audit(
+            tx: &mut Tx,
+            alarm_id: i64,
+            now: i64,
+            audit_action: &str,
+            event: &NewAlarmEvent,
+        ) -> Result<()> {
+            insert_alarm_event(tx, alarm_id, now, event.actor, &event.actor_kind, &event.kind, &event.detail)
+                .await?;
+            let after = event.audit.as_ref().unwrap_or(&event.detail).to_string();
+            audit(tx, now, event.actor, audit_action, "alarm", alarm_id, None, Some(after)).await
+        }
+
+        #[async_trait]
+        impl AlarmStore for $store {
+            async fn open_alarm(
+                &self,
+                elder_id: Option<i64>,
+                device_id: Option<i64>,
+                kind: Kind,
+            ) -> Result<Option<AlarmRow>> {
+                sqlx::query_as::<_, AlarmDbRow>(&format!("SELECT {ALARM_COLUMNS} FROM alarms WHERE open_key = $1"))
+                    .bind(open_key(elder_id, device_id, kind))
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(AlarmDbRow::into_row)
+                    .transpose()
+            }
+
+            async fn commit_raise(&self, a: &NewAlarm, decision: &RaiseDecision, event: &NewAlarmEvent) -> Result<Raised> {
                 let now = self.clock.now_ms();
                 let mut tx = self.begin().await?;
                 if let (Some(device), Some(msg)) = (a.device_id, a.msg_id.as_deref()) {
@@ -260,57 +290,52 @@ macro_rules! alarm_store {
                         return Ok(Raised::Duplicate { alarm_id });
                     }
                 }
-                let key = open_key(a.elder_id, a.device_id, a.kind);
-                let open: Option<i64> = sqlx::query_scalar("SELECT id FROM alarms WHERE open_key = $1")
-                    .bind(&key)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                let device_actor = || Actor::SYSTEM;
-                let raised = if let Some(id) = open {
-                    let row = fetch_alarm(&mut *tx, id).await?;
-                    let mut case = row.case.clone();
-                    case.apply(&AlarmCommand::Repeat, now).map_err(|e| StoreError::invalid("alarm", "alarm_closed", e.zh(), e.en()))?;
-                    update_case(&mut tx, id, row.version, &case, policy, now).await?;
-                    let detail = serde_json::json!({ "source": a.source, "msg_id": a.msg_id, "detail": a.detail });
-                    insert_alarm_event(&mut tx, id, now, device_actor(), "device", "repeat", &detail).await?;
-                    audit(&mut tx, now, Actor::SYSTEM, "repeat", "alarm", id, None, Some(detail.to_string())).await?;
-                    Raised::Merged(fetch_alarm(&mut *tx, id).await?)
-                } else {
-                    let (case, _) = Case::raise(a.kind, now, a.contacts);
-                    let (lat, lon, source, at) = match a.location {
-                        Some(l) => (Some(l.lat), Some(l.lon), l.source.as_str(), l.at),
-                        None => (None, None, "none", None),
-                    };
-                    let id: i64 = sqlx::query_scalar(
-                        "INSERT INTO alarms (kind, priority, stage, elder_id, device_id, region_code, raised_at, \
-                         next_due_at, open_key, lat, lon, location_source, location_at, source, detail, case_json, \
-                         created_at, updated_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $7, $7) \
-                         RETURNING id",
-                    )
-                    .bind(a.kind.as_str())
-                    .bind(case.priority as i16)
-                    .bind(case.stage.as_str())
-                    .bind(a.elder_id)
-                    .bind(a.device_id)
-                    .bind(&a.region_code)
-                    .bind(now)
-                    .bind(case.next_due(policy).map(|(at, _)| at))
-                    .bind(&key)
-                    .bind(lat)
-                    .bind(lon)
-                    .bind(source)
-                    .bind(at)
-                    .bind(&a.source)
-                    .bind(a.detail.to_string())
-                    .bind($crate::rows::to_json(&case))
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(StoreError::from_db)?;
-                    let detail = serde_json::json!({ "kind": a.kind, "source": a.source, "msg_id": a.msg_id });
-                    insert_alarm_event(&mut tx, id, now, device_actor(), "device", "raised", &detail).await?;
-                    audit(&mut tx, now, Actor::SYSTEM, "raise", "alarm", id, None, Some(detail.to_string())).await?;
-                    Raised::New(fetch_alarm(&mut *tx, id).await?)
+                let raised = match decision {
+                    RaiseDecision::Repeat { id, expected_version, case, next_due_at } => {
+                        if update_case(&mut tx, *id, *expected_version, case, *next_due_at, now).await? == 0 {
+                            return Err(StoreError::Stale { current: -1 });
+                        }
+                        insert_event_and_audit(&mut tx, *id, now, "repeat", event).await?;
+                        Raised::Merged(fetch_alarm(&mut *tx, *id).await?)
+                    }
+                    RaiseDecision::New { case, next_due_at } => {
+                        let (lat, lon, source, at) = match a.location {
+                            Some(l) => (Some(l.lat), Some(l.lon), l.source.as_str(), l.at),
+                            None => (None, None, "none", None),
+                        };
+                        // A unique violation on `open_key` (an open alarm appeared since the
+                        // decision) is `Conflict`: the caller decides again.
+                        let id: i64 = sqlx::query_scalar(
+                            "INSERT INTO alarms (kind, priority, stage, elder_id, device_id, serial, region_code, \
+                             raised_at, next_due_at, open_key, lat, lon, location_source, location_at, source, \
+                             impact_ms, detail, case_json, created_at, updated_at) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+                             $18, $8, $8) RETURNING id",
+                        )
+                        .bind(case.kind.as_str())
+                        .bind(case.priority as i16)
+                        .bind(case.stage.as_str())
+                        .bind(a.elder_id)
+                        .bind(a.device_id)
+                        .bind(a.serial.as_deref())
+                        .bind(&a.region_code)
+                        .bind(case.raised_at)
+                        .bind(*next_due_at)
+                        .bind(open_key(a.elder_id, a.device_id, case.kind))
+                        .bind(lat)
+                        .bind(lon)
+                        .bind(source)
+                        .bind(at)
+                        .bind(a.source.as_str())
+                        .bind(a.impact_ms)
+                        .bind(a.detail.to_string())
+                        .bind($crate::rows::to_json(case))
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(StoreError::from_db)?;
+                        insert_event_and_audit(&mut tx, id, now, "raise", event).await?;
+                        Raised::New(fetch_alarm(&mut *tx, id).await?)
+                    }
                 };
                 if let (Some(device), Some(msg)) = (a.device_id, a.msg_id.as_deref()) {
                     sqlx::query("UPDATE device_messages SET alarm_id = $1 WHERE device_id = $2 AND msg_id = $3")
@@ -323,15 +348,16 @@ macro_rules! alarm_store {
                 tx.commit().await?;
                 Ok(raised)
             }
-        }
 
-        #[async_trait]
-        impl AlarmStore for $store {
-            async fn raise_alarm(&self, a: &NewAlarm, policy: &AlarmPolicy) -> Result<Raised> {
-                match self.try_raise(a, policy).await {
-                    Err(StoreError::Conflict(_)) => self.try_raise(a, policy).await,
-                    r => r,
-                }
+            async fn device_message_seen(&self, device_id: i64, msg_id: &str) -> Result<bool> {
+                let n: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM device_messages WHERE device_id = $1 AND msg_id = $2",
+                )
+                .bind(device_id)
+                .bind(msg_id)
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(n > 0)
             }
 
             async fn record_device_message(&self, device_id: i64, msg_id: &str) -> Result<bool> {
@@ -357,34 +383,19 @@ macro_rules! alarm_store {
                 id: i64,
                 expected_version: i64,
                 case: &Case,
-                policy: &AlarmPolicy,
+                next_due_at: Option<i64>,
                 event: &NewAlarmEvent,
             ) -> Result<AlarmRow> {
                 let now = self.clock.now_ms();
                 let mut tx = self.begin().await?;
-                if update_case(&mut tx, id, expected_version, case, policy, now).await? == 0 {
+                if update_case(&mut tx, id, expected_version, case, next_due_at, now).await? == 0 {
                     let current = fetch_alarm(&mut *tx, id).await?;
                     return Err(StoreError::Stale { current: current.version });
                 }
-                insert_alarm_event(&mut tx, id, now, event.actor, &event.actor_kind, &event.kind, &event.detail)
-                    .await?;
-                audit(&mut tx, now, event.actor, &event.kind, "alarm", id, None, Some(event.detail.to_string()))
-                    .await?;
+                insert_event_and_audit(&mut tx, id, now, &event.kind, event).await?;
                 let row = fetch_alarm(&mut *tx, id).await?;
                 tx.commit().await?;
                 Ok(row)
-            }
-
-            async fn append_alarm_event(&self, alarm_id: i64, event: &NewAlarmEvent) -> Result<()> {
-                let now = self.clock.now_ms();
-                let mut tx = self.begin().await?;
-                fetch_alarm(&mut *tx, alarm_id).await?;
-                insert_alarm_event(&mut tx, alarm_id, now, event.actor, &event.actor_kind, &event.kind, &event.detail)
-                    .await?;
-                let after = serde_json::json!({ "kind": event.kind });
-                audit(&mut tx, now, event.actor, &event.kind, "alarm", alarm_id, None, Some(after.to_string())).await?;
-                tx.commit().await?;
-                Ok(())
             }
 
             async fn list_alarms(&self, f: &AlarmFilter) -> Result<Page<AlarmRow>> {
@@ -512,6 +523,10 @@ macro_rules! alarm_store {
                 .collect())
             }
 
+        }
+
+        #[async_trait]
+        impl DeviceStateStore for $store {
             async fn upsert_device_states(&self, states: &[DeviceState]) -> Result<()> {
                 if states.is_empty() {
                     return Ok(());

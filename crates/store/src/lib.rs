@@ -30,10 +30,7 @@ use zhulao_domain::{
     NewAccount, NewDevice, Region, RegionCode, RegionStats, Role,
 };
 
-pub use alarms::{
-    AlarmEvent, AlarmFilter, AlarmLocation, AlarmRow, AlarmStore, DeviceState, LocationSource, NewAlarm,
-    NewAlarmEvent, NotificationRecord, Raised, WearerState,
-};
+pub use alarms::{AlarmFilter, AlarmStore, DeviceState, DeviceStateStore, NotificationRecord, WearerState};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Result, StoreError};
 pub use postgres::PgStore;
@@ -45,19 +42,9 @@ pub use services::{
 };
 pub use sqlite::SqliteStore;
 
-/// Who is writing: recorded in the audit log. `None` is the system itself (migrations,
-/// the demo loader, timers).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Actor {
-    pub account_id: Option<i64>,
-}
-
-impl Actor {
-    pub const SYSTEM: Actor = Actor { account_id: None };
-    pub fn account(id: i64) -> Self {
-        Actor { account_id: Some(id) }
-    }
-}
+/// Who is writing: recorded in the audit log (defined in `zhulao-domain`, shared with the alarm
+/// records).
+pub use zhulao_domain::Actor;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -200,7 +187,9 @@ pub struct ImportSummary {
 
 /// The storage interface. Both backends pass the same conformance suite.
 #[async_trait]
-pub trait Store: AlarmStore + ServiceStore + Send + Sync + std::fmt::Debug + 'static {
+pub trait Store:
+    AlarmStore + DeviceStateStore + ServiceStore + Send + Sync + std::fmt::Debug + 'static
+{
     fn backend(&self) -> Backend;
     fn clock(&self) -> &dyn Clock;
     /// A cheap round trip, for readiness checks.

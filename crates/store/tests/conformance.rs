@@ -4,7 +4,10 @@
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use zhulao_alarms::{AlarmKind, Command, Policy, Stage, Timer};
+use zhulao_alarms::{
+    AlarmCase, AlarmKind, AlarmLocation, AlarmRow, AlarmSource, Command, LocationSource, NewAlarm,
+    NewAlarmEvent, Policy, RaiseDecision, Raised, Stage, Timer,
+};
 use zhulao_domain::elder::ContactInput;
 use zhulao_domain::id_number::compose;
 use zhulao_domain::{
@@ -13,8 +16,8 @@ use zhulao_domain::{
 };
 use zhulao_store::testing;
 use zhulao_store::{
-    Actor, AlarmFilter, AlarmLocation, AuditFilter, DeviceFilter, DeviceState, ElderFilter, FacilityFilter,
-    LocationSource, ManualClock, NewAlarm, NewAlarmEvent, Raised, Store, StoreError,
+    Actor, AlarmFilter, AuditFilter, DeviceFilter, DeviceState, ElderFilter, FacilityFilter, ManualClock,
+    Store, StoreError,
 };
 
 /// 2026-11-23 00:00 UTC.
@@ -682,6 +685,7 @@ fn sos(elder: i64, device: i64, msg: &str) -> NewAlarm {
         kind: AlarmKind::Sos,
         elder_id: Some(elder),
         device_id: Some(device),
+        serial: Some("ZL-P".into()),
         region_code: "140213050002".into(),
         location: Some(AlarmLocation {
             lat: 40.07,
@@ -689,11 +693,45 @@ fn sos(elder: i64, device: i64, msg: &str) -> NewAlarm {
             source: LocationSource::LastKnown,
             at: Some(T0 - 5000),
         }),
-        source: "device_event".into(),
+        source: AlarmSource::DeviceEvent,
+        impact_ms: None,
         detail: serde_json::json!({"type": "sos"}),
         contacts: 1,
         msg_id: Some(msg.into()),
     }
+}
+
+/// What the response service decides for a raise (the store only writes it).
+fn decide(open: Option<&AlarmRow>, a: &NewAlarm, now: i64, p: &Policy) -> (RaiseDecision, NewAlarmEvent) {
+    let ev = |kind: &str| NewAlarmEvent {
+        actor: Actor::SYSTEM,
+        actor_kind: "device".into(),
+        kind: kind.into(),
+        detail: serde_json::json!({ "msg_id": a.msg_id }),
+        audit: None,
+    };
+    match open {
+        Some(row) => {
+            let mut case = row.case.clone();
+            case.apply(&Command::Repeat, now).unwrap();
+            let next_due_at = case.next_due(p).map(|d| d.0);
+            (
+                RaiseDecision::Repeat { id: row.id, expected_version: row.version, case, next_due_at },
+                ev("repeat"),
+            )
+        }
+        None => {
+            let (case, _) = AlarmCase::raise(a.kind, now, a.contacts);
+            let next_due_at = case.next_due(p).map(|d| d.0);
+            (RaiseDecision::New { case, next_due_at }, ev("raised"))
+        }
+    }
+}
+
+async fn raise(s: &Arc<dyn Store>, a: &NewAlarm, p: &Policy) -> Raised {
+    let open = s.open_alarm(a.elder_id, a.device_id, a.kind).await.unwrap();
+    let (d, ev) = decide(open.as_ref(), a, s.clock().now_ms(), p);
+    s.commit_raise(a, &d, &ev).await.unwrap()
 }
 
 async fn alarms_are_idempotent_and_merge_repeats(s: Arc<dyn Store>, clock: ManualClock) {
@@ -701,25 +739,20 @@ async fn alarms_are_idempotent_and_merge_repeats(s: Arc<dyn Store>, clock: Manua
     let e = s.create_elder(&record(1, 1940, &fx.village), Actor::SYSTEM).await.unwrap();
     let d = bound_device(&s, "ZL-P-1", e.id).await;
     let p = Policy::default();
-    let Raised::New(first) = s.raise_alarm(&sos(e.id, d, "m1"), &p).await.unwrap() else { panic!("new") };
+    let Raised::New(first) = raise(&s, &sos(e.id, d, "m1"), &p).await else { panic!("new") };
     assert_eq!(first.case.stage, Stage::Queued);
     assert_eq!(first.next_due_at, Some(T0 + 30_000));
     assert_eq!(first.location.unwrap().source, LocationSource::LastKnown);
     // The same message again (a retransmission): nothing written, same alarm.
-    assert_eq!(
-        s.raise_alarm(&sos(e.id, d, "m1"), &p).await.unwrap(),
-        Raised::Duplicate { alarm_id: Some(first.id) }
-    );
+    assert_eq!(raise(&s, &sos(e.id, d, "m1"), &p).await, Raised::Duplicate { alarm_id: Some(first.id) });
     // A second press while the first is open merges.
     clock.advance_ms(1000);
-    let Raised::Merged(merged) = s.raise_alarm(&sos(e.id, d, "m2"), &p).await.unwrap() else {
-        panic!("merge")
-    };
+    let Raised::Merged(merged) = raise(&s, &sos(e.id, d, "m2"), &p).await else { panic!("merge") };
     assert_eq!((merged.id, merged.case.repeats, merged.version), (first.id, 1, 2));
     // Another kind is another alarm.
     let mut fall = sos(e.id, d, "m3");
     fall.kind = AlarmKind::Fall;
-    let Raised::New(fall) = s.raise_alarm(&fall, &p).await.unwrap() else { panic!("fall") };
+    let Raised::New(fall) = raise(&s, &fall, &p).await else { panic!("fall") };
     assert_ne!(fall.id, first.id);
     // Once closed, the next SOS opens a new alarm.
     let mut case = merged.case.clone();
@@ -734,12 +767,28 @@ async fn alarms_are_idempotent_and_merge_repeats(s: Arc<dyn Store>, clock: Manua
         actor_kind: "operator".into(),
         kind: kind.into(),
         detail: serde_json::json!({}),
+        audit: None,
     };
-    let closed = s.save_alarm(first.id, merged.version, &case, &p, &ev("close")).await.unwrap();
+    // A decision taken on a version that moved is refused: the caller decides again.
+    let (stale, stale_ev) = decide(Some(&first), &sos(e.id, d, "m2b"), T0 + 1500, &p);
+    assert!(matches!(
+        s.commit_raise(&sos(e.id, d, "m2b"), &stale, &stale_ev).await,
+        Err(StoreError::Stale { .. })
+    ));
+    // A new alarm while one is open for the same subject and kind conflicts.
+    let (dup, dup_ev) = decide(None, &sos(e.id, d, "m2c"), T0 + 1500, &p);
+    assert!(matches!(
+        s.commit_raise(&sos(e.id, d, "m2c"), &dup, &dup_ev).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(!s.device_message_seen(d, "m2b").await.unwrap(), "a refused raise records no message");
+    assert!(s.device_message_seen(d, "m2").await.unwrap());
+    let closed = s
+        .save_alarm(first.id, merged.version, &case, case.next_due(&p).map(|d| d.0), &ev("close"))
+        .await
+        .unwrap();
     assert_eq!((closed.next_due_at, closed.version), (None, 3));
-    let Raised::New(again) = s.raise_alarm(&sos(e.id, d, "m4"), &p).await.unwrap() else {
-        panic!("new again")
-    };
+    let Raised::New(again) = raise(&s, &sos(e.id, d, "m4"), &p).await else { panic!("new again") };
     assert_ne!(again.id, first.id);
     assert!(s.record_device_message(d, "cancel-1").await.unwrap());
     assert!(!s.record_device_message(d, "cancel-1").await.unwrap());
@@ -761,7 +810,7 @@ async fn alarm_steps_are_versioned_and_timed(s: Arc<dyn Store>, clock: ManualClo
     let e = s.create_elder(&record(1, 1940, &fx.village), Actor::SYSTEM).await.unwrap();
     let d = bound_device(&s, "ZL-P-2", e.id).await;
     let p = Policy::default();
-    let a = s.raise_alarm(&sos(e.id, d, "x"), &p).await.unwrap();
+    let a = raise(&s, &sos(e.id, d, "x"), &p).await;
     let Raised::New(a) = a else { panic!() };
     assert!(s.due_alarms(T0 + 29_999, 10).await.unwrap().is_empty());
     assert_eq!(s.next_alarm_due().await.unwrap(), Some(T0 + 30_000));
@@ -776,11 +825,13 @@ async fn alarm_steps_are_versioned_and_timed(s: Arc<dyn Store>, clock: ManualClo
         actor_kind: "system".into(),
         kind: "timer:answer_escalate".into(),
         detail: serde_json::json!({}),
+        audit: None,
     };
-    let saved = s.save_alarm(a.id, a.version, &case, &p, &ev).await.unwrap();
+    let due = case.next_due(&p).map(|d| d.0);
+    let saved = s.save_alarm(a.id, a.version, &case, due, &ev).await.unwrap();
     assert_eq!(saved.next_due_at, Some(T0 + 90_000));
     // A second instance holding the old version loses.
-    match s.save_alarm(a.id, a.version, &case, &p, &ev).await {
+    match s.save_alarm(a.id, a.version, &case, due, &ev).await {
         Err(StoreError::Stale { current }) => assert_eq!(current, saved.version),
         other => panic!("expected stale, got {other:?}"),
     }

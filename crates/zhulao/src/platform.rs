@@ -49,7 +49,7 @@ impl Notifier for ChannelNotifier {
             kind: n.purpose.clone(),
             recipient: Recipient {
                 name: n.recipient.name.clone(),
-                phone: n.recipient.phone.clone(),
+                phone: n.recipient.phone.as_ref().map(|p| p.as_str().to_string()),
                 email: n.recipient.email.clone(),
                 role: n.recipient.role.clone(),
             },
@@ -72,7 +72,7 @@ impl Notifier for ChannelNotifier {
             out.push(NotificationRecord {
                 at: chrono::Utc::now().timestamp_millis(),
                 channel: "none".into(),
-                target: zhulao_notify::mask_phone(n.recipient.phone.as_deref().unwrap_or("")),
+                target: zhulao_notify::mask_phone(n.recipient.phone.as_ref().map_or("", |p| p.as_str())),
                 purpose: n.purpose.clone(),
                 attempt: 1,
                 duration_ms: 0,
@@ -83,11 +83,10 @@ impl Notifier for ChannelNotifier {
             });
         }
         // The console: every notification about an alarm shows there, without personal data.
-        let region = n.data["alarm"]["region_code"].as_str().unwrap_or_default().to_string();
         self.hub.publish(LiveEvent {
             topic: "notification",
-            region_code: region,
-            elder_id: n.data["alarm"]["elder_id"].as_i64(),
+            region_code: n.region_code.clone(),
+            elder_id: n.elder_id,
             responder_id: None,
             at: chrono::Utc::now().timestamp_millis(),
             data: serde_json::json!({
