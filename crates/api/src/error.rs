@@ -1,11 +1,21 @@
 //! The API's one error shape: `{code, message, message_en, field?, errors?}` with a stable
 //! machine-readable code, a Chinese message for end users and an English one. 5xx details
 //! are logged, never shown.
+//!
+//! Every error a handler meets converts with `?`: the store's, the domain's field errors,
+//! the service layer's (`zhulao_orders`), the response service's and the alarm rules'
+//! (`zhulao_response`, `zhulao_alarms`), the ledger's, device command refusals and failed
+//! blocking tasks. A refusal by the service layer names the field it concerns with
+//! [`WithField::with_field`].
 
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use zhulao_alarms::TransitionError;
 use zhulao_domain::FieldError;
+use zhulao_ledger::LedgerError;
+use zhulao_orders::ServiceError;
+use zhulao_response::{ActError, CommandRefused};
 use zhulao_store::StoreError;
 
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
@@ -49,6 +59,13 @@ pub enum ApiError {
     NotFound(&'static str),
     Invalid(Vec<FieldError>),
     Conflict(FieldError),
+    /// A step the service layer refused (409), with the field it concerns when known.
+    Refused {
+        field: Option<&'static str>,
+        code: &'static str,
+        zh: String,
+        en: String,
+    },
     Stale(i64),
     TooManyAttempts {
         retry_after_s: i64,
@@ -75,6 +92,45 @@ impl ApiError {
     pub fn field(e: FieldError) -> Self {
         ApiError::Invalid(vec![e])
     }
+    /// A required input that is absent (422 `required`).
+    pub fn missing(field: &str) -> Self {
+        ApiError::field(FieldError::new(
+            field,
+            "required",
+            format!("缺少 {field}"),
+            format!("{field} is required"),
+        ))
+    }
+    /// Names the field a refusal reports; any other error is returned unchanged.
+    pub fn with_field(self, field: &'static str) -> Self {
+        match self {
+            ApiError::Refused { code, zh, en, .. } => ApiError::Refused { field: Some(field), code, zh, en },
+            other => other,
+        }
+    }
+}
+
+/// [`ApiError::with_field`] on a result whose error converts to [`ApiError`].
+pub trait WithField<T> {
+    fn with_field(self, field: &'static str) -> ApiResult<T>;
+}
+
+impl<T, E: Into<ApiError>> WithField<T> for Result<T, E> {
+    fn with_field(self, field: &'static str) -> ApiResult<T> {
+        self.map_err(|e| e.into().with_field(field))
+    }
+}
+
+impl From<FieldError> for ApiError {
+    fn from(e: FieldError) -> Self {
+        ApiError::Invalid(vec![e])
+    }
+}
+
+impl From<Vec<FieldError>> for ApiError {
+    fn from(errors: Vec<FieldError>) -> Self {
+        ApiError::Invalid(errors)
+    }
 }
 
 impl From<StoreError> for ApiError {
@@ -86,6 +142,81 @@ impl From<StoreError> for ApiError {
             StoreError::Stale { current } => ApiError::Stale(current),
             other => ApiError::Internal(other.to_string()),
         }
+    }
+}
+
+/// The service layer's error; a refusal is 409 (name its field with [`WithField`]).
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::NotFound(entity) => ApiError::NotFound(entity),
+            ServiceError::Invalid(errors) => ApiError::Invalid(errors),
+            ServiceError::Refused { code, zh, en } => ApiError::Refused { field: None, code, zh, en },
+            ServiceError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// An alarm step that does not fit the alarm's state: 409 with `field` = `alarm`.
+impl From<TransitionError> for ApiError {
+    fn from(t: TransitionError) -> Self {
+        ApiError::Conflict(FieldError::new("alarm", t.code(), t.zh(), t.en()))
+    }
+}
+
+impl From<ActError> for ApiError {
+    fn from(e: ActError) -> Self {
+        match e {
+            ActError::Transition(t) => t.into(),
+            // Retries ran out (was a 412 "version -1"): a conflict, like the order service's.
+            ActError::Contended => ApiError::Conflict(FieldError::new(
+                "alarm",
+                "alarm_busy",
+                "警情正在被其他人同时处理，请稍后重试",
+                "the alarm is being changed by someone else; try again",
+            )),
+            ActError::Store(s) => s.into(),
+        }
+    }
+}
+
+/// A ledger file rejected as a whole is the request's fault (400); a failed export is ours.
+impl From<LedgerError> for ApiError {
+    fn from(e: LedgerError) -> Self {
+        match e {
+            LedgerError::Export { .. } => ApiError::Internal(e.en()),
+            e => ApiError::bad_request(e.code(), e.zh(), e.en()),
+        }
+    }
+}
+
+/// A command a device cannot take now (409) or at all (422).
+impl From<CommandRefused> for ApiError {
+    fn from(e: CommandRefused) -> Self {
+        match e {
+            CommandRefused::NotConnected => ApiError::Conflict(FieldError::new(
+                "device",
+                "device_not_connected",
+                "手表当前未连接，请稍后再试",
+                "the watch is not connected now; try again later",
+            )),
+            CommandRefused::Unsupported => ApiError::field(FieldError::new(
+                "command",
+                "unsupported",
+                "该设备不支持远程命令，请使用设备设置",
+                "this device takes settings (/config), not commands",
+            )),
+            CommandRefused::Invalid { code, zh, en } => {
+                ApiError::field(FieldError::new("command", code, zh, en))
+            }
+        }
+    }
+}
+
+/// A blocking task (password hashing, spreadsheets) that panicked or was cancelled.
+impl From<tokio::task::JoinError> for ApiError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        ApiError::Internal(e.to_string())
     }
 }
 
@@ -129,6 +260,11 @@ impl IntoResponse for ApiError {
             ApiError::Conflict(e) => {
                 let (s, mut b) = body(StatusCode::CONFLICT, e.code, &e.zh, &e.en);
                 b.field = Some(e.field.clone());
+                (s, b)
+            }
+            ApiError::Refused { field, code, zh, en } => {
+                let (s, mut b) = body(StatusCode::CONFLICT, code, zh, en);
+                b.field = field.map(str::to_string);
                 (s, b)
             }
             ApiError::Stale(current) => body(

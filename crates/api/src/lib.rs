@@ -1,25 +1,30 @@
 //! zhulao-api: the HTTP API under `/api/v1`, its OpenAPI 3.1 document, health checks, and
 //! the access policy applied to every request.
 //!
+//! Layout: `resources/` holds the handlers, one file per resource, each with its `routes()`;
+//! `access` owns every scope rule (who may see and do what); `auth` signs in and turns a
+//! token into a viewer; `error` is the one error shape and the conversions into it;
+//! `extract` reads requests; `views` is what leaves, masked; `openapi` lists the handlers.
+//!
 //! Invariants: every handler authorises before it reads or writes; personal data leaves
 //! only through the masked views; errors have one JSON shape; bad input is a 4xx and writes
 //! nothing. `app(state)` builds the router without a socket, so tests call it directly.
 
-mod alarms;
+mod access;
 pub mod auth;
-mod care;
 pub mod error;
 pub mod extract;
-mod map;
-mod monitoring;
 mod openapi;
-mod orders;
-mod routes;
+mod resources;
 pub mod views;
 
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::header;
+use axum::routing::get;
+use chrono::NaiveDate;
 use zhulao_store::Store;
 
 pub use openapi::openapi_json;
@@ -96,11 +101,25 @@ impl AppState {
         self.orders = orders;
         self
     }
+
+    /// Today by the store's clock.
+    pub(crate) fn today(&self) -> NaiveDate {
+        self.store.clock().today()
+    }
 }
 
-/// The whole HTTP application.
+/// The whole HTTP application: the operational endpoints, the OpenAPI document and
+/// `/api/v1` (uploads up to the ledger's limit); anything else is 404 `not_found`.
 pub fn app(state: AppState) -> Router {
-    routes::router(state)
+    Router::new()
+        .merge(resources::health::routes())
+        .route(
+            "/api/openapi.json",
+            get(|| async { ([(header::CONTENT_TYPE, "application/json")], openapi_json()) }),
+        )
+        .nest("/api/v1", resources::v1().layer(DefaultBodyLimit::max(extract::MAX_UPLOAD)))
+        .fallback(|| async { error::ApiError::NotFound("route") })
+        .with_state(state)
 }
 
 /// The API's answer to a path it does not route (404 `not_found`, the one JSON error shape),

@@ -7,19 +7,21 @@
 
 use std::collections::HashSet;
 
-use axum::Json;
 use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
 use serde::Serialize;
 use zhulao_alarms::AlarmKind;
 use zhulao_domain::{Action, policy};
 use zhulao_store::AlarmFilter;
 
 use crate::AppState;
+use crate::access::{alarm_scope, position_digits, round_to};
 use crate::auth::CurrentUser;
 use crate::error::ApiResult;
 
-pub fn router() -> axum::Router<AppState> {
-    axum::Router::new().route("/map/wearers", axum::routing::get(wearers))
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new().route("/map/wearers", get(wearers))
 }
 
 /// A wearer's state on the map.
@@ -54,18 +56,6 @@ fn marks_wearer(kind: AlarmKind) -> bool {
     !matches!(kind, AlarmKind::Offline | AlarmKind::LowBattery)
 }
 
-/// Rounds a coordinate to `digits` decimals (3 ≈ 110 m of latitude).
-pub(crate) fn round_to(x: f64, digits: i32) -> f64 {
-    let k = 10f64.powi(digits);
-    (x * k).round() / k
-}
-
-/// The digits a viewer's positions keep: 5 (about 1 m) for roles that may see addresses, 3
-/// (about 100 m) for the rest.
-pub(crate) fn position_digits(v: &zhulao_domain::Viewer) -> i32 {
-    if policy::personal_data(v).address { 5 } else { 3 }
-}
-
 /// The wearer map: every bound device of an active elder in the viewer's scope, with its
 /// latest position and state. Roles that read devices (admin, supervisor, operator, station
 /// staff, care manager).
@@ -76,7 +66,7 @@ pub async fn wearers(State(state): State<AppState>, user: CurrentUser) -> ApiRes
     let scope = policy::elder_scope(&v);
     let rows = state.store.wearer_states(&scope).await?;
     let mut f = AlarmFilter { open: Some(true), limit: 10_000, ..Default::default() };
-    crate::alarms::alarm_scope(&state, &v).await?.apply(&mut f);
+    alarm_scope(&state, &v).await?.apply(&mut f);
     let open = state.store.list_alarms(&f).await?.items;
     let alarmed_devices: HashSet<i64> =
         open.iter().filter(|a| marks_wearer(a.case.kind)).filter_map(|a| a.device_id).collect();

@@ -2,21 +2,21 @@
 //! vital-sign limits over the detector's defaults, safe zones, the inactivity period. A change
 //! reaches the gateway's detector for the elder's devices on their next message.
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::get;
+use axum::{Json, Router};
 use zhulao_detect::{ActivityConfig, VitalConfig, VitalKind};
 use zhulao_domain::{Action, Elder, MonitoringSettings, VitalLimit, VitalSign, policy};
 
 use crate::AppState;
+use crate::access::{constrain_elder, visible_elder};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, ApiPath};
-use crate::routes::{constrain_elder, if_match, invalid, visible_elder};
+use crate::extract::{ApiJson, ApiPath, if_match};
 
-pub fn router() -> axum::Router<AppState> {
-    axum::Router::new().route("/elders/{id}/monitoring", get(get_monitoring).put(put_monitoring))
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new().route("/elders/{id}/monitoring", get(get_monitoring).put(put_monitoring))
 }
 
 /// An elder's monitoring settings, with what applies where nothing is set.
@@ -110,7 +110,7 @@ pub async fn put_monitoring(
     let e = visible_elder(&state, &user, id).await?;
     // The same write scope as editing the record (station, care manager, region).
     constrain_elder(&user.viewer(), &mut e.record.clone())?;
-    let settings = input.validate().map_err(invalid)?;
+    let settings = input.validate()?;
     let e = state.store.set_monitoring(id, &settings, expected, user.actor()).await?;
     state.response.elder_changed(id);
     // Zones are places: only counts go to the log.
