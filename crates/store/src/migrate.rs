@@ -19,6 +19,7 @@ pub(crate) const SQLITE: Embedded = &[
         "monitoring, learnt upright, queued device settings",
         include_str!("../migrations/sqlite/0004_monitoring.sql"),
     ),
+    (10, "alarm serial and impact time", include_str!("../migrations/sqlite/0010_alarm_fields.sql")),
 ];
 pub(crate) const POSTGRES: Embedded = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -30,6 +31,7 @@ pub(crate) const POSTGRES: Embedded = &[
         "monitoring, learnt upright, queued device settings",
         include_str!("../migrations/postgres/0005_monitoring.sql"),
     ),
+    (10, "alarm serial and impact time", include_str!("../migrations/postgres/0010_alarm_fields.sql")),
 ];
 
 #[derive(Debug)]
