@@ -457,3 +457,244 @@ fn features(f: &FallFeatures) -> serde_json::Value {
         .collect::<serde_json::Map<_, _>>()
         .into()
 }
+
+#[cfg(test)]
+mod tests {
+    use zhulao_alarms::AlarmKind;
+    use zhulao_proto::{DeviceEvent, EventKind, Heartbeat, MotionBatch, Uplink, VitalReport};
+
+    use super::*;
+
+    const NOW: i64 = 1_795_392_000_000;
+
+    fn known() -> Known {
+        Known {
+            device_id: 7,
+            elder_id: Some(42),
+            region: "140213050002".into(),
+            contacts: 2,
+            home: Some(GeoPoint { lat: 40.07, lon: 113.3 }),
+            monitoring: Arc::default(),
+            upright: None,
+        }
+    }
+
+    fn event(id: &str, kind: EventKind, fix: Option<(f64, f64)>) -> Uplink {
+        Uplink::Event(DeviceEvent {
+            id: id.into(),
+            t_ms: NOW,
+            kind,
+            lat: fix.map(|f| f.0),
+            lon: fix.map(|f| f.1),
+            conf: None,
+        })
+    }
+
+    fn raises(actions: &[Action]) -> Vec<&Trigger> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Raise(t) => Some(t),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// A real fall from SisFall (F13, a fall while walking), in one-second batches ending now,
+    /// each message's actions executed before the next as the worker does: a raise is
+    /// reported back as alarm 99.
+    fn replay_fall(d: &mut Device) -> Vec<Action> {
+        let raw = include_str!("../../fall-eval/tests/data/raw/SA02/F13_SA02_R01.txt");
+        let acc = zhulao_fall_eval::data::parse_raw(raw).unwrap();
+        let t0 = NOW - acc.len() as i64 * 10;
+        let mut out = Vec::new();
+        for (seq, chunk) in acc.chunks(100).enumerate() {
+            let batch = MotionBatch {
+                seq: seq as u32,
+                t0_ms: t0 + seq as i64 * 1000,
+                rate_hz: 100,
+                accel: chunk.iter().map(|a| MotionBatch::accel_to_mg(*a)).collect(),
+                gyro: None,
+            };
+            let actions = d.on_uplink(Uplink::Motion(batch), t0 + seq as i64 * 1000 + 1000);
+            for t in raises(&actions) {
+                d.raised(t, 99);
+            }
+            out.extend(actions);
+        }
+        out
+    }
+
+    #[test]
+    fn an_sos_is_raised_with_its_fix_and_acknowledged() {
+        let mut d = Device::new(known(), NOW);
+        let a = d.on_uplink(event("e-1", EventKind::Sos, Some((40.1, 113.2))), NOW);
+        let [t] = raises(&a)[..] else { panic!("{a:?}") };
+        assert_eq!(
+            (t.kind, t.msg_id.as_str(), t.source, t.ack),
+            (AlarmKind::Sos, "e-1", AlarmSource::DeviceEvent, true)
+        );
+        let alarm = d.new_alarm("ZL-P-1", t);
+        assert_eq!((alarm.elder_id, alarm.device_id, alarm.contacts), (Some(42), Some(7), 2));
+        assert_eq!(alarm.serial.as_deref(), Some("ZL-P-1"));
+        assert_eq!(alarm.region_code, "140213050002");
+        assert_eq!(alarm.location.unwrap().source, LocationSource::Fix);
+        // Without a fix: the one the device sent before, else the stored one, else home.
+        let mut fresh = Device::new(known(), NOW);
+        let a = fresh.on_uplink(event("e-2", EventKind::Sos, None), NOW);
+        let t = raises(&a)[0].clone();
+        assert!(fresh.needs_stored_fix(&t));
+        assert_eq!(fresh.new_alarm("s", &t).location.unwrap().source, LocationSource::Home);
+        fresh.restore_fix(40.2, 113.1, NOW - 60_000);
+        let loc = fresh.new_alarm("s", &t).location.unwrap();
+        assert_eq!((loc.source, loc.lat, loc.at), (LocationSource::LastKnown, 40.2, Some(NOW - 60_000)));
+        let again = d.on_uplink(event("e-3", EventKind::Sos, None), NOW);
+        assert!(!d.needs_stored_fix(raises(&again)[0]), "the fix of the first SOS is the last known one");
+    }
+
+    #[test]
+    fn cancel_and_other_events_raise_nothing_but_are_recorded() {
+        let mut d = Device::new(known(), NOW);
+        assert_eq!(
+            d.on_uplink(event("c-1", EventKind::Cancel, None), NOW),
+            vec![Action::Cancel { msg_id: "c-1".into() }]
+        );
+        assert_eq!(
+            d.on_uplink(event("s-1", EventKind::ServiceCall, None), NOW),
+            vec![Action::Record { msg_id: "s-1".into() }]
+        );
+        for (k, alarm) in [
+            (EventKind::Sos, Some(AlarmKind::Sos)),
+            (EventKind::Fall, Some(AlarmKind::Fall)),
+            (EventKind::Bedside, Some(AlarmKind::Bedside)),
+            (EventKind::Removed, Some(AlarmKind::DeviceRemoved)),
+            (EventKind::Worn, None),
+            (EventKind::Cancel, None),
+            (EventKind::ServiceCall, None),
+        ] {
+            assert_eq!(event_alarm(k), alarm, "{k:?}");
+        }
+    }
+
+    #[test]
+    fn a_detected_fall_is_raised_then_its_trace_attached_to_that_alarm() {
+        let mut d = Device::new(known(), NOW);
+        let actions = replay_fall(&mut d);
+        let falls = raises(&actions);
+        assert_eq!(falls.len(), 1, "{actions:?}");
+        let t = falls[0].clone();
+        assert_eq!((t.kind, t.source, t.ack), (AlarmKind::Fall, AlarmSource::Detector, false));
+        let impact = t.impact_ms.expect("a fall carries its impact");
+        assert_eq!(t.msg_id, format!("det:fall:{impact}"));
+        assert!(t.detail["features"]["peak_g"].as_f64().unwrap() > 1.5, "features by name: {}", t.detail);
+        assert!(matches!(t.detail["posture"].as_str(), Some("upright" | "reclined" | "lying" | "unknown")));
+        // The trial has 5 s after the impact: the trace follows, for the alarm the worker reported.
+        let later = actions;
+        let trace = later.iter().find_map(|a| match a {
+            Action::Step { alarm_id, command: Command::AttachTrace { trace } } => Some((*alarm_id, trace)),
+            _ => None,
+        });
+        let (alarm_id, trace) = trace.unwrap_or_else(|| panic!("no trace: {later:?}"));
+        assert_eq!((alarm_id, trace.impact_ms, trace.rate_hz), (99, impact, 100));
+        assert!(!trace.trace_mg.is_empty());
+        // A message after the fall with no alarm raised for it yet has nowhere to attach.
+        let mut unraised = Device::new(known(), NOW);
+        let mut out = Vec::new();
+        unraised.detected(
+            Event::FallReport(Box::new(zhulao_detect::FallReport {
+                impact_ms: impact,
+                posture_after: Posture::Lying,
+                trace_start_ms: impact - 5_000,
+                trace_mg: vec![[0, 0, 1000]],
+            })),
+            &mut out,
+        );
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn getting_up_after_a_fall_is_a_step_on_that_alarm() {
+        let mut d = Device::new(known(), NOW);
+        let mut out = Vec::new();
+        d.last_fall = Some((5, NOW - 3_000));
+        d.detected(Event::FallRecovered { impact_ms: NOW - 3_000, at_ms: NOW }, &mut out);
+        assert_eq!(
+            out,
+            vec![Action::Step {
+                alarm_id: 5,
+                command: Command::Recovered { impact_ms: NOW - 3_000, at_ms: NOW }
+            }]
+        );
+        // No fall raised by this gateway: nothing to attach it to.
+        let mut other = Device::new(known(), NOW);
+        let mut out = Vec::new();
+        other.detected(Event::FallRecovered { impact_ms: NOW - 3_000, at_ms: NOW }, &mut out);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn vital_signs_out_of_range_raise_a_vital_alarm_and_are_kept() {
+        let mut d = Device::new(known(), NOW);
+        let vital = |t: i64| {
+            Uplink::Vital(VitalReport {
+                t_ms: t,
+                hr: None,
+                sbp: Some(190),
+                dbp: Some(95),
+                spo2: None,
+                temp: None,
+            })
+        };
+        assert!(raises(&d.on_uplink(vital(NOW), NOW)).is_empty(), "one reading is not enough");
+        let a = d.on_uplink(vital(NOW + 60_000), NOW + 60_000);
+        let [t] = raises(&a)[..] else { panic!("{a:?}") };
+        assert_eq!(t.kind, AlarmKind::Vital);
+        assert_eq!(
+            (t.detail["vital"].as_str(), t.detail["direction"].as_str()),
+            (Some("Systolic"), Some("High"))
+        );
+        assert_eq!(t.msg_id, format!("det:vital:Systolic:{NOW}"));
+        let st = d.take_state().unwrap();
+        assert_eq!((st.vitals.unwrap()["sbp"].as_u64(), st.vitals_at), (Some(190), Some(NOW + 60_000)));
+        assert!(d.take_state().is_none(), "written once");
+    }
+
+    #[test]
+    fn silence_raises_offline_once_and_a_message_brings_it_back() {
+        let mut d = Device::new(known(), NOW);
+        d.on_uplink(Uplink::Heartbeat(Heartbeat { t_ms: Some(NOW) }), NOW);
+        assert!(d.on_tick(NOW + 10 * 60_000).is_empty());
+        let a = d.on_tick(NOW + 16 * 60_000);
+        let [t] = raises(&a)[..] else { panic!("{a:?}") };
+        assert_eq!((t.kind, t.msg_id.clone()), (AlarmKind::Offline, format!("det:offline:{NOW}")));
+        assert_eq!(a.last(), Some(&Action::Publish("offline")));
+        assert!(!d.take_state().unwrap().online);
+        assert!(d.on_tick(NOW + 20 * 60_000).is_empty(), "offline once");
+        let back =
+            d.on_uplink(Uplink::Heartbeat(Heartbeat { t_ms: Some(NOW + 21 * 60_000) }), NOW + 21 * 60_000);
+        assert_eq!(back, vec![Action::Publish("online")]);
+        assert!(d.take_state().unwrap().online);
+    }
+
+    #[test]
+    fn a_watch_alarm_keeps_its_fix_and_a_refresh_moves_the_device_to_its_new_elder() {
+        let mut d = Device::new(known(), NOW);
+        let t = Trigger {
+            kind: AlarmKind::Sos,
+            msg_id: "w:sos:1".into(),
+            fix: Some((40.3, 113.4, NOW)),
+            source: AlarmSource::Watch,
+            impact_ms: None,
+            detail: serde_json::json!({}),
+            ack: false,
+        };
+        assert_eq!(d.on_alarm(t.clone(), NOW), vec![Action::Raise(t.clone())]);
+        d.refresh(Known { elder_id: Some(43), region: "140213051001".into(), contacts: 0, ..known() });
+        let alarm = d.new_alarm("W1", &t);
+        assert_eq!(
+            (alarm.elder_id, alarm.region_code.as_str(), alarm.contacts),
+            (Some(43), "140213051001", 0)
+        );
+        assert_eq!(d.take_state().unwrap().lat, Some(40.3));
+    }
+}

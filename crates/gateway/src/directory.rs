@@ -139,3 +139,46 @@ pub(crate) async fn lookup(
 pub(crate) const REFRESH: Duration = Duration::from_secs(300);
 /// An unknown serial is looked up again after this long.
 pub(crate) const UNKNOWN_TTL: Duration = Duration::from_secs(30);
+
+/// Serials the registry did not know, refused without asking it again for [`UNKNOWN_TTL`]:
+/// a stranger hammering the broker costs one lookup per 30 s, not one per message.
+#[derive(Debug, Default)]
+pub(crate) struct Strangers(HashMap<String, Instant>);
+
+impl Strangers {
+    /// Whether `serial` was looked up and not found less than [`UNKNOWN_TTL`] before `now`.
+    pub(crate) fn known_stranger(&self, serial: &str, now: Instant) -> bool {
+        self.0.get(serial).is_some_and(|t| now.saturating_duration_since(*t) < UNKNOWN_TTL)
+    }
+
+    /// The registry did not know `serial` at `now`.
+    pub(crate) fn note(&mut self, serial: &str, now: Instant) {
+        if self.0.len() >= MAX_STRANGERS {
+            self.0.retain(|_, t| now.saturating_duration_since(*t) < UNKNOWN_TTL);
+        }
+        self.0.insert(serial.to_string(), now);
+    }
+}
+
+/// Bounds the strangers remembered: past it, expired entries are dropped.
+const MAX_STRANGERS: usize = 10_000;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_serial_is_refused_without_a_lookup_for_a_while_then_asked_again() {
+        let mut s = Strangers::default();
+        let t0 = Instant::now();
+        assert!(!s.known_stranger("ZL-X", t0), "the first message is looked up");
+        s.note("ZL-X", t0);
+        assert!(s.known_stranger("ZL-X", t0 + Duration::from_secs(29)));
+        assert!(!s.known_stranger("ZL-Y", t0 + Duration::from_secs(1)));
+        assert!(!s.known_stranger("ZL-X", t0 + UNKNOWN_TTL), "registered since, perhaps: ask again");
+        for i in 0..MAX_STRANGERS + 5 {
+            s.note(&format!("S{i}"), t0 + UNKNOWN_TTL * 2);
+        }
+        assert!(!s.0.contains_key("ZL-X"), "expired strangers are dropped when the table is full");
+    }
+}

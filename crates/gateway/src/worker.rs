@@ -16,7 +16,7 @@ use zhulao_response::{ActError, LiveEvent, Response};
 use zhulao_store::{DeviceState, Store};
 
 use crate::device::{Action, Device, Trigger};
-use crate::directory::{Directory, REFRESH, UNKNOWN_TTL, lookup};
+use crate::directory::{Directory, REFRESH, Strangers, lookup};
 use crate::metrics::Metrics;
 use crate::pipeline::{Inbound, Item, NoReply, Outcome, Payload, PipelineConfig, Reply};
 use crate::settings::Changes;
@@ -38,8 +38,7 @@ pub(crate) struct Worker {
     devices: HashMap<String, Slot>,
     directory: Directory,
     changes: Arc<Changes>,
-    /// Serials the registry did not know, and when it was asked.
-    unknown: HashMap<String, Instant>,
+    unknown: Strangers,
 }
 
 impl Worker {
@@ -60,7 +59,7 @@ impl Worker {
             devices: HashMap::new(),
             directory,
             changes,
-            unknown: HashMap::new(),
+            unknown: Strangers::default(),
         }
     }
 
@@ -279,7 +278,7 @@ impl Worker {
             Some(k) => k,
             None => {
                 // Registered since the directory was loaded, or unknown.
-                if self.unknown.get(serial).is_some_and(|t| t.elapsed() < UNKNOWN_TTL) {
+                if self.unknown.known_stranger(serial, Instant::now()) {
                     return None;
                 }
                 match lookup(&*self.store, serial, &self.cfg.default_region).await {
@@ -288,7 +287,7 @@ impl Worker {
                         k
                     }
                     Ok(None) => {
-                        self.unknown.insert(serial.to_string(), Instant::now());
+                        self.unknown.note(serial, Instant::now());
                         if self.devices.remove(serial).is_some() {
                             self.metrics.devices.dec();
                         }

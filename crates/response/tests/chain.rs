@@ -280,6 +280,82 @@ async fn chain(s: Arc<dyn Store>, clock: ManualClock) {
     assert_eq!(r.raise(&sos(&w, "m1")).await.unwrap(), Raised::Duplicate { alarm_id: Some(a.id) });
 }
 
+/// Drains what the live feed got so far.
+fn changes(live: &mut tokio::sync::broadcast::Receiver<zhulao_response::LiveEvent>) -> Vec<String> {
+    let mut out = Vec::new();
+    while let Ok(e) = live.try_recv() {
+        if e.topic == "alarm" {
+            out.push(e.data["change"].as_str().unwrap_or_default().to_string());
+        }
+    }
+    out
+}
+
+/// Every change goes through the one door: one live event each, the device's own steps
+/// (cancel, trace, got up) on the timeline, and a retransmitted cancel noted once.
+async fn one_door(s: Arc<dyn Store>, clock: ManualClock) {
+    let w = world(s.clone()).await;
+    let r = &w.response;
+    let mut live = r.hub().subscribe();
+    let Raised::New(a) = r.raise(&sos(&w, "m1")).await.unwrap() else { panic!("new alarm") };
+    r.idle().await;
+    assert_eq!(changes(&mut live), ["raised"]);
+    assert_eq!(a.serial.as_deref(), Some("ZL-TEST-1"));
+    let Raised::Merged(_) = r.raise(&sos(&w, "m2")).await.unwrap() else { panic!("repeat") };
+    r.idle().await;
+    assert_eq!(changes(&mut live), ["repeat"]);
+    // Unanswered at 30 s: one event, which consoles sound.
+    clock.set_ms(T0 + 30_000);
+    r.tick().await.unwrap();
+    r.idle().await;
+    assert_eq!(changes(&mut live), ["escalated"]);
+    // "I'm fine" on the device: noted once, even when the device sends it again.
+    assert!(r.wearer_cancelled(w.device, Some(w.elder), "c1").await.unwrap());
+    assert!(!r.wearer_cancelled(w.device, Some(w.elder), "c1").await.unwrap());
+    r.idle().await;
+    assert_eq!(changes(&mut live), ["wearer_cancelled"]);
+    let trace = zhulao_alarms::FallTrace {
+        impact_ms: T0,
+        posture_after: "lying".into(),
+        trace_start_ms: T0 - 5_000,
+        rate_hz: 100,
+        trace_mg: vec![[0, 0, 1000]; 3],
+    };
+    r.act(a.id, &Command::AttachTrace { trace }, Actor::SYSTEM, "device").await.unwrap();
+    r.act(a.id, &Command::Recovered { impact_ms: T0, at_ms: T0 + 31_000 }, Actor::SYSTEM, "device")
+        .await
+        .unwrap();
+    r.idle().await;
+    assert_eq!(changes(&mut live), ["fall_trace", "recovered"]);
+    let row = s.alarm(a.id).await.unwrap();
+    assert_eq!(
+        (row.case.cancelled_at.is_some(), row.case.trace_at.is_some(), row.case.recovered_at),
+        (true, true, Some(T0 + 31_000))
+    );
+    let events = s.alarm_events(a.id).await.unwrap();
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["raised", "repeat", "timer", "wearer_cancelled", "fall_trace", "recovered"]);
+    assert_eq!(events[4].detail["trace_mg"].as_array().map(Vec::len), Some(3));
+    assert!(r.record_device_message(w.device, "svc-1").await.unwrap());
+    assert!(!r.record_device_message(w.device, "svc-1").await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_door_on_sqlite() {
+    let clock = ManualClock::new(T0);
+    let db = testing::sqlite(Arc::new(clock.clone())).await;
+    one_door(db.store.clone(), clock).await;
+    db.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_door_on_postgres() {
+    let clock = ManualClock::new(T0);
+    let Some(db) = testing::postgres(Arc::new(clock.clone())).await else { return };
+    one_door(db.store.clone(), clock).await;
+    db.finish().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chain_on_sqlite() {
     let clock = ManualClock::new(T0);

@@ -352,6 +352,14 @@ export async function bigScreen(root: HTMLElement): Promise<Cleanup> {
   let statsDue = false;
   function markAlarm(a: Record<string, any>) {
     if (a.device_id == null) return;
+    // The alarm carries where the device was (one live event per alarm change, no separate
+    // device event): move its dot there unless that is only the elder's home.
+    const i = index.get(a.device_id);
+    const at = a.location;
+    if (i !== undefined && at && (at.source === 'fix' || at.source === 'last_known')) {
+      wm.lat[i] = at.lat;
+      wm.lon[i] = at.lon;
+    }
     if (a.stage === 'closed') alarmed.delete(a.device_id);
     else if (a.kind !== 'offline' && a.kind !== 'low_battery') alarmed.add(a.device_id);
   }
