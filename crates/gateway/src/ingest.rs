@@ -141,7 +141,8 @@ impl MqttLink {
 impl DeviceLink for MqttLink {
     fn send(&self, device_id: i64, msg: Downlink) {
         let msg = match msg {
-            Downlink::Config { serial, payload } => {
+            Downlink::Config { serial, config } => {
+                let payload = proto::Downlink::Config(config).encode();
                 // Retained: a device not connected now gets its settings when it next connects.
                 let topic = proto::topic(&self.root, &serial, Direction::Down, Kind::Config);
                 if self.client.try_publish(topic, QoS::AtLeastOnce, true, payload).is_err() {

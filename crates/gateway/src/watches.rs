@@ -183,10 +183,7 @@ impl WatchLink {
                     let _ = self.deliver(device_id, vec![Command::Message(text.into())], false);
                 }
             }
-            Downlink::Config { payload, .. } => {
-                let Ok(proto::Downlink::Config(cfg)) = proto::decode_downlink(Kind::Config, &payload) else {
-                    return;
-                };
+            Downlink::Config { config: cfg, .. } => {
                 let protocol = self.conns.read().expect("conns lock").get(&device_id).map(|c| c.protocol);
                 let _ = self.deliver(device_id, config_commands(&cfg, protocol), true);
             }
@@ -515,10 +512,15 @@ async fn handle_frame(
             // Settings pushed while the watch was away are also queued in the database, so
             // they survive a restart; this process's own copy (the same push) goes first.
             match shared.pipeline.store().take_device_config(device_id).await {
-                Ok(Some(payload)) if !had_pending => shared.link.send(
-                    device_id,
-                    Downlink::Config { serial: serial.clone(), payload: payload.into_bytes() },
-                ),
+                Ok(Some(payload)) if !had_pending => {
+                    // Stored as the device protocol's `down/config`: decoded (and checked) once.
+                    match proto::decode_downlink(Kind::Config, payload.as_bytes()) {
+                        Ok(proto::Downlink::Config(config)) => {
+                            shared.link.send(device_id, Downlink::Config { serial: serial.clone(), config })
+                        }
+                        _ => tracing::warn!(device_id, "queued settings unreadable; dropped"),
+                    }
+                }
                 Ok(_) => {}
                 Err(e) => {
                     tracing::warn!(error = %e, "queued settings could not be read; sent at the next login")

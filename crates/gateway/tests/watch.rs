@@ -246,8 +246,7 @@ async fn commands_and_settings_reach_the_connected_watch() {
         report_interval_s: Some(600),
         ..Default::default()
     };
-    let payload = zhulao_proto::Downlink::Config(cfg).encode();
-    w.response.send_to_device(id, Downlink::Config { serial: WATCH_3G.into(), payload });
+    w.response.send_to_device(id, Downlink::Config { serial: WATCH_3G.into(), config: cfg });
     let sos = read_frame(&mut s, b']').await.unwrap();
     assert!(sos.ends_with("*SOS,13800000001,,]"), "{sos}");
     let phb = read_frame(&mut s, b']').await.unwrap();

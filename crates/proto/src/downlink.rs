@@ -241,7 +241,9 @@ pub struct DeviceConfigMsg {
 }
 
 impl DeviceConfigMsg {
-    fn validate(self) -> Result<Self, DecodeError> {
+    /// The settings if the device protocol accepts them (ranges, at most 10 contacts, phone
+    /// text): the one check for settings built by the platform and settings received.
+    pub fn validate(self) -> Result<Self, DecodeError> {
         let range = |field, v: Option<u16>| match v {
             Some(v) if !(20..=250).contains(&v) => Err(DecodeError::OutOfRange { field, range: "20..=250" }),
             _ => Ok(()),

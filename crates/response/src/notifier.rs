@@ -54,11 +54,12 @@ pub enum Downlink {
         alarm_id: i64,
         state: Feedback,
     },
-    /// Settings for the device `serial`, already encoded in the device protocol
-    /// (`down/config`, kept by the broker for the device's next connection).
+    /// Settings for the device `serial`, validated by the device protocol; each transport
+    /// encodes them its own way (`down/config`, kept by the broker for the device's next
+    /// connection; a watch's commands).
     Config {
         serial: String,
-        payload: Vec<u8>,
+        config: zhulao_proto::DeviceConfigMsg,
     },
 }
 

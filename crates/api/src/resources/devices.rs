@@ -198,16 +198,10 @@ pub async fn device_config(
         silent: None,
     };
     let msg_contacts = msg.contacts.as_ref().map(Vec::len);
-    let payload = zhulao_proto::Downlink::Config(msg).encode();
     // The device protocol's own rules decide what the device accepts.
-    if let Err(e) = zhulao_proto::decode_downlink(zhulao_proto::Kind::Config, &payload) {
-        return Err(ApiError::field(FieldError::new(
-            e.field().unwrap_or("config"),
-            e.code(),
-            e.zh(),
-            e.en(),
-        )));
-    }
+    let config = msg.validate().map_err(|e| {
+        ApiError::field(FieldError::new(e.field().unwrap_or("config"), e.code(), e.zh(), e.en()))
+    })?;
     // Audited before it leaves: the contacts' phones are the elder record's, so not repeated.
     let detail = serde_json::json!({
         "report_interval_s": input.report_interval_s,
@@ -218,10 +212,11 @@ pub async fn device_config(
     });
     state.store.record_action(user.actor(), "config", "device", device.id, &detail).await?;
     // Kept until a TCP watch logs in (MQTT devices get them retained by the broker).
+    let payload = zhulao_proto::Downlink::Config(config.clone()).encode();
     state.store.queue_device_config(device.id, &String::from_utf8_lossy(&payload)).await?;
     state.response.send_to_device(
         device.id,
-        zhulao_response::Downlink::Config { serial: device.serial.clone(), payload },
+        zhulao_response::Downlink::Config { serial: device.serial.clone(), config },
     );
     Ok((
         StatusCode::ACCEPTED,
