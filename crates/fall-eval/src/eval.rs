@@ -95,7 +95,7 @@ pub fn run_trial(t: &Trial, config: &DetectorConfig) -> TrialRun {
 
 /// The outcome of one trial.
 #[derive(Clone, Debug)]
-pub struct Outcome {
+pub struct TrialOutcome {
     pub name: String,
     pub subject: String,
     pub activity: String,
@@ -111,7 +111,7 @@ pub struct Outcome {
     pub late: bool,
 }
 
-pub fn score(t: &Trial, run: &TrialRun) -> Outcome {
+pub fn score(t: &Trial, run: &TrialRun) -> TrialOutcome {
     let window = fall_window(t);
     let (alarmed, latency_ms, false_alarms, late) = match window {
         Some(w) => {
@@ -121,7 +121,7 @@ pub fn score(t: &Trial, run: &TrialRun) -> Outcome {
         }
         None => (!run.alarms.is_empty(), None, run.alarms.len() as u32, false),
     };
-    Outcome {
+    TrialOutcome {
         name: t.name.clone(),
         subject: t.subject.clone(),
         activity: t.activity.clone(),
@@ -188,13 +188,13 @@ fn percentile(sorted: &[i64], q: f64) -> i64 {
 
 pub fn report(
     protocol: &str,
-    outcomes: &[Outcome],
+    outcomes: &[TrialOutcome],
     samples: u64,
     elapsed: Duration,
     skipped: Vec<String>,
 ) -> Report {
-    let falls: Vec<&Outcome> = outcomes.iter().filter(|o| o.is_fall).collect();
-    let adls: Vec<&Outcome> = outcomes.iter().filter(|o| !o.is_fall).collect();
+    let falls: Vec<&TrialOutcome> = outcomes.iter().filter(|o| o.is_fall).collect();
+    let adls: Vec<&TrialOutcome> = outcomes.iter().filter(|o| !o.is_fall).collect();
     let detected = falls.iter().filter(|o| o.alarmed).count();
     let fp = adls.iter().filter(|o| o.alarmed).count();
     let adl_hours = adls.iter().map(|o| o.duration_s).sum::<f64>() / 3600.0;

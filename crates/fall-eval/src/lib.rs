@@ -16,7 +16,7 @@ use anyhow::{Context, Result, bail};
 use zhulao_detect::{DetectorConfig, FallModel};
 
 use data::Trial;
-use eval::{Outcome, Report, run_trial, score};
+use eval::{Report, TrialOutcome, run_trial, score};
 
 /// `zhulao fall-eval`: run the fall detector over every trial of a SisFall-layout directory.
 #[derive(Clone, Debug, clap::Args)]
@@ -94,7 +94,7 @@ fn score_all(
     idx: impl Iterator<Item = usize>,
     model: FallModel,
     acc: &mut (u64, Duration),
-) -> Vec<Outcome> {
+) -> Vec<TrialOutcome> {
     let cfg = config_with(model);
     idx.map(|i| {
         let run = run_trial(&trials[i], &cfg);
@@ -107,7 +107,7 @@ fn score_all(
 
 /// Leave-one-subject-out cross-validation: outcomes of every trial, each scored by a model
 /// that never saw its subject.
-pub fn cross_validate(trials: &[Trial]) -> (Vec<Outcome>, u64, Duration) {
+pub fn cross_validate(trials: &[Trial]) -> (Vec<TrialOutcome>, u64, Duration) {
     let examples = collect_examples(trials);
     let mut subjects: Vec<&str> = trials.iter().map(|t| t.subject.as_str()).collect();
     subjects.sort_unstable();

@@ -20,7 +20,9 @@ use tokio::sync::{mpsc, oneshot};
 use zhulao_alarms::{AlarmKind, Feedback};
 use zhulao_proto::{self as proto, Kind, Uplink};
 use zhulao_response::{CommandRefused, Downlink};
-use zhulao_watch::{Alarm, Command, Contact, DecodeOptions, Frame, Framer, Protocol, Target, WatchMessage};
+use zhulao_watch::{
+    Alarm, Contact, DecodeOptions, Frame, Framer, Protocol, Target, WatchCommand, WatchMessage,
+};
 
 use crate::device::Trigger;
 use crate::metrics::Metrics;
@@ -74,7 +76,7 @@ struct Conn {
 pub struct WatchLink {
     conns: RwLock<HashMap<i64, Conn>>,
     /// Settings for watches not connected now, sent when they next log in (in memory).
-    pending: Mutex<HashMap<i64, Vec<Command>>>,
+    pending: Mutex<HashMap<i64, Vec<WatchCommand>>>,
     /// Devices that have connected over TCP since this process started.
     known: RwLock<std::collections::HashSet<i64>>,
     journal: AtomicU32,
@@ -108,7 +110,7 @@ impl WatchLink {
         self.conns.read().expect("conns lock").len()
     }
 
-    fn encode(&self, conn: &Conn, command: &Command) -> Result<Vec<u8>, zhulao_watch::CommandError> {
+    fn encode(&self, conn: &Conn, command: &WatchCommand) -> Result<Vec<u8>, zhulao_watch::CommandError> {
         let target = Target {
             protocol: conn.protocol,
             maker: &conn.maker,
@@ -120,7 +122,7 @@ impl WatchLink {
     }
 
     /// Sends `commands` to the watch if it is connected; else keeps settings for its next login.
-    fn deliver(&self, device_id: i64, commands: Vec<Command>, keep: bool) -> Result<(), CommandRefused> {
+    fn deliver(&self, device_id: i64, commands: Vec<WatchCommand>, keep: bool) -> Result<(), CommandRefused> {
         let conns = self.conns.read().expect("conns lock");
         let Some(conn) = conns.get(&device_id) else {
             if keep {
@@ -180,7 +182,7 @@ impl WatchLink {
                 };
                 let protocol = self.conns.read().expect("conns lock").get(&device_id).map(|c| c.protocol);
                 if protocol == Some(Protocol::Watch3g) {
-                    let _ = self.deliver(device_id, vec![Command::Message(text.into())], false);
+                    let _ = self.deliver(device_id, vec![WatchCommand::Message(text.into())], false);
                 }
             }
             Downlink::Config { config: cfg, .. } => {
@@ -200,7 +202,7 @@ impl WatchLink {
 
 /// The watch commands that carry a device configuration. Silent hours exist only in the 3G
 /// protocol; heart-rate thresholds and fall sensitivity have no watch command.
-fn config_commands(cfg: &proto::DeviceConfigMsg, protocol: Option<Protocol>) -> Vec<Command> {
+fn config_commands(cfg: &proto::DeviceConfigMsg, protocol: Option<Protocol>) -> Vec<WatchCommand> {
     let mut out = Vec::new();
     if let Some(contacts) = &cfg.contacts {
         let phones: Vec<String> =
@@ -209,8 +211,8 @@ fn config_commands(cfg: &proto::DeviceConfigMsg, protocol: Option<Protocol>) -> 
         for (slot, p) in sos.iter_mut().zip(&phones) {
             *slot = Some(p.clone());
         }
-        out.push(Command::SosNumbers(sos));
-        out.push(Command::Phonebook(
+        out.push(WatchCommand::SosNumbers(sos));
+        out.push(WatchCommand::Phonebook(
             contacts
                 .iter()
                 .zip(phones)
@@ -220,7 +222,7 @@ fn config_commands(cfg: &proto::DeviceConfigMsg, protocol: Option<Protocol>) -> 
         ));
     }
     if let Some(s) = cfg.report_interval_s {
-        out.push(Command::ReportInterval { seconds: s });
+        out.push(WatchCommand::ReportInterval { seconds: s });
     }
     if let Some(silent) = &cfg.silent
         && protocol != Some(Protocol::Iw)
@@ -229,7 +231,7 @@ fn config_commands(cfg: &proto::DeviceConfigMsg, protocol: Option<Protocol>) -> 
             NaiveTime::from_hms_opt(silent.end.hour().into(), silent.end.minute().into(), 0),
         )
     {
-        out.push(Command::SilentHours(vec![(a, b)]));
+        out.push(WatchCommand::SilentHours(vec![(a, b)]));
     }
     out
 }
@@ -261,7 +263,7 @@ fn invalid(code: &'static str, zh: &str, en: &str) -> CommandRefused {
     CommandRefused::Invalid { code, zh: zh.into(), en: en.into() }
 }
 
-fn parse_command(v: &serde_json::Value) -> Result<Command, CommandRefused> {
+fn parse_command(v: &serde_json::Value) -> Result<WatchCommand, CommandRefused> {
     let req: CommandRequest = serde_json::from_value(v.clone()).map_err(|e| {
         invalid(
             "bad_command",
@@ -278,14 +280,14 @@ fn parse_command(v: &serde_json::Value) -> Result<Command, CommandRefused> {
             for (s, n) in slots.iter_mut().zip(numbers) {
                 *s = Some(n);
             }
-            Command::SosNumbers(slots)
+            WatchCommand::SosNumbers(slots)
         }
-        CommandRequest::Phonebook { contacts } => Command::Phonebook(
+        CommandRequest::Phonebook { contacts } => WatchCommand::Phonebook(
             contacts.into_iter().map(|c| Contact { name: c.name, phone: c.phone }).collect(),
         ),
-        CommandRequest::ReportInterval { seconds } => Command::ReportInterval { seconds },
-        CommandRequest::FindDevice => Command::FindDevice,
-        CommandRequest::LocateNow => Command::LocateNow,
+        CommandRequest::ReportInterval { seconds } => WatchCommand::ReportInterval { seconds },
+        CommandRequest::FindDevice => WatchCommand::FindDevice,
+        CommandRequest::LocateNow => WatchCommand::LocateNow,
         CommandRequest::SilentHours { periods } => {
             let t = |s: &str| {
                 NaiveTime::parse_from_str(s, "%H:%M")
@@ -295,12 +297,12 @@ fn parse_command(v: &serde_json::Value) -> Result<Command, CommandRefused> {
             for [a, b] in &periods {
                 out.push((t(a)?, t(b)?));
             }
-            Command::SilentHours(out)
+            WatchCommand::SilentHours(out)
         }
-        CommandRequest::HeartRateInterval { minutes } => Command::HeartRateInterval { minutes },
-        CommandRequest::MeasureHeartRate => Command::MeasureHeartRate,
-        CommandRequest::Message { text } => Command::Message(text),
-        CommandRequest::Reboot => Command::Reboot,
+        CommandRequest::HeartRateInterval { minutes } => WatchCommand::HeartRateInterval { minutes },
+        CommandRequest::MeasureHeartRate => WatchCommand::MeasureHeartRate,
+        CommandRequest::Message { text } => WatchCommand::Message(text),
+        CommandRequest::Reboot => WatchCommand::Reboot,
     })
 }
 
@@ -648,14 +650,14 @@ mod tests {
     #[test]
     fn api_commands_parse_and_refuse_clearly() {
         let c = parse_command(&serde_json::json!({"command": "report_interval", "seconds": 60})).unwrap();
-        assert_eq!(c, Command::ReportInterval { seconds: 60 });
+        assert_eq!(c, WatchCommand::ReportInterval { seconds: 60 });
         let c =
             parse_command(&serde_json::json!({"command": "silent_hours", "periods": [["22:00", "06:30"]]}))
                 .unwrap();
-        assert!(matches!(c, Command::SilentHours(p) if p.len() == 1));
+        assert!(matches!(c, WatchCommand::SilentHours(p) if p.len() == 1));
         let c = parse_command(&serde_json::json!({"command": "sos_numbers", "numbers": ["13800000000"]}))
             .unwrap();
-        assert_eq!(c, Command::SosNumbers([Some("13800000000".into()), None, None]));
+        assert_eq!(c, WatchCommand::SosNumbers([Some("13800000000".into()), None, None]));
         for bad in [
             serde_json::json!({"command": "explode"}),
             serde_json::json!({"command": "report_interval"}),
@@ -686,11 +688,11 @@ mod tests {
         let cmds = config_commands(&cfg, Some(Protocol::Watch3g));
         assert_eq!(
             cmds[0],
-            Command::SosNumbers([Some("13800000001".into()), Some("13900000002".into()), None])
+            WatchCommand::SosNumbers([Some("13800000001".into()), Some("13900000002".into()), None])
         );
-        assert!(matches!(&cmds[1], Command::Phonebook(p) if p.len() == 2 && p[0].name == "王芳"));
-        assert_eq!(cmds[2], Command::ReportInterval { seconds: 300 });
-        assert!(matches!(&cmds[3], Command::SilentHours(_)));
+        assert!(matches!(&cmds[1], WatchCommand::Phonebook(p) if p.len() == 2 && p[0].name == "王芳"));
+        assert_eq!(cmds[2], WatchCommand::ReportInterval { seconds: 300 });
+        assert!(matches!(&cmds[3], WatchCommand::SilentHours(_)));
         // IW has no silent-hours command.
         assert_eq!(config_commands(&cfg, Some(Protocol::Iw)).len(), 3);
     }

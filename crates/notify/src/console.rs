@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 
-use crate::{Attempt, Channel, Clock, Notification, Outcome, SharedClock, SystemClock};
+use crate::{Attempt, Channel, Clock, DeliveryOutcome, Notification, SharedClock, SystemClock};
 
 /// Publishes notifications to every subscribed operator console.
 #[derive(Clone)]
@@ -51,10 +51,10 @@ impl Channel for ConsoleChannel {
         let started_at_ms = self.clock.now_ms();
         let t0 = Instant::now();
         let (outcome, detail) = match self.tx.send(n.clone()) {
-            Ok(1) => (Outcome::Delivered, "delivered to 1 console".to_owned()),
-            Ok(k) => (Outcome::Delivered, format!("delivered to {k} consoles")),
+            Ok(1) => (DeliveryOutcome::Delivered, "delivered to 1 console".to_owned()),
+            Ok(k) => (DeliveryOutcome::Delivered, format!("delivered to {k} consoles")),
             // Nobody is watching right now; an operator may connect later.
-            Err(_) => (Outcome::Failed { retryable: true }, "no console is listening".to_owned()),
+            Err(_) => (DeliveryOutcome::Failed { retryable: true }, "no console is listening".to_owned()),
         };
         let attempt = Attempt {
             channel: self.name(),

@@ -11,7 +11,7 @@
 //! backoff sleeps and durations use tokio's clock, so tests may pause it.
 //!
 //! ```
-//! use zhulao_notify::{Channel, ConsoleChannel, Notification, Outcome, Recipient};
+//! use zhulao_notify::{Channel, ConsoleChannel, Notification, DeliveryOutcome, Recipient};
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 //! let (tx, mut rx) = tokio::sync::broadcast::channel(16);
 //! let console = ConsoleChannel::new(tx).with_clock(|| 1_700_000_000_000);
@@ -27,7 +27,7 @@
 //!     data: serde_json::json!({ "alarm_kind": "fall" }),
 //! };
 //! let attempts = console.send(&n).await;
-//! assert_eq!(attempts[0].outcome, Outcome::Delivered);
+//! assert_eq!(attempts[0].outcome, DeliveryOutcome::Delivered);
 //! assert_eq!(rx.recv().await.unwrap().alarm_id, 7);
 //! # });
 //! ```
@@ -113,7 +113,7 @@ impl fmt::Debug for Recipient {
 /// How one attempt ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
-pub enum Outcome {
+pub enum DeliveryOutcome {
     Delivered,
     /// `retryable`: the failure may go away by itself (a 5xx, a timeout, no console listening);
     /// `false` means sending the same thing again will fail the same way (a 4xx, a missing address).
@@ -122,9 +122,9 @@ pub enum Outcome {
     },
 }
 
-impl Outcome {
+impl DeliveryOutcome {
     pub fn is_delivered(self) -> bool {
-        self == Outcome::Delivered
+        self == DeliveryOutcome::Delivered
     }
 }
 
@@ -140,7 +140,7 @@ pub struct Attempt {
     /// From the channel's [`Clock`], Unix milliseconds.
     pub started_at_ms: i64,
     pub duration_ms: u64,
-    pub outcome: Outcome,
+    pub outcome: DeliveryOutcome,
     /// The HTTP status or the SMTP reply code, when the other side answered.
     pub status: Option<u16>,
     /// A short fixed text (`HTTP 503, Retry-After 2 s`, `timed out after 10000 ms`); never a

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::{Attempt, Clock, Outcome};
+use crate::{Attempt, Clock, DeliveryOutcome};
 
 /// How a channel retries: at most `max_attempts` tries, each bounded by `attempt_timeout`; after a
 /// retryable failure it sleeps an exponential backoff with jitter — for the n-th failure a random
@@ -59,7 +59,7 @@ impl RetryPolicy {
 /// What one try of a channel produced.
 #[derive(Debug)]
 pub(crate) struct Step {
-    pub outcome: Outcome,
+    pub outcome: DeliveryOutcome,
     pub status: Option<u16>,
     pub detail: String,
     pub retry_after: Option<Duration>,
@@ -67,11 +67,16 @@ pub(crate) struct Step {
 
 impl Step {
     pub fn delivered(status: Option<u16>, detail: impl Into<String>) -> Step {
-        Step { outcome: Outcome::Delivered, status, detail: detail.into(), retry_after: None }
+        Step { outcome: DeliveryOutcome::Delivered, status, detail: detail.into(), retry_after: None }
     }
 
     pub fn failed(retryable: bool, status: Option<u16>, detail: impl Into<String>) -> Step {
-        Step { outcome: Outcome::Failed { retryable }, status, detail: detail.into(), retry_after: None }
+        Step {
+            outcome: DeliveryOutcome::Failed { retryable },
+            status,
+            detail: detail.into(),
+            retry_after: None,
+        }
     }
 }
 
@@ -121,11 +126,11 @@ where
         log(who, &attempt);
         attempts.push(attempt);
         match step.outcome {
-            Outcome::Delivered | Outcome::Failed { retryable: false } => break,
-            Outcome::Failed { retryable: true } if n < max_attempts => {
+            DeliveryOutcome::Delivered | DeliveryOutcome::Failed { retryable: false } => break,
+            DeliveryOutcome::Failed { retryable: true } if n < max_attempts => {
                 tokio::time::sleep(policy.delay(n, step.retry_after, unit())).await;
             }
-            Outcome::Failed { retryable: true } => {}
+            DeliveryOutcome::Failed { retryable: true } => {}
         }
     }
     attempts
@@ -211,7 +216,7 @@ mod tests {
         assert_eq!(calls.load(Ordering::SeqCst), 3);
         let starts: Vec<i64> = attempts.iter().map(|a| a.started_at_ms).collect();
         assert_eq!(starts, [1_000_000, 1_000_050, 1_000_150]);
-        assert_eq!(attempts[2].outcome, Outcome::Delivered);
+        assert_eq!(attempts[2].outcome, DeliveryOutcome::Delivered);
         assert_eq!(attempts.iter().map(|a| a.attempt).collect::<Vec<_>>(), [1, 2, 3]);
     }
 
@@ -236,7 +241,7 @@ mod tests {
         )
         .await;
         assert_eq!(all.len(), 4);
-        assert!(all.iter().all(|a| a.outcome == Outcome::Failed { retryable: true }));
+        assert!(all.iter().all(|a| a.outcome == DeliveryOutcome::Failed { retryable: true }));
     }
 
     #[tokio::test(start_paused = true)]
@@ -263,7 +268,7 @@ mod tests {
         .await;
         assert_eq!(attempts[0].detail, "timed out after 500 ms");
         assert_eq!(attempts[0].duration_ms, 500);
-        assert_eq!(attempts[0].outcome, Outcome::Failed { retryable: true });
+        assert_eq!(attempts[0].outcome, DeliveryOutcome::Failed { retryable: true });
         // 500 ms timeout, then 50 ms backoff; then the 800 ms Retry-After.
         assert_eq!(attempts[1].started_at_ms, 1_000_550);
         assert_eq!(attempts[2].started_at_ms, 1_001_350);

@@ -221,7 +221,7 @@ fn unsendable(clock: &dyn Clock, target: String, detail: &str) -> Vec<Attempt> {
         attempt: 1,
         started_at_ms: clock.now_ms(),
         duration_ms: 0,
-        outcome: crate::Outcome::Failed { retryable: false },
+        outcome: crate::DeliveryOutcome::Failed { retryable: false },
         status: None,
         detail: detail.to_owned(),
     }]

@@ -11,7 +11,7 @@ use base64::engine::general_purpose::STANDARD;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 use zhulao_notify::{
-    Attempt, Channel, Notification, Outcome, Recipient, RetryPolicy, SmtpChannel, SmtpConfig, SmtpTls,
+    Attempt, Channel, DeliveryOutcome, Notification, Recipient, RetryPolicy, SmtpChannel, SmtpConfig, SmtpTls,
 };
 
 /// Codes to answer on the n-th connection (250 once the script runs out).
@@ -251,7 +251,7 @@ async fn delivers_a_utf8_message_chinese_first() {
     let attempts = channel(port, SmtpTls::None).send(&notification(Some("li.na@example.cn"))).await;
 
     assert_eq!(attempts.len(), 1);
-    assert_eq!(attempts[0].outcome, Outcome::Delivered);
+    assert_eq!(attempts[0].outcome, DeliveryOutcome::Delivered);
     assert_eq!(attempts[0].status, Some(250));
     assert_eq!(attempts[0].target, "l***@example.cn");
     assert_eq!(attempts[0].started_at_ms, NOW_MS);
@@ -288,7 +288,7 @@ async fn transient_451_then_250_is_two_attempts() {
 
     assert_eq!(
         attempts.iter().map(|a| a.outcome).collect::<Vec<_>>(),
-        [Outcome::Failed { retryable: true }, Outcome::Delivered]
+        [DeliveryOutcome::Failed { retryable: true }, DeliveryOutcome::Delivered]
     );
     assert_eq!(attempts.iter().map(|a| a.status).collect::<Vec<_>>(), [Some(451), Some(250)]);
     assert_eq!(attempts[0].detail, "SMTP 451");
@@ -306,7 +306,7 @@ async fn rejected_recipient_550_is_one_permanent_failure() {
     let attempts = channel(port, SmtpTls::None).send(&notification(Some("li.na@example.cn"))).await;
 
     assert_eq!(attempts.len(), 1);
-    assert_eq!(attempts[0].outcome, Outcome::Failed { retryable: false });
+    assert_eq!(attempts[0].outcome, DeliveryOutcome::Failed { retryable: false });
     assert_eq!(attempts[0].status, Some(550));
     assert_eq!(attempts[0].detail, "SMTP 550");
     assert_no_address(&attempts);
@@ -321,13 +321,13 @@ async fn a_recipient_without_e_mail_is_not_tried() {
     for email in [None, Some("  ")] {
         let attempts = ch.send(&notification(email)).await;
         assert_eq!(attempts.len(), 1);
-        assert_eq!(attempts[0].outcome, Outcome::Failed { retryable: false });
+        assert_eq!(attempts[0].outcome, DeliveryOutcome::Failed { retryable: false });
         assert_eq!(attempts[0].detail, "no e-mail address");
         assert_eq!(attempts[0].started_at_ms, NOW_MS);
     }
     let attempts = ch.send(&notification(Some("not an address"))).await;
     assert_eq!(attempts[0].detail, "invalid e-mail address");
-    assert_eq!(attempts[0].outcome, Outcome::Failed { retryable: false });
+    assert_eq!(attempts[0].outcome, DeliveryOutcome::Failed { retryable: false });
     assert_eq!(sink.connections.load(Ordering::SeqCst), 0);
 }
 
@@ -337,7 +337,7 @@ async fn required_starttls_is_not_skipped() {
     let (port, sink) = sink(Script::default()).await;
     let attempts = channel(port, SmtpTls::StartTls).send(&notification(Some("li.na@example.cn"))).await;
     assert_eq!(attempts.len(), 1);
-    assert_eq!(attempts[0].outcome, Outcome::Failed { retryable: false });
+    assert_eq!(attempts[0].outcome, DeliveryOutcome::Failed { retryable: false });
     assert_eq!(attempts[0].detail, "server does not offer STARTTLS");
     let commands = sink.commands.lock().unwrap().clone();
     assert!(!commands.iter().any(|c| c.starts_with("MAIL") || c.starts_with("RCPT")), "{commands:?}");
@@ -350,6 +350,10 @@ async fn a_closed_port_gives_retryable_connection_failures() {
     drop(listener);
     let attempts = channel(port, SmtpTls::None).send(&notification(Some("li.na@example.cn"))).await;
     assert_eq!(attempts.len(), 3);
-    assert!(attempts.iter().all(|a| a.outcome == Outcome::Failed { retryable: true } && a.status.is_none()));
+    assert!(
+        attempts
+            .iter()
+            .all(|a| a.outcome == DeliveryOutcome::Failed { retryable: true } && a.status.is_none())
+    );
     assert_eq!(attempts[0].detail, "connection failed");
 }

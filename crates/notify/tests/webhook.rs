@@ -12,8 +12,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use zhulao_notify::{
-    Attempt, Channel, HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP, Notification, Outcome, Recipient,
-    RetryPolicy, WebhookChannel, WebhookConfig, WebhookPayload, verify_signature,
+    Attempt, Channel, DeliveryOutcome, HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP, Notification,
+    Recipient, RetryPolicy, WebhookChannel, WebhookConfig, WebhookPayload, verify_signature,
 };
 
 const SECRET: &str = "whsec_0123456789abcdef0123456789abcdef";
@@ -139,12 +139,12 @@ fn port(url: &str) -> u16 {
     url.rsplit(':').next().unwrap().split('/').next().unwrap().parse().unwrap()
 }
 
-fn outcomes(attempts: &[Attempt]) -> Vec<Outcome> {
+fn outcomes(attempts: &[Attempt]) -> Vec<DeliveryOutcome> {
     attempts.iter().map(|a| a.outcome).collect()
 }
 
-const RETRY: Outcome = Outcome::Failed { retryable: true };
-const PERMANENT: Outcome = Outcome::Failed { retryable: false };
+const RETRY: DeliveryOutcome = DeliveryOutcome::Failed { retryable: true };
+const PERMANENT: DeliveryOutcome = DeliveryOutcome::Failed { retryable: false };
 
 #[tokio::test]
 async fn two_server_errors_then_delivered_with_one_idempotency_key() {
@@ -154,7 +154,7 @@ async fn two_server_errors_then_delivered_with_one_idempotency_key() {
 
     let attempts = ch.send(&n).await;
 
-    assert_eq!(outcomes(&attempts), [RETRY, RETRY, Outcome::Delivered]);
+    assert_eq!(outcomes(&attempts), [RETRY, RETRY, DeliveryOutcome::Delivered]);
     assert_eq!(attempts.iter().map(|a| a.attempt).collect::<Vec<_>>(), [1, 2, 3]);
     assert_eq!(attempts.iter().map(|a| a.status).collect::<Vec<_>>(), [Some(500), Some(500), Some(200)]);
     assert_eq!(attempts[2].detail, "HTTP 200");
@@ -194,7 +194,7 @@ async fn client_error_is_one_permanent_failure() {
 async fn timeout_and_too_many_requests_are_retried() {
     let (url, _rx) = receiver(vec![reply(408), reply(429), reply(204)]).await;
     let attempts = channel(&url, SECRET, fast(4)).send(&notification()).await;
-    assert_eq!(outcomes(&attempts), [RETRY, RETRY, Outcome::Delivered]);
+    assert_eq!(outcomes(&attempts), [RETRY, RETRY, DeliveryOutcome::Delivered]);
     assert_eq!(attempts[2].status, Some(204));
 }
 
@@ -229,7 +229,7 @@ async fn retry_after_is_honoured() {
     let (url, rx) = receiver(vec![Reply { retry_after: Some("1"), ..reply(503) }, reply(200)]).await;
     // The backoff alone would wait 5–10 ms; the server asks for a second.
     let attempts = channel(&url, SECRET, fast(3)).send(&notification()).await;
-    assert_eq!(outcomes(&attempts), [RETRY, Outcome::Delivered]);
+    assert_eq!(outcomes(&attempts), [RETRY, DeliveryOutcome::Delivered]);
     assert_eq!(attempts[0].detail, "HTTP 503, Retry-After 1 s");
     let calls = rx.calls();
     let gap = calls[1].at - calls[0].at;
@@ -242,7 +242,7 @@ async fn retry_after_is_capped_by_max_delay() {
     let (url, rx) = receiver(vec![Reply { retry_after: Some("3600"), ..reply(429) }, reply(200)]).await;
     let retry = RetryPolicy { max_delay: Duration::from_millis(300), ..fast(3) };
     let attempts = channel(&url, SECRET, retry).send(&notification()).await;
-    assert_eq!(outcomes(&attempts), [RETRY, Outcome::Delivered]);
+    assert_eq!(outcomes(&attempts), [RETRY, DeliveryOutcome::Delivered]);
     let calls = rx.calls();
     let gap = calls[1].at - calls[0].at;
     assert!(gap >= Duration::from_millis(300) && gap < Duration::from_secs(3), "retried after {gap:?}");

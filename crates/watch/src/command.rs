@@ -21,7 +21,7 @@ pub struct Contact {
 
 /// A command for the watch.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
+pub enum WatchCommand {
     /// The three SOS numbers at once (`None` clears a slot). 3G `SOS,n1,n2,n3`; IW `BP12`.
     SosNumbers([Option<String>; 3]),
     /// One SOS number, slot 1–3. 3G only: `SOS1,n` (Traccar's `sosNumber`).
@@ -51,22 +51,22 @@ pub enum Command {
     Custom(String),
 }
 
-impl Command {
+impl WatchCommand {
     /// A short English name, for errors and logs.
     pub fn name(&self) -> &'static str {
         match self {
-            Command::SosNumbers(_) => "sos_numbers",
-            Command::SosNumber { .. } => "sos_number",
-            Command::Phonebook(_) => "phonebook",
-            Command::ReportInterval { .. } => "report_interval",
-            Command::FindDevice => "find_device",
-            Command::LocateNow => "locate_now",
-            Command::SilentHours(_) => "silent_hours",
-            Command::HeartRateInterval { .. } => "heart_rate_interval",
-            Command::MeasureHeartRate => "measure_heart_rate",
-            Command::Message(_) => "message",
-            Command::Reboot => "reboot",
-            Command::Custom(_) => "custom",
+            WatchCommand::SosNumbers(_) => "sos_numbers",
+            WatchCommand::SosNumber { .. } => "sos_number",
+            WatchCommand::Phonebook(_) => "phonebook",
+            WatchCommand::ReportInterval { .. } => "report_interval",
+            WatchCommand::FindDevice => "find_device",
+            WatchCommand::LocateNow => "locate_now",
+            WatchCommand::SilentHours(_) => "silent_hours",
+            WatchCommand::HeartRateInterval { .. } => "heart_rate_interval",
+            WatchCommand::MeasureHeartRate => "measure_heart_rate",
+            WatchCommand::Message(_) => "message",
+            WatchCommand::Reboot => "reboot",
+            WatchCommand::Custom(_) => "custom",
         }
     }
 }
@@ -97,14 +97,14 @@ pub fn encode_command(
     protocol: Protocol,
     maker: &str,
     device_id: &str,
-    command: &Command,
+    command: &WatchCommand,
 ) -> Result<Vec<u8>, CommandError> {
     encode_for(&Target::new(protocol, maker, device_id), command)
 }
 
 /// Encodes `command` as the bytes to write to the watch's connection (one frame; two for a 3G
 /// phone book of more than five entries).
-pub fn encode_for(target: &Target<'_>, command: &Command) -> Result<Vec<u8>, CommandError> {
+pub fn encode_for(target: &Target<'_>, command: &WatchCommand) -> Result<Vec<u8>, CommandError> {
     let id = target.device_id;
     if id.is_empty() || id.len() > MAX_ID_LEN || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return Err(CommandError::invalid("device_id", id));
@@ -174,7 +174,7 @@ fn report_seconds(seconds: u32) -> Result<u32, CommandError> {
     }
 }
 
-fn encode_3g(t: &Target<'_>, command: &Command) -> Result<Vec<u8>, CommandError> {
+fn encode_3g(t: &Target<'_>, command: &WatchCommand) -> Result<Vec<u8>, CommandError> {
     let maker_ok =
         t.maker.len() == 2 && t.maker.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
     if !maker_ok {
@@ -186,14 +186,14 @@ fn encode_3g(t: &Target<'_>, command: &Command) -> Result<Vec<u8>, CommandError>
         return Err(CommandError::invalid("index", ix));
     }
     let contents: Vec<String> = match command {
-        Command::SosNumbers(numbers) => vec![format!("SOS,{}", sos_slots(numbers)?)],
-        Command::SosNumber { slot, phone: p } => {
+        WatchCommand::SosNumbers(numbers) => vec![format!("SOS,{}", sos_slots(numbers)?)],
+        WatchCommand::SosNumber { slot, phone: p } => {
             if !(1..=3).contains(slot) {
                 return Err(CommandError::invalid("slot", &slot.to_string()));
             }
             vec![format!("SOS{slot},{}", phone(p)?)]
         }
-        Command::Phonebook(contacts) => {
+        WatchCommand::Phonebook(contacts) => {
             check_contacts(contacts)?;
             let entry = |c: &Contact| format!("{},{}", c.phone, utf16_hex(&c.name));
             let mut out = Vec::new();
@@ -207,10 +207,10 @@ fn encode_3g(t: &Target<'_>, command: &Command) -> Result<Vec<u8>, CommandError>
             }
             out
         }
-        Command::ReportInterval { seconds } => vec![format!("UPLOAD,{}", report_seconds(*seconds)?)],
-        Command::FindDevice => vec!["FIND".into()],
-        Command::LocateNow => vec!["CR".into()],
-        Command::SilentHours(periods) => {
+        WatchCommand::ReportInterval { seconds } => vec![format!("UPLOAD,{}", report_seconds(*seconds)?)],
+        WatchCommand::FindDevice => vec!["FIND".into()],
+        WatchCommand::LocateNow => vec!["CR".into()],
+        WatchCommand::SilentHours(periods) => {
             if periods.len() > 4 {
                 return Err(CommandError::TooMany { field: "silent_hours", max: 4 });
             }
@@ -218,43 +218,48 @@ fn encode_3g(t: &Target<'_>, command: &Command) -> Result<Vec<u8>, CommandError>
                 periods.iter().map(|(a, b)| format!(",{}-{}", hhmm(*a), hhmm(*b))).collect();
             vec![format!("SILENCETIME{}", list.concat())]
         }
-        Command::HeartRateInterval { minutes } => vec![format!("hrtstart,{}", heart_minutes(*minutes)? * 60)],
-        Command::MeasureHeartRate => vec!["hrtstart,1".into()],
-        Command::Message(text) => {
+        WatchCommand::HeartRateInterval { minutes } => {
+            vec![format!("hrtstart,{}", heart_minutes(*minutes)? * 60)]
+        }
+        WatchCommand::MeasureHeartRate => vec!["hrtstart,1".into()],
+        WatchCommand::Message(text) => {
             if text.is_empty() || text.chars().count() > 200 {
                 return Err(CommandError::invalid("text", text));
             }
             vec![format!("MESSAGE,{}", utf16_hex(text))]
         }
-        Command::Reboot => vec!["RESET".into()],
-        Command::Custom(s) => vec![custom(s, b"[]")?],
+        WatchCommand::Reboot => vec!["RESET".into()],
+        WatchCommand::Custom(s) => vec![custom(s, b"[]")?],
     };
     let frames: String =
         contents.iter().map(|c| crate::decode::frame_3g(t.maker, t.device_id, t.index, c)).collect();
     Ok(frames.into_bytes())
 }
 
-fn encode_iw(t: &Target<'_>, command: &Command) -> Result<Vec<u8>, CommandError> {
+fn encode_iw(t: &Target<'_>, command: &WatchCommand) -> Result<Vec<u8>, CommandError> {
     let head = |code: &str| format!("IWBP{code},{},{:06}", t.device_id, t.serial % 1_000_000);
     let unsupported = || CommandError::Unsupported { command: command.name(), protocol: "IW" };
     let body = match command {
-        Command::SosNumbers(numbers) => format!("{},{}", head("12"), sos_slots(numbers)?),
-        Command::Phonebook(contacts) => {
+        WatchCommand::SosNumbers(numbers) => format!("{},{}", head("12"), sos_slots(numbers)?),
+        WatchCommand::Phonebook(contacts) => {
             check_contacts(contacts)?;
             let list: Vec<String> =
                 contacts.iter().map(|c| format!("{}|{}", utf16_hex(&c.name), c.phone)).collect();
             format!("{},{}", head("14"), list.join(","))
         }
-        Command::ReportInterval { seconds } => format!("{},{}", head("15"), report_seconds(*seconds)?),
-        Command::LocateNow => head("16"),
-        Command::HeartRateInterval { minutes } => {
+        WatchCommand::ReportInterval { seconds } => format!("{},{}", head("15"), report_seconds(*seconds)?),
+        WatchCommand::LocateNow => head("16"),
+        WatchCommand::HeartRateInterval { minutes } => {
             let m = heart_minutes(*minutes)?;
             format!("{},{},{m}", head("86"), u8::from(m > 0))
         }
-        Command::MeasureHeartRate => head("XL"),
-        Command::Reboot => head("18"),
-        Command::Custom(s) => format!("IW{}", custom(s, b"#")?),
-        Command::SosNumber { .. } | Command::FindDevice | Command::SilentHours(_) | Command::Message(_) => {
+        WatchCommand::MeasureHeartRate => head("XL"),
+        WatchCommand::Reboot => head("18"),
+        WatchCommand::Custom(s) => format!("IW{}", custom(s, b"#")?),
+        WatchCommand::SosNumber { .. }
+        | WatchCommand::FindDevice
+        | WatchCommand::SilentHours(_)
+        | WatchCommand::Message(_) => {
             return Err(unsupported());
         }
     };
@@ -265,12 +270,12 @@ fn encode_iw(t: &Target<'_>, command: &Command) -> Result<Vec<u8>, CommandError>
 mod tests {
     use super::*;
 
-    fn g3(c: &Command) -> String {
+    fn g3(c: &WatchCommand) -> String {
         // Traccar's encoder tests address the device "123456789012345" with maker "CS".
         String::from_utf8(encode_command(Protocol::Watch3g, "CS", "123456789012345", c).unwrap()).unwrap()
     }
 
-    fn iw(c: &Command) -> String {
+    fn iw(c: &WatchCommand) -> String {
         let t = Target { serial: 80835, ..Target::new(Protocol::Iw, "IW", "353456789012345") };
         String::from_utf8(encode_for(&t, c).unwrap()).unwrap()
     }
@@ -278,38 +283,45 @@ mod tests {
     #[test]
     fn traccar_encoder_strings() {
         // From Traccar's WatchProtocolEncoderTest.
-        assert_eq!(g3(&Command::Reboot), "[CS*123456789012345*0005*RESET]");
+        assert_eq!(g3(&WatchCommand::Reboot), "[CS*123456789012345*0005*RESET]");
         assert_eq!(
-            g3(&Command::SosNumber { slot: 1, phone: "123456789".into() }),
+            g3(&WatchCommand::SosNumber { slot: 1, phone: "123456789".into() }),
             "[CS*123456789012345*000e*SOS1,123456789]"
         );
         assert_eq!(
-            g3(&Command::Message("text".into())),
+            g3(&WatchCommand::Message("text".into())),
             "[CS*123456789012345*0018*MESSAGE,0074006500780074]"
         );
         assert_eq!(
-            g3(&Command::Custom("WORK,6-9,11-13,13-15,17-19".into())),
+            g3(&WatchCommand::Custom("WORK,6-9,11-13,13-15,17-19".into())),
             "[CS*123456789012345*001a*WORK,6-9,11-13,13-15,17-19]"
         );
     }
 
     #[test]
     fn setracker_commands() {
-        let sos = Command::SosNumbers([Some("13800138000".into()), None, Some("+8613900139000".into())]);
+        let sos = WatchCommand::SosNumbers([Some("13800138000".into()), None, Some("+8613900139000".into())]);
         assert_eq!(g3(&sos), "[CS*123456789012345*001f*SOS,13800138000,,+8613900139000]");
-        assert_eq!(g3(&Command::ReportInterval { seconds: 600 }), "[CS*123456789012345*000a*UPLOAD,600]");
-        assert_eq!(g3(&Command::FindDevice), "[CS*123456789012345*0004*FIND]");
-        assert_eq!(g3(&Command::LocateNow), "[CS*123456789012345*0002*CR]");
         assert_eq!(
-            g3(&Command::HeartRateInterval { minutes: 60 }),
+            g3(&WatchCommand::ReportInterval { seconds: 600 }),
+            "[CS*123456789012345*000a*UPLOAD,600]"
+        );
+        assert_eq!(g3(&WatchCommand::FindDevice), "[CS*123456789012345*0004*FIND]");
+        assert_eq!(g3(&WatchCommand::LocateNow), "[CS*123456789012345*0002*CR]");
+        assert_eq!(
+            g3(&WatchCommand::HeartRateInterval { minutes: 60 }),
             "[CS*123456789012345*000d*hrtstart,3600]"
         );
-        assert_eq!(g3(&Command::HeartRateInterval { minutes: 0 }), "[CS*123456789012345*000a*hrtstart,0]");
-        assert_eq!(g3(&Command::MeasureHeartRate), "[CS*123456789012345*000a*hrtstart,1]");
+        assert_eq!(
+            g3(&WatchCommand::HeartRateInterval { minutes: 0 }),
+            "[CS*123456789012345*000a*hrtstart,0]"
+        );
+        assert_eq!(g3(&WatchCommand::MeasureHeartRate), "[CS*123456789012345*000a*hrtstart,1]");
         let t = |h, m| NaiveTime::from_hms_opt(h, m, 0).unwrap();
-        let quiet = Command::SilentHours(vec![(t(21, 10), t(7, 30)), (t(8, 0), t(11, 30))]);
+        let quiet = WatchCommand::SilentHours(vec![(t(21, 10), t(7, 30)), (t(8, 0), t(11, 30))]);
         assert_eq!(g3(&quiet), "[CS*123456789012345*0023*SILENCETIME,21:10-07:30,08:00-11:30]");
-        let book = Command::Phonebook(vec![Contact { name: "女儿".into(), phone: "13800138000".into() }]);
+        let book =
+            WatchCommand::Phonebook(vec![Contact { name: "女儿".into(), phone: "13800138000".into() }]);
         assert_eq!(g3(&book), "[CS*123456789012345*0018*PHB,13800138000,5973513f]");
     }
 
@@ -317,7 +329,7 @@ mod tests {
     fn long_phonebook_is_two_frames() {
         let c: Vec<Contact> =
             (0..7).map(|i| Contact { name: format!("n{i}"), phone: format!("1380013800{i}") }).collect();
-        let s = g3(&Command::Phonebook(c));
+        let s = g3(&WatchCommand::Phonebook(c));
         assert_eq!(s.matches('[').count(), 2);
         assert!(s.contains("*PHB,13800138000,006e0030,"));
         assert!(s.contains("*PHB2,13800138005,006e0035,13800138006,006e0036]"));
@@ -326,46 +338,55 @@ mod tests {
     #[test]
     fn index_and_maker_are_echoed() {
         let t = Target { index: Some("0001"), ..Target::new(Protocol::Watch3g, "ZJ", "014111001350304") };
-        let out = encode_for(&t, &Command::FindDevice).unwrap();
+        let out = encode_for(&t, &WatchCommand::FindDevice).unwrap();
         assert_eq!(out, b"[ZJ*014111001350304*0001*0004*FIND]");
     }
 
     #[test]
     fn iw_commands() {
-        let sos = Command::SosNumbers([Some("+491773329827".into()), Some("+491773329826".into()), None]);
+        let sos =
+            WatchCommand::SosNumbers([Some("+491773329827".into()), Some("+491773329826".into()), None]);
         assert_eq!(iw(&sos), "IWBP12,353456789012345,080835,+491773329827,+491773329826,#");
         // The name hex matches what Traccar's IW sample echoes back in IWAP14.
-        let book =
-            Command::Phonebook(vec![Contact { name: "NikuTRAX".into(), phone: "+4952032960728".into() }]);
+        let book = WatchCommand::Phonebook(vec![Contact {
+            name: "NikuTRAX".into(),
+            phone: "+4952032960728".into(),
+        }]);
         assert_eq!(
             iw(&book),
             "IWBP14,353456789012345,080835,004e0069006b00750054005200410058|+4952032960728#"
         );
-        assert_eq!(iw(&Command::ReportInterval { seconds: 300 }), "IWBP15,353456789012345,080835,300#");
-        assert_eq!(iw(&Command::LocateNow), "IWBP16,353456789012345,080835#");
-        assert_eq!(iw(&Command::HeartRateInterval { minutes: 30 }), "IWBP86,353456789012345,080835,1,30#");
-        assert_eq!(iw(&Command::MeasureHeartRate), "IWBPXL,353456789012345,080835#");
-        assert_eq!(iw(&Command::Reboot), "IWBP18,353456789012345,080835#");
+        assert_eq!(iw(&WatchCommand::ReportInterval { seconds: 300 }), "IWBP15,353456789012345,080835,300#");
+        assert_eq!(iw(&WatchCommand::LocateNow), "IWBP16,353456789012345,080835#");
+        assert_eq!(
+            iw(&WatchCommand::HeartRateInterval { minutes: 30 }),
+            "IWBP86,353456789012345,080835,1,30#"
+        );
+        assert_eq!(iw(&WatchCommand::MeasureHeartRate), "IWBPXL,353456789012345,080835#");
+        assert_eq!(iw(&WatchCommand::Reboot), "IWBP18,353456789012345,080835#");
     }
 
     #[test]
     fn bad_values_are_refused() {
-        let e = |p: Protocol, c: &Command| encode_command(p, "3G", "1234567890", c).unwrap_err().code();
-        assert_eq!(e(Protocol::Watch3g, &Command::SosNumber { slot: 4, phone: "1".into() }), "invalid_value");
+        let e = |p: Protocol, c: &WatchCommand| encode_command(p, "3G", "1234567890", c).unwrap_err().code();
         assert_eq!(
-            e(Protocol::Watch3g, &Command::SosNumbers([Some("12,3".into()), None, None])),
+            e(Protocol::Watch3g, &WatchCommand::SosNumber { slot: 4, phone: "1".into() }),
             "invalid_value"
         );
-        assert_eq!(e(Protocol::Watch3g, &Command::Custom("A]B".into())), "invalid_value");
-        assert_eq!(e(Protocol::Iw, &Command::Custom("BP33#".into())), "invalid_value");
-        assert_eq!(e(Protocol::Iw, &Command::FindDevice), "unsupported_command");
-        assert_eq!(e(Protocol::Watch3g, &Command::ReportInterval { seconds: 1 }), "invalid_value");
-        assert_eq!(e(Protocol::Watch3g, &Command::HeartRateInterval { minutes: 2 }), "invalid_value");
+        assert_eq!(
+            e(Protocol::Watch3g, &WatchCommand::SosNumbers([Some("12,3".into()), None, None])),
+            "invalid_value"
+        );
+        assert_eq!(e(Protocol::Watch3g, &WatchCommand::Custom("A]B".into())), "invalid_value");
+        assert_eq!(e(Protocol::Iw, &WatchCommand::Custom("BP33#".into())), "invalid_value");
+        assert_eq!(e(Protocol::Iw, &WatchCommand::FindDevice), "unsupported_command");
+        assert_eq!(e(Protocol::Watch3g, &WatchCommand::ReportInterval { seconds: 1 }), "invalid_value");
+        assert_eq!(e(Protocol::Watch3g, &WatchCommand::HeartRateInterval { minutes: 2 }), "invalid_value");
         let many = vec![Contact { name: "a".into(), phone: "1".into() }; 11];
-        assert_eq!(e(Protocol::Iw, &Command::Phonebook(many)), "too_many");
-        let err = encode_command(Protocol::Watch3g, "3g", "1", &Command::FindDevice).unwrap_err();
+        assert_eq!(e(Protocol::Iw, &WatchCommand::Phonebook(many)), "too_many");
+        let err = encode_command(Protocol::Watch3g, "3g", "1", &WatchCommand::FindDevice).unwrap_err();
         assert_eq!(err.code(), "invalid_value");
         assert!(err.zh().contains("厂商代码") && err.en().contains("maker"));
-        assert!(encode_command(Protocol::Watch3g, "3G", "12*3", &Command::FindDevice).is_err());
+        assert!(encode_command(Protocol::Watch3g, "3G", "12*3", &WatchCommand::FindDevice).is_err());
     }
 }

@@ -5,7 +5,7 @@ mod iw;
 
 pub(crate) use g3::frame_3g;
 
-use crate::error::DecodeError;
+use crate::error::WatchError;
 use crate::frame::Frame;
 use crate::message::{Alarm, WatchMessage};
 use crate::{Protocol, fields};
@@ -36,13 +36,13 @@ impl Default for DecodeOptions {
 }
 
 /// Decodes a frame with the default options (watch clock in UTC, no server time).
-pub fn decode(frame: &Frame) -> Result<WatchMessage, DecodeError> {
+pub fn decode(frame: &Frame) -> Result<WatchMessage, WatchError> {
     decode_with(frame, &DecodeOptions::default())
 }
 
 /// Decodes a frame. Unknown message types decode to a message with just the identity fields and
-/// no reply; malformed fields are a [`DecodeError`]. Never panics.
-pub fn decode_with(frame: &Frame, options: &DecodeOptions) -> Result<WatchMessage, DecodeError> {
+/// no reply; malformed fields are a [`WatchError`]. Never panics.
+pub fn decode_with(frame: &Frame, options: &DecodeOptions) -> Result<WatchMessage, WatchError> {
     match frame.protocol {
         Protocol::Watch3g => g3::decode(frame, options),
         Protocol::Iw => iw::decode(frame, options),
@@ -50,33 +50,33 @@ pub fn decode_with(frame: &Frame, options: &DecodeOptions) -> Result<WatchMessag
 }
 
 /// A latitude or longitude that must lie within ±`limit` degrees.
-fn coordinate(field: &'static str, raw: &str, value: f64, limit: f64) -> Result<f64, DecodeError> {
-    if value.is_finite() && value.abs() <= limit { Ok(value) } else { Err(DecodeError::range(field, raw)) }
+fn coordinate(field: &'static str, raw: &str, value: f64, limit: f64) -> Result<f64, WatchError> {
+    if value.is_finite() && value.abs() <= limit { Ok(value) } else { Err(WatchError::range(field, raw)) }
 }
 
 /// Battery percent; values beyond 100 are not percentages and are dropped.
-fn battery(raw: &str) -> Result<Option<u8>, DecodeError> {
+fn battery(raw: &str) -> Result<Option<u8>, WatchError> {
     Ok(fields::uint("battery", raw)?.filter(|&b| b <= 100).map(|b| b as u8))
 }
 
-fn heart_rate(raw: &str) -> Result<Option<u16>, DecodeError> {
+fn heart_rate(raw: &str) -> Result<Option<u16>, WatchError> {
     Ok(fields::nonzero(fields::fit("heart_rate", raw, fields::uint("heart_rate", raw)?)?))
 }
 
-fn pressure(field: &'static str, raw: &str) -> Result<Option<u16>, DecodeError> {
+fn pressure(field: &'static str, raw: &str) -> Result<Option<u16>, WatchError> {
     Ok(fields::nonzero(fields::fit(field, raw, fields::uint(field, raw)?)?))
 }
 
-fn spo2(raw: &str) -> Result<Option<u8>, DecodeError> {
+fn spo2(raw: &str) -> Result<Option<u8>, WatchError> {
     match fields::uint("spo2", raw)? {
-        Some(v) if v > 100 => Err(DecodeError::range("spo2", raw)),
+        Some(v) if v > 100 => Err(WatchError::range("spo2", raw)),
         v => Ok(fields::nonzero(v.map(|v| v as u8))),
     }
 }
 
-fn temperature(raw: &str) -> Result<Option<f64>, DecodeError> {
+fn temperature(raw: &str) -> Result<Option<f64>, WatchError> {
     match fields::num("temperature", raw)? {
-        Some(t) if !(-50.0..=100.0).contains(&t) => Err(DecodeError::range("temperature", raw)),
+        Some(t) if !(-50.0..=100.0).contains(&t) => Err(WatchError::range("temperature", raw)),
         t => Ok(t.filter(|&t| t != 0.0)),
     }
 }

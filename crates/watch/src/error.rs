@@ -78,7 +78,7 @@ impl std::error::Error for FrameError {}
 
 /// Why a well-framed message could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DecodeError {
+pub enum WatchError {
     /// A required field is absent.
     MissingField { field: &'static str },
     /// A field is not in the expected format (not a number, wrong width …).
@@ -87,41 +87,41 @@ pub enum DecodeError {
     OutOfRange { field: &'static str, value: String },
 }
 
-impl DecodeError {
+impl WatchError {
     pub(crate) fn bad(field: &'static str, value: &str) -> Self {
-        DecodeError::BadField { field, value: excerpt(value) }
+        WatchError::BadField { field, value: excerpt(value) }
     }
 
     pub(crate) fn range(field: &'static str, value: &str) -> Self {
-        DecodeError::OutOfRange { field, value: excerpt(value) }
+        WatchError::OutOfRange { field, value: excerpt(value) }
     }
 
     /// A stable machine-readable code.
     pub fn code(&self) -> &'static str {
         match self {
-            DecodeError::MissingField { .. } => "missing_field",
-            DecodeError::BadField { .. } => "bad_field",
-            DecodeError::OutOfRange { .. } => "out_of_range",
+            WatchError::MissingField { .. } => "missing_field",
+            WatchError::BadField { .. } => "bad_field",
+            WatchError::OutOfRange { .. } => "out_of_range",
         }
     }
 
     /// The field concerned (English name, as in [`crate::WatchMessage`] where there is one).
     pub fn field(&self) -> &'static str {
         match self {
-            DecodeError::MissingField { field }
-            | DecodeError::BadField { field, .. }
-            | DecodeError::OutOfRange { field, .. } => field,
+            WatchError::MissingField { field }
+            | WatchError::BadField { field, .. }
+            | WatchError::OutOfRange { field, .. } => field,
         }
     }
 
     /// The message for people, in Chinese.
     pub fn zh(&self) -> String {
         match self {
-            DecodeError::MissingField { field } => format!("缺少字段：{}", field_zh(field)),
-            DecodeError::BadField { field, value } => {
+            WatchError::MissingField { field } => format!("缺少字段：{}", field_zh(field)),
+            WatchError::BadField { field, value } => {
                 format!("字段格式错误：{}（“{value}”）", field_zh(field))
             }
-            DecodeError::OutOfRange { field, value } => {
+            WatchError::OutOfRange { field, value } => {
                 format!("字段取值超出范围：{}（“{value}”）", field_zh(field))
             }
         }
@@ -130,9 +130,9 @@ impl DecodeError {
     /// The message for people, in English.
     pub fn en(&self) -> String {
         match self {
-            DecodeError::MissingField { field } => format!("missing field: {field}"),
-            DecodeError::BadField { field, value } => format!("malformed field {field}: '{value}'"),
-            DecodeError::OutOfRange { field, value } => format!("field {field} out of range: '{value}'"),
+            WatchError::MissingField { field } => format!("missing field: {field}"),
+            WatchError::BadField { field, value } => format!("malformed field {field}: '{value}'"),
+            WatchError::OutOfRange { field, value } => format!("field {field} out of range: '{value}'"),
         }
     }
 }
@@ -171,13 +171,13 @@ fn field_zh(field: &str) -> &'static str {
     }
 }
 
-impl fmt::Display for DecodeError {
+impl fmt::Display for WatchError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} / {}", self.zh(), self.en())
     }
 }
 
-impl std::error::Error for DecodeError {}
+impl std::error::Error for WatchError {}
 
 /// Why a command could not be encoded for a watch.
 #[derive(Debug, Clone, PartialEq, Eq)]

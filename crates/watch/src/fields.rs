@@ -1,23 +1,23 @@
 //! Strict parsers for the numeric fields of both protocols: plain ASCII digits only, so that
 //! `nan`, `inf`, exponents or stray letters never become numbers.
 
-use crate::error::DecodeError;
+use crate::error::WatchError;
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 
 /// An unsigned decimal integer; empty (after trimming spaces) is `None`.
-pub(crate) fn uint(field: &'static str, s: &str) -> Result<Option<u64>, DecodeError> {
+pub(crate) fn uint(field: &'static str, s: &str) -> Result<Option<u64>, WatchError> {
     let t = s.trim();
     if t.is_empty() {
         return Ok(None);
     }
     if t.len() > 18 || !t.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(DecodeError::bad(field, s));
+        return Err(WatchError::bad(field, s));
     }
-    t.parse().map(Some).map_err(|_| DecodeError::bad(field, s))
+    t.parse().map(Some).map_err(|_| WatchError::bad(field, s))
 }
 
 /// A signed decimal integer; empty is `None`.
-pub(crate) fn int(field: &'static str, s: &str) -> Result<Option<i64>, DecodeError> {
+pub(crate) fn int(field: &'static str, s: &str) -> Result<Option<i64>, WatchError> {
     let t = s.trim();
     let (neg, digits) = match t.strip_prefix('-') {
         Some(rest) => (true, rest),
@@ -26,12 +26,12 @@ pub(crate) fn int(field: &'static str, s: &str) -> Result<Option<i64>, DecodeErr
     if t.is_empty() {
         return Ok(None);
     }
-    let v = uint(field, digits)?.ok_or_else(|| DecodeError::bad(field, s))? as i64;
+    let v = uint(field, digits)?.ok_or_else(|| WatchError::bad(field, s))? as i64;
     Ok(Some(if neg { -v } else { v }))
 }
 
 /// An unsigned integer written in decimal, or in hex when it holds a hex letter (cell IDs).
-pub(crate) fn dec_or_hex(field: &'static str, s: &str) -> Result<Option<u64>, DecodeError> {
+pub(crate) fn dec_or_hex(field: &'static str, s: &str) -> Result<Option<u64>, WatchError> {
     let t = s.trim();
     if t.bytes().any(|b| matches!(b, b'a'..=b'f' | b'A'..=b'F')) {
         return hex(field, t);
@@ -40,19 +40,19 @@ pub(crate) fn dec_or_hex(field: &'static str, s: &str) -> Result<Option<u64>, De
 }
 
 /// An unsigned hexadecimal integer of at most 16 digits; empty is `None`.
-pub(crate) fn hex(field: &'static str, s: &str) -> Result<Option<u64>, DecodeError> {
+pub(crate) fn hex(field: &'static str, s: &str) -> Result<Option<u64>, WatchError> {
     let t = s.trim();
     if t.is_empty() {
         return Ok(None);
     }
     if t.len() > 16 || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(DecodeError::bad(field, s));
+        return Err(WatchError::bad(field, s));
     }
-    u64::from_str_radix(t, 16).map(Some).map_err(|_| DecodeError::bad(field, s))
+    u64::from_str_radix(t, 16).map(Some).map_err(|_| WatchError::bad(field, s))
 }
 
 /// A decimal number `[-+]digits[.digits]` (also `5.` and `.5`); empty is `None`.
-pub(crate) fn num(field: &'static str, s: &str) -> Result<Option<f64>, DecodeError> {
+pub(crate) fn num(field: &'static str, s: &str) -> Result<Option<f64>, WatchError> {
     let t = s.trim();
     if t.is_empty() {
         return Ok(None);
@@ -64,14 +64,14 @@ pub(crate) fn num(field: &'static str, s: &str) -> Result<Option<f64>, DecodeErr
         match b {
             b'0'..=b'9' => digits += 1,
             b'.' => dots += 1,
-            _ => return Err(DecodeError::bad(field, s)),
+            _ => return Err(WatchError::bad(field, s)),
         }
     }
     if digits == 0 || digits > 30 || dots > 1 {
-        return Err(DecodeError::bad(field, s));
+        return Err(WatchError::bad(field, s));
     }
-    let v: f64 = t.parse().map_err(|_| DecodeError::bad(field, s))?;
-    if v.is_finite() { Ok(Some(v)) } else { Err(DecodeError::bad(field, s)) }
+    let v: f64 = t.parse().map_err(|_| WatchError::bad(field, s))?;
+    if v.is_finite() { Ok(Some(v)) } else { Err(WatchError::bad(field, s)) }
 }
 
 /// A value that must fit in a smaller integer type.
@@ -79,8 +79,8 @@ pub(crate) fn fit<S, T: TryFrom<S>>(
     field: &'static str,
     raw: &str,
     v: Option<S>,
-) -> Result<Option<T>, DecodeError> {
-    v.map(|v| T::try_from(v).map_err(|_| DecodeError::range(field, raw))).transpose()
+) -> Result<Option<T>, WatchError> {
+    v.map(|v| T::try_from(v).map_err(|_| WatchError::range(field, raw))).transpose()
 }
 
 /// Readings of 0 mean "no reading" on these watches (not worn, measurement failed).
@@ -104,11 +104,11 @@ pub(crate) fn datetime(
 }
 
 /// Splits six ASCII digits into three two-digit numbers.
-pub(crate) fn six_digits(field: &'static str, s: &str) -> Result<(u32, u32, u32), DecodeError> {
+pub(crate) fn six_digits(field: &'static str, s: &str) -> Result<(u32, u32, u32), WatchError> {
     let t = s.trim();
     let b = t.as_bytes();
     if b.len() != 6 || !b.iter().all(u8::is_ascii_digit) {
-        return Err(DecodeError::bad(field, s));
+        return Err(WatchError::bad(field, s));
     }
     let two = |i: usize| u32::from(b[i] - b'0') * 10 + u32::from(b[i + 1] - b'0');
     Ok((two(0), two(2), two(4)))

@@ -32,9 +32,9 @@ mod frame;
 mod message;
 mod stream;
 
-pub use command::{Command, Contact, Target, encode_command, encode_for};
+pub use command::{Contact, Target, WatchCommand, encode_command, encode_for};
 pub use decode::{DecodeOptions, decode, decode_with};
-pub use error::{CommandError, DecodeError, FrameError};
+pub use error::{CommandError, FrameError, WatchError};
 pub use frame::{DEFAULT_MAX_FRAME, Frame, Framer};
 pub use message::{Alarm, Cell, WatchMessage, Wifi};
 pub use stream::{Stats, decode_stream, decode_stream_with};

@@ -3,8 +3,8 @@
 
 use proptest::prelude::*;
 use zhulao_watch::{
-    Command, Contact, DecodeOptions, Frame, FrameError, Framer, Protocol, decode, decode_stream, decode_with,
-    encode_command,
+    Contact, DecodeOptions, Frame, FrameError, Framer, Protocol, WatchCommand, decode, decode_stream,
+    decode_with, encode_command,
 };
 
 const G3_FRAMES: &[&str] = &[
@@ -194,7 +194,7 @@ proptest! {
     fn encoded_commands_frame_back(phones in proptest::collection::vec("\\+?[0-9]{1,15}", 1..10), name in "\\PC{0,12}") {
         let contacts: Vec<Contact> = phones.iter().map(|p| Contact { name: name.clone(), phone: p.clone() }).collect();
         let sos = [phones.first().cloned(), phones.get(1).cloned(), None];
-        for cmd in [Command::Phonebook(contacts), Command::SosNumbers(sos), Command::Message(format!("{name}x"))] {
+        for cmd in [WatchCommand::Phonebook(contacts), WatchCommand::SosNumbers(sos), WatchCommand::Message(format!("{name}x"))] {
             let bytes = encode_command(Protocol::Watch3g, "SG", "8800000015", &cmd).unwrap();
             let mut f = Framer::new(Protocol::Watch3g, 16 * 1024);
             f.push(&bytes);

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use zhulao_gateway::{EmbeddedBroker, IngestConfig, Metrics, PipelineConfig};
-use zhulao_notify::{Channel, Notification, Outcome, Recipient};
+use zhulao_notify::{Channel, DeliveryOutcome, Notification, Recipient};
 use zhulao_response::{LiveEvent, LiveHub, Notifier, OutgoingNotification, Response};
 use zhulao_store::{NotificationRecord, Store};
 
@@ -31,9 +31,9 @@ fn record(purpose: &str, a: zhulao_notify::Attempt) -> NotificationRecord {
         attempt: a.attempt as i32,
         duration_ms: a.duration_ms as i64,
         outcome: match a.outcome {
-            Outcome::Delivered => "delivered".into(),
-            Outcome::Failed { retryable: true } => "failed".into(),
-            Outcome::Failed { retryable: false } => "failed_permanent".into(),
+            DeliveryOutcome::Delivered => "delivered".into(),
+            DeliveryOutcome::Failed { retryable: true } => "failed".into(),
+            DeliveryOutcome::Failed { retryable: false } => "failed_permanent".into(),
         },
         status: a.status.map(i32::from),
         detail: a.detail,

@@ -1,7 +1,7 @@
 //! The 3G protocol's messages (Traccar's `WatchProtocolDecoder`).
 
 use super::{DecodeOptions, battery, coordinate, heart_rate, pressure, spo2, status_alarms, temperature};
-use crate::error::DecodeError;
+use crate::error::WatchError;
 use crate::fields::{self, dec_or_hex, fit, int, num, six_digits, uint};
 use crate::frame::Frame;
 use crate::message::{Cell, WatchMessage, Wifi};
@@ -16,7 +16,7 @@ pub(crate) fn frame_3g(maker: &str, device_id: &str, index: Option<&str>, conten
     }
 }
 
-pub(super) fn decode(frame: &Frame, options: &DecodeOptions) -> Result<WatchMessage, DecodeError> {
+pub(super) fn decode(frame: &Frame, options: &DecodeOptions) -> Result<WatchMessage, WatchError> {
     let text = String::from_utf8_lossy(&frame.content);
     let (kind, rest) = match text.split_once(',') {
         Some((k, r)) => (k, Some(r)),
@@ -102,7 +102,7 @@ pub(super) fn decode(frame: &Frame, options: &DecodeOptions) -> Result<WatchMess
 /// UD / UD2 / UD3 / UD_LTE / UD_WCDMA / WT / AL / AL_LTE / ALCUSTOMER1 …:
 /// `ddMMyy,HHmmss,A|V,lat,N|S,lon,E|W,speed,course,altitude,satellites,rssi,battery,steps,
 /// tumbles,status(hex),<cells>,<wifi>,…`
-fn position(m: &mut WatchMessage, v: &[&str], options: &DecodeOptions) -> Result<(), DecodeError> {
+fn position(m: &mut WatchMessage, v: &[&str], options: &DecodeOptions) -> Result<(), WatchError> {
     const NAMES: [&str; 16] = [
         "date",
         "time",
@@ -122,7 +122,7 @@ fn position(m: &mut WatchMessage, v: &[&str], options: &DecodeOptions) -> Result
         "status",
     ];
     if v.len() < NAMES.len() {
-        return Err(DecodeError::MissingField { field: NAMES[v.len()] });
+        return Err(WatchError::MissingField { field: NAMES[v.len()] });
     }
     let (day, month, year) = six_digits("date", v[0])?;
     let hms = six_digits("time", v[1])?;
@@ -130,20 +130,20 @@ fn position(m: &mut WatchMessage, v: &[&str], options: &DecodeOptions) -> Result
     m.valid = Some(match v[2].trim() {
         "A" => true,
         "V" => false,
-        other => return Err(DecodeError::bad("valid", other)),
+        other => return Err(WatchError::bad("valid", other)),
     });
-    let lat = num("lat", v[3])?.ok_or(DecodeError::MissingField { field: "lat" })?;
+    let lat = num("lat", v[3])?.ok_or(WatchError::MissingField { field: "lat" })?;
     let lat = match v[4].trim() {
         "N" => lat,
         "S" => -lat.abs(),
-        other => return Err(DecodeError::bad("lat_hemisphere", other)),
+        other => return Err(WatchError::bad("lat_hemisphere", other)),
     };
-    let lon = num("lon", v[5])?.ok_or(DecodeError::MissingField { field: "lon" })?;
+    let lon = num("lon", v[5])?.ok_or(WatchError::MissingField { field: "lon" })?;
     let lon = match v[6].trim() {
         // Some watches leave the hemisphere out; the sign (if any) stands.
         "E" | "" => lon,
         "W" => -lon.abs(),
-        other => return Err(DecodeError::bad("lon_hemisphere", other)),
+        other => return Err(WatchError::bad("lon_hemisphere", other)),
     };
     m.lat = Some(coordinate("lat", v[3], lat, 90.0)?);
     m.lon = Some(coordinate("lon", v[5], lon, 180.0)?);

@@ -1,7 +1,7 @@
 //! The IW protocol's messages (Traccar's `TrvProtocolDecoder`, `IW` prefix).
 
 use super::{DecodeOptions, battery, coordinate, heart_rate, offset_hours, pressure, spo2, temperature};
-use crate::error::DecodeError;
+use crate::error::WatchError;
 use crate::fields::{self, dec_or_hex, fit, int, num, six_digits, uint};
 use crate::frame::{Frame, MAX_ID_LEN};
 use crate::message::{Alarm, Cell, WatchMessage, Wifi};
@@ -11,7 +11,7 @@ use crate::message::{Alarm, Cell, WatchMessage, Wifi};
 const ACKS: [&str; 11] =
     ["AP12", "AP14", "AP33", "AP34", "AP40", "AP76", "AP77", "AP84", "AP85", "AP86", "AP87"];
 
-pub(super) fn decode(frame: &Frame, options: &DecodeOptions) -> Result<WatchMessage, DecodeError> {
+pub(super) fn decode(frame: &Frame, options: &DecodeOptions) -> Result<WatchMessage, WatchError> {
     let content = &frame.content;
     let split = content.len().min(4);
     let kind = String::from_utf8_lossy(&content[..split]).into_owned();
@@ -32,7 +32,7 @@ pub(super) fn decode(frame: &Frame, options: &DecodeOptions) -> Result<WatchMess
             let imei = text.split(',').next().unwrap_or("").trim();
             if imei.is_empty() || imei.len() > MAX_ID_LEN || !imei.bytes().all(|b| b.is_ascii_alphanumeric())
             {
-                return Err(DecodeError::bad("device_id", imei));
+                return Err(WatchError::bad("device_id", imei));
             }
             m.device_id = Some(imei.to_string());
             m.reply = options.now.map(|now| {
@@ -53,7 +53,7 @@ pub(super) fn decode(frame: &Frame, options: &DecodeOptions) -> Result<WatchMess
             let v = values();
             let status = v.first().copied().unwrap_or("");
             if status.len() < 9 || !status.is_ascii() {
-                return Err(DecodeError::bad("gsm_status", status));
+                return Err(WatchError::bad("gsm_status", status));
             }
             m.rssi = fit("rssi", status, int("rssi", &status[0..3])?)?;
             m.satellites = fit("satellites", status, uint("satellites", &status[3..6])?)?;
@@ -107,7 +107,7 @@ fn is_journal_ack(text: &str) -> bool {
     text.strip_prefix(',').is_some_and(|d| d.len() == 6 && d.bytes().all(|b| b.is_ascii_digit()))
 }
 
-fn vitals(m: &mut WatchMessage, v: &[&str]) -> Result<(), DecodeError> {
+fn vitals(m: &mut WatchMessage, v: &[&str]) -> Result<(), WatchError> {
     if let Some(h) = v.first() {
         m.heart_rate = heart_rate(h)?;
     }
@@ -127,21 +127,21 @@ struct Cursor<'a> {
 }
 
 impl<'a> Cursor<'a> {
-    fn take(&mut self, n: usize, field: &'static str) -> Result<&'a str, DecodeError> {
+    fn take(&mut self, n: usize, field: &'static str) -> Result<&'a str, WatchError> {
         let end = self.i.checked_add(n).filter(|&e| e <= self.b.len());
-        let Some(end) = end else { return Err(DecodeError::MissingField { field }) };
+        let Some(end) = end else { return Err(WatchError::MissingField { field }) };
         let s = &self.b[self.i..end];
-        let s = std::str::from_utf8(s).map_err(|_| DecodeError::bad(field, &String::from_utf8_lossy(s)))?;
+        let s = std::str::from_utf8(s).map_err(|_| WatchError::bad(field, &String::from_utf8_lossy(s)))?;
         self.i = end;
         Ok(s)
     }
 
     /// Everything up to (not including) the first of `stops`, which is returned too.
-    fn until(&mut self, stops: &[u8], field: &'static str) -> Result<(&'a str, u8), DecodeError> {
+    fn until(&mut self, stops: &[u8], field: &'static str) -> Result<(&'a str, u8), WatchError> {
         let rel = self.b[self.i..].iter().position(|b| stops.contains(b));
         let Some(rel) = rel.filter(|&r| r <= 16) else {
             let rest = &self.b[self.i..self.b.len().min(self.i + 16)];
-            return Err(DecodeError::bad(field, &String::from_utf8_lossy(rest)));
+            return Err(WatchError::bad(field, &String::from_utf8_lossy(rest)));
         };
         let s = self.take(rel, field)?;
         let stop = self.b[self.i];
@@ -149,26 +149,26 @@ impl<'a> Cursor<'a> {
         Ok((s, stop))
     }
 
-    fn digits(&mut self, n: usize, field: &'static str) -> Result<u64, DecodeError> {
+    fn digits(&mut self, n: usize, field: &'static str) -> Result<u64, WatchError> {
         let s = self.take(n, field)?;
         if !s.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(DecodeError::bad(field, s));
+            return Err(WatchError::bad(field, s));
         }
-        uint(field, s)?.ok_or(DecodeError::MissingField { field })
+        uint(field, s)?.ok_or(WatchError::MissingField { field })
     }
 }
 
 /// `ddmm.mmmm` (latitude, `deg_digits` = 2) or `dddmm.mmmm` (longitude, 3) → degrees.
-fn degrees_minutes(field: &'static str, s: &str, deg_digits: usize) -> Result<f64, DecodeError> {
+fn degrees_minutes(field: &'static str, s: &str, deg_digits: usize) -> Result<f64, WatchError> {
     let ok =
         s.len() > deg_digits + 2 && s.is_ascii() && s.as_bytes()[..deg_digits].iter().all(u8::is_ascii_digit);
     if !ok {
-        return Err(DecodeError::bad(field, s));
+        return Err(WatchError::bad(field, s));
     }
     let deg = uint(field, &s[..deg_digits])?.unwrap_or(0) as f64;
-    let min = num(field, &s[deg_digits..])?.ok_or_else(|| DecodeError::bad(field, s))?;
+    let min = num(field, &s[deg_digits..])?.ok_or_else(|| WatchError::bad(field, s))?;
     if !(0.0..60.0).contains(&min) {
-        return Err(DecodeError::range(field, s));
+        return Err(WatchError::range(field, s));
     }
     Ok(deg + min / 60.0)
 }
@@ -176,13 +176,13 @@ fn degrees_minutes(field: &'static str, s: &str, deg_digits: usize) -> Result<f6
 /// `IWAP01` / `IWAP10`: `yyMMdd A|V ddmm.mmmm N|S dddmm.mmmm E|W sss.s HHmmss ccc.cc gsm(3)
 /// satellites(3) battery(3) acc(1) arm(2) mode(2) [digits],mcc,mnc,lac,cid[,alarm][,…][,wifi]`
 /// with the fixed part unseparated, e.g. `080524A2232.9806N11404.9355E000.1061830323.87060009080…`.
-fn position(m: &mut WatchMessage, body: &[u8], options: &DecodeOptions) -> Result<(), DecodeError> {
+fn position(m: &mut WatchMessage, body: &[u8], options: &DecodeOptions) -> Result<(), WatchError> {
     let mut c = Cursor { b: body, i: 0 };
     let (year, month, day) = six_digits("date", c.take(6, "date")?)?;
     m.valid = Some(match c.take(1, "valid")? {
         "A" => true,
         "V" => false,
-        other => return Err(DecodeError::bad("valid", other)),
+        other => return Err(WatchError::bad("valid", other)),
     });
     let (lat_s, ns) = c.until(b"NS", "lat")?;
     let lat = degrees_minutes("lat", lat_s, 2)?;
