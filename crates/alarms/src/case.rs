@@ -385,6 +385,8 @@ impl std::fmt::Display for TransitionError {
 
 impl std::error::Error for TransitionError {}
 
+zhulao_domain::coded_by_methods!(TransitionError);
+
 const S: i64 = 1000;
 
 impl AlarmCase {

@@ -12,7 +12,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use zhulao_alarms::TransitionError;
-use zhulao_domain::FieldError;
+use zhulao_domain::{Coded, FieldError};
 use zhulao_ledger::LedgerError;
 use zhulao_orders::ServiceError;
 use zhulao_response::{ActError, CommandRefused};
@@ -160,22 +160,17 @@ impl From<ServiceError> for ApiError {
 /// An alarm step that does not fit the alarm's state: 409 with `field` = `alarm`.
 impl From<TransitionError> for ApiError {
     fn from(t: TransitionError) -> Self {
-        ApiError::Conflict(FieldError::new("alarm", t.code(), t.zh(), t.en()))
+        ApiError::Conflict(t.to_field_error("alarm"))
     }
 }
 
 impl From<ActError> for ApiError {
     fn from(e: ActError) -> Self {
         match e {
-            ActError::Transition(t) => t.into(),
-            // Retries ran out (was a 412 "version -1"): a conflict, like the order service's.
-            ActError::Contended => ApiError::Conflict(FieldError::new(
-                "alarm",
-                "alarm_busy",
-                "警情正在被其他人同时处理，请稍后重试",
-                "the alarm is being changed by someone else; try again",
-            )),
             ActError::Store(s) => s.into(),
+            // A step that does not fit, or retries that ran out (was a 412 "version -1"):
+            // a conflict, like the order service's.
+            e => ApiError::Conflict(e.to_field_error("alarm")),
         }
     }
 }
@@ -194,21 +189,8 @@ impl From<LedgerError> for ApiError {
 impl From<CommandRefused> for ApiError {
     fn from(e: CommandRefused) -> Self {
         match e {
-            CommandRefused::NotConnected => ApiError::Conflict(FieldError::new(
-                "device",
-                "device_not_connected",
-                "手表当前未连接，请稍后再试",
-                "the watch is not connected now; try again later",
-            )),
-            CommandRefused::Unsupported => ApiError::field(FieldError::new(
-                "command",
-                "unsupported",
-                "该设备不支持远程命令，请使用设备设置",
-                "this device takes settings (/config), not commands",
-            )),
-            CommandRefused::Invalid { code, zh, en } => {
-                ApiError::field(FieldError::new("command", code, zh, en))
-            }
+            CommandRefused::NotConnected => ApiError::Conflict(e.to_field_error("device")),
+            e => ApiError::field(e.to_field_error("command")),
         }
     }
 }

@@ -1,6 +1,62 @@
 //! Validation errors: which field, a stable code, and a message in Chinese and English.
 
+use std::borrow::Cow;
 use std::fmt;
+
+/// An error a person can be told about, from any layer: a stable code for machines, the
+/// message in Chinese and in English, and the input field it concerns. Every layer's error
+/// implements it, so the API renders them all the same way and no layer repeats the pattern
+/// in its own shape.
+pub trait Coded {
+    /// Stable, for machines (`alarm_closed`, `bad_field` …).
+    fn code(&self) -> &'static str;
+    /// For people, in Chinese (the end users').
+    fn zh(&self) -> Cow<'_, str>;
+    fn en(&self) -> Cow<'_, str>;
+    /// The input field concerned, when there is one.
+    fn field(&self) -> Option<&str> {
+        None
+    }
+    /// As a [`FieldError`], against `default_field` when the error names none.
+    fn to_field_error(&self, default_field: &str) -> FieldError {
+        FieldError::new(self.field().unwrap_or(default_field), self.code(), self.zh(), self.en())
+    }
+}
+
+/// Implements [`Coded`] for a type by its own `code`, `zh` and `en` methods (and `field`,
+/// returning `&'static str` or `Option<&'static str>`, with `field`).
+#[macro_export]
+macro_rules! coded_by_methods {
+    ($t:ty) => {
+        impl $crate::Coded for $t {
+            fn code(&self) -> &'static str {
+                <$t>::code(self)
+            }
+            fn zh(&self) -> std::borrow::Cow<'_, str> {
+                <$t>::zh(self).into()
+            }
+            fn en(&self) -> std::borrow::Cow<'_, str> {
+                <$t>::en(self).into()
+            }
+        }
+    };
+    ($t:ty, field) => {
+        impl $crate::Coded for $t {
+            fn code(&self) -> &'static str {
+                <$t>::code(self)
+            }
+            fn zh(&self) -> std::borrow::Cow<'_, str> {
+                <$t>::zh(self).into()
+            }
+            fn en(&self) -> std::borrow::Cow<'_, str> {
+                <$t>::en(self).into()
+            }
+            fn field(&self) -> Option<&str> {
+                <$t>::field(self).into()
+            }
+        }
+    };
+}
 
 /// A value rejected at the edge. `field` names the offending input field so a form or a
 /// ledger row report can point at it; `code` is stable for machines; the messages are for
@@ -50,6 +106,21 @@ impl fmt::Display for FieldError {
 }
 
 impl std::error::Error for FieldError {}
+
+impl Coded for FieldError {
+    fn code(&self) -> &'static str {
+        self.code
+    }
+    fn zh(&self) -> Cow<'_, str> {
+        Cow::Borrowed(&self.zh)
+    }
+    fn en(&self) -> Cow<'_, str> {
+        Cow::Borrowed(&self.en)
+    }
+    fn field(&self) -> Option<&str> {
+        Some(&self.field)
+    }
+}
 
 /// Trims `value` and checks it is non-empty and at most `max` characters.
 pub fn required_text(field: &str, value: &str, max: usize) -> Result<String, FieldError> {

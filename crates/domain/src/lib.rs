@@ -28,7 +28,7 @@ pub use elder::{
     CapabilityLevel, Contact, EconomicStatus, Elder, ElderInput, ElderRecord, ElderStatus, HealthRecord,
     Hukou, LivingArrangement,
 };
-pub use error::FieldError;
+pub use error::{Coded, FieldError};
 pub use facility::{Facility, FacilityInput, FacilityKind, FacilityRecord};
 pub use geo::GeoPoint;
 pub use id_number::{IdNumber, Sex};

@@ -129,3 +129,5 @@ impl fmt::Display for LedgerError {
 }
 
 impl std::error::Error for LedgerError {}
+
+zhulao_domain::coded_by_methods!(LedgerError);

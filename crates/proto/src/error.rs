@@ -267,3 +267,5 @@ impl DecodeError {
         }
     }
 }
+
+zhulao_domain::coded_by_methods!(DecodeError, field);

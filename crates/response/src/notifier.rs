@@ -74,6 +74,33 @@ pub enum CommandRefused {
     Invalid { code: &'static str, zh: String, en: String },
 }
 
+impl zhulao_domain::Coded for CommandRefused {
+    fn code(&self) -> &'static str {
+        match self {
+            CommandRefused::NotConnected => "device_not_connected",
+            CommandRefused::Unsupported => "unsupported",
+            CommandRefused::Invalid { code, .. } => code,
+        }
+    }
+    fn zh(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            CommandRefused::NotConnected => "手表当前未连接，请稍后再试".into(),
+            CommandRefused::Unsupported => "该设备不支持远程命令，请使用设备设置".into(),
+            CommandRefused::Invalid { zh, .. } => zh.into(),
+        }
+    }
+    fn en(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            CommandRefused::NotConnected => "the watch is not connected now; try again later".into(),
+            CommandRefused::Unsupported => "this device takes settings (/config), not commands".into(),
+            CommandRefused::Invalid { en, .. } => en.into(),
+        }
+    }
+    fn field(&self) -> Option<&str> {
+        Some(if *self == CommandRefused::NotConnected { "device" } else { "command" })
+    }
+}
+
 /// Reaches devices. `send` and `command` must not block: they queue.
 pub trait DeviceLink: Send + Sync {
     fn send(&self, device_id: i64, msg: Downlink);

@@ -50,6 +50,33 @@ impl std::fmt::Display for ActError {
 
 impl std::error::Error for ActError {}
 
+impl zhulao_domain::Coded for ActError {
+    fn code(&self) -> &'static str {
+        match self {
+            ActError::Transition(t) => t.code(),
+            ActError::Contended => "alarm_busy",
+            ActError::Store(_) => "internal",
+        }
+    }
+    fn zh(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            ActError::Transition(t) => t.zh().into(),
+            ActError::Contended => "警情正在被其他人同时处理，请稍后重试".into(),
+            ActError::Store(_) => "服务器内部错误".into(),
+        }
+    }
+    fn en(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            ActError::Transition(t) => t.en().into(),
+            ActError::Contended => "the alarm is being changed by someone else; try again".into(),
+            ActError::Store(_) => "internal server error".into(),
+        }
+    }
+    fn field(&self) -> Option<&str> {
+        Some("alarm")
+    }
+}
+
 /// Where a responder is, as their phone last reported.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct ResponderPosition {

@@ -258,3 +258,7 @@ impl fmt::Display for CommandError {
 }
 
 impl std::error::Error for CommandError {}
+
+zhulao_domain::coded_by_methods!(FrameError);
+zhulao_domain::coded_by_methods!(WatchError, field);
+zhulao_domain::coded_by_methods!(CommandError);

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use zhulao_domain::{Action, Device, DeviceBinding, DeviceInput, FieldError};
+use zhulao_domain::{Action, Coded, Device, DeviceBinding, DeviceInput, FieldError};
 use zhulao_store::DeviceFilter;
 
 use crate::AppState;
@@ -199,9 +199,7 @@ pub async fn device_config(
     };
     let msg_contacts = msg.contacts.as_ref().map(Vec::len);
     // The device protocol's own rules decide what the device accepts.
-    let config = msg.validate().map_err(|e| {
-        ApiError::field(FieldError::new(e.field().unwrap_or("config"), e.code(), e.zh(), e.en()))
-    })?;
+    let config = msg.validate().map_err(|e| ApiError::field(e.to_field_error("config")))?;
     // Audited before it leaves: the contacts' phones are the elder record's, so not repeated.
     let detail = serde_json::json!({
         "report_interval_s": input.report_interval_s,
