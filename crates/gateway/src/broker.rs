@@ -2,6 +2,7 @@
 //! authenticate with their serial and the secret issued at registration; the gateway's own
 //! client with a random per-process token.
 
+use crate::error::GatewayError;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -32,7 +33,7 @@ pub struct InternalLogin {
 /// Checks that each listen address is free, with a message that names the option to change.
 /// (`SO_REUSEADDR`, as the broker's own listener uses: connections of a previous run still in
 /// TIME_WAIT do not make the port busy.)
-fn check_free(addr: SocketAddr, option: &str) -> anyhow::Result<()> {
+fn check_free(addr: SocketAddr, option: &'static str) -> Result<(), GatewayError> {
     let socket =
         if addr.is_ipv4() { tokio::net::TcpSocket::new_v4() } else { tokio::net::TcpSocket::new_v6() };
     socket
@@ -41,12 +42,7 @@ fn check_free(addr: SocketAddr, option: &str) -> anyhow::Result<()> {
             s.bind(addr)?;
             s.listen(1).map(drop)
         })
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "内置 MQTT 服务端口 {addr} 无法使用（{e}），请用 {option} 指定其他端口 / \
-             the embedded MQTT broker cannot listen on {addr} ({e}); choose another with {option}"
-            )
-        })
+        .map_err(|source| GatewayError::PortBusy { addr, option, what: "mqtt", source })
 }
 
 type AuthRequest = (String, String, String, oneshot::Sender<bool>);
@@ -57,7 +53,7 @@ pub fn start(
     cfg: &EmbeddedBroker,
     store: Arc<dyn Store>,
     metrics: crate::Metrics,
-) -> anyhow::Result<InternalLogin> {
+) -> Result<InternalLogin, GatewayError> {
     check_free(cfg.listen_v4, "--mqtt-listen")?;
     if let Some(v5) = cfg.listen_v5 {
         check_free(v5, "--mqtt-listen-v5")?;

@@ -15,6 +15,7 @@ use zhulao_alarms::Feedback;
 use zhulao_proto::{self as proto, Direction, Kind};
 use zhulao_response::{DeviceLink, Downlink};
 
+use crate::error::GatewayError;
 use crate::metrics::Metrics;
 use crate::pipeline::{Inbound, Outcome, Payload, Pipeline, PipelineConfig, Reply};
 
@@ -43,17 +44,18 @@ pub struct IngestConfig {
 
 impl IngestConfig {
     /// Parses `mqtt://[user:pass@]host:port`.
-    pub fn from_url(url: &str, client_id: &str) -> anyhow::Result<Self> {
-        let rest = url.strip_prefix("mqtt://").or_else(|| url.strip_prefix("tcp://")).ok_or_else(|| {
-            anyhow::anyhow!("MQTT 地址应为 mqtt://主机:端口 / the MQTT URL must be mqtt://host:port")
-        })?;
+    pub fn from_url(url: &str, client_id: &str) -> Result<Self, GatewayError> {
+        let rest = url
+            .strip_prefix("mqtt://")
+            .or_else(|| url.strip_prefix("tcp://"))
+            .ok_or(GatewayError::BadBrokerUrl { reason: "scheme" })?;
         let (cred, hostport) = match rest.rsplit_once('@') {
             Some((c, h)) => (Some(c), h),
             None => (None, rest),
         };
         let (host, port) = match hostport.rsplit_once(':') {
             Some((h, p)) => {
-                (h.to_string(), p.parse().map_err(|_| anyhow::anyhow!("bad MQTT port in {url}"))?)
+                (h.to_string(), p.parse().map_err(|_| GatewayError::BadBrokerUrl { reason: "port" })?)
             }
             None => (hostport.to_string(), 1883),
         };

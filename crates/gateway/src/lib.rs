@@ -14,6 +14,7 @@
 pub mod broker;
 mod device;
 mod directory;
+mod error;
 mod ingest;
 mod metrics;
 mod pipeline;
@@ -25,6 +26,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub use broker::{EmbeddedBroker, InternalLogin};
+pub use error::GatewayError;
 pub use ingest::{IngestConfig, MqttLink};
 pub use metrics::Metrics;
 pub use pipeline::PipelineConfig;
@@ -109,7 +111,7 @@ pub fn start_gateway(
     watches: Option<&WatchConfig>,
     response: Arc<Response>,
     metrics: Metrics,
-) -> anyhow::Result<Ingest> {
+) -> Result<Ingest, GatewayError> {
     let client = mqtt.as_ref().map(|cfg| ingest::connect(cfg, &metrics));
     let side = client.as_ref().map(|(_, _, side)| side.clone());
     let (pipeline, mut tasks) = pipeline::Pipeline::start(pipeline_cfg, &response, &metrics);

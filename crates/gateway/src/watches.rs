@@ -25,6 +25,7 @@ use zhulao_watch::{
 };
 
 use crate::device::Trigger;
+use crate::error::GatewayError;
 use crate::metrics::Metrics;
 use crate::pipeline::{Inbound, Item, Outcome, Payload, Pipeline, Reply};
 
@@ -316,7 +317,7 @@ pub(crate) fn listen(
     pipeline: Pipeline,
     link: Arc<WatchLink>,
     metrics: Metrics,
-) -> anyhow::Result<Listening> {
+) -> Result<Listening, GatewayError> {
     let mut bound = Vec::new();
     let mut tasks = Vec::new();
     let shared = Arc::new(Shared {
@@ -332,12 +333,11 @@ pub(crate) fn listen(
         (Protocol::Iw, cfg.listen_iw, "--watch-iw-listen"),
     ] {
         let Some(addr) = addr else { continue };
-        let std_listener = std::net::TcpListener::bind(addr).map_err(|e| {
-            anyhow::anyhow!(
-                "手表网关端口 {addr} 无法监听（{e}），请用 {flag} 换一个端口 / \
-                 cannot listen for {} watches on {addr} ({e}); choose another port with {flag}",
-                protocol.name()
-            )
+        let std_listener = std::net::TcpListener::bind(addr).map_err(|source| GatewayError::PortBusy {
+            addr,
+            option: flag,
+            what: "watch",
+            source,
         })?;
         std_listener.set_nonblocking(true)?;
         let listener = TcpListener::from_std(std_listener)?;
