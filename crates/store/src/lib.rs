@@ -18,6 +18,7 @@ mod service_sql;
 pub mod services;
 mod sql;
 mod sqlite;
+#[cfg(feature = "testing")]
 pub mod testing;
 
 use std::sync::Arc;
