@@ -13,7 +13,6 @@ use zhulao_response::LiveHub;
 use zhulao_services::meals::{Dish, Fulfilment, MealOrderState, MealSlot, Menu, MenuOption};
 use zhulao_services::order::{Actor, ActorRole, Command, OrderAction, OrderChannel, OrderState, Schedule};
 use zhulao_services::{FundingSource, MenuCode, ServiceCode};
-use zhulao_store::testing;
 use zhulao_store::{AuditFilter, ManualClock, Store};
 
 /// 2026-11-23 00:00 UTC, 08:00 in Beijing.
@@ -21,30 +20,8 @@ const T0: i64 = 1_795_392_000_000;
 const MIN: i64 = 60_000;
 const HOME: (f64, f64) = (40.07, 113.30);
 
-macro_rules! on_both_backends {
-    ($($name:ident),+ $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                let clock = super::ManualClock::new(super::T0);
-                let db = super::testing::sqlite(std::sync::Arc::new(clock.clone())).await;
-                super::$name(db.store.clone(), clock).await;
-                db.finish().await;
-            })+
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                let clock = super::ManualClock::new(super::T0);
-                let Some(db) = super::testing::postgres(std::sync::Arc::new(clock.clone())).await else { return };
-                super::$name(db.store.clone(), clock).await;
-                db.finish().await;
-            })+
-        }
-    };
-}
-
-on_both_backends!(
+zhulao_store::on_both_backends!(
+    start = T0;
     dispatch_timers_fire_from_the_database,
     an_unconfirmed_order_is_confirmed_and_settled_after_a_day,
     meal_orders_close_at_six_the_evening_before,

@@ -4,8 +4,10 @@
 //! Invariants: every write and its audit-log entry commit in one transaction; rows that
 //! others reference are never deleted (the schema refuses it); "row not found" is
 //! [`StoreError::NotFound`], unique violations are [`StoreError::Conflict`] on the field.
-//! The alarm side is [`AlarmStore`], the home-care side [`ServiceStore`] (orders with a
-//! conditional grab, guarded settlement debits, meals, the time bank).
+//! The alarm side is [`AlarmStore`]; the home-care side is one trait per area
+//! ([`CatalogueStore`], [`OrderStore`] with a conditional grab, [`ComplaintStore`],
+//! [`SettlementStore`] with guarded debits, [`MealStore`], [`TimeBankStore`]). All are
+//! supertraits of [`Store`], so `Arc<dyn Store>` has every method.
 
 mod alarm_sql;
 pub mod alarms;
@@ -13,11 +15,13 @@ pub mod clock;
 pub mod error;
 mod migrate;
 mod postgres;
+mod query;
 mod rows;
 mod service_sql;
 pub mod services;
 mod sql;
 mod sqlite;
+#[cfg(feature = "testing")]
 pub mod testing;
 
 use std::sync::Arc;
@@ -37,9 +41,9 @@ pub use postgres::PgStore;
 pub use services::{
     CaregiverRow, ComplaintFilter, ComplaintRow, HourFilter, HourRow, MealOrderFilter, MealOrderRow, MenuRow,
     NewPhoto, NewSettlement, OrderEvent, OrderEventInput, OrderFilter, OrderRow, OrderScope, PairRow,
-    PhotoMeta, Pool, ServiceStore, SettlementFilter, SettlementKind, SettlementRow, TimeBalance,
-    VolunteerRow,
+    PhotoMeta, Pool, SettlementFilter, SettlementKind, SettlementRow, TimeBalance, VolunteerRow,
 };
+pub use services::{CatalogueStore, ComplaintStore, MealStore, OrderStore, SettlementStore, TimeBankStore};
 pub use sqlite::SqliteStore;
 
 /// Who is writing: recorded in the audit log (defined in `zhulao-domain`, shared with the alarm
@@ -188,12 +192,26 @@ pub struct ImportSummary {
 /// The storage interface. Both backends pass the same conformance suite.
 #[async_trait]
 pub trait Store:
-    AlarmStore + DeviceStateStore + ServiceStore + Send + Sync + std::fmt::Debug + 'static
+    AlarmStore
+    + DeviceStateStore
+    + CatalogueStore
+    + OrderStore
+    + ComplaintStore
+    + SettlementStore
+    + MealStore
+    + TimeBankStore
+    + Send
+    + Sync
+    + std::fmt::Debug
+    + 'static
 {
     fn backend(&self) -> Backend;
     fn clock(&self) -> &dyn Clock;
     /// A cheap round trip, for readiness checks.
     async fn ping(&self) -> Result<()>;
+    /// Refreshes the query planner's statistics (`ANALYZE`) — after a bulk load, before the
+    /// background maintenance of the database would get to it.
+    async fn analyze(&self) -> Result<()>;
 
     // Regions.
     async fn upsert_regions(&self, regions: &[Region], actor: Actor) -> Result<usize>;

@@ -29,4 +29,13 @@ impl PgStore {
 
 crate::sql::sql_store!(PgStore, sqlx::Postgres, Backend::Postgres, "BEGIN");
 crate::alarm_sql::alarm_store!(PgStore, sqlx::Postgres);
-crate::service_sql::service_store!(PgStore, sqlx::Postgres);
+
+/// The database and store the home-care queries in `services` are compiled for.
+type Db = sqlx::Postgres;
+type SqlStore = PgStore;
+
+/// The home-care side (`CatalogueStore`, `OrderStore`, …): the same source as the other
+/// backend's, compiled here against this one (see `service_sql/mod.rs`).
+#[path = "service_sql/backend/mod.rs"]
+#[allow(clippy::duplicate_mod)] // deliberately: one source, compiled for each backend
+mod services;

@@ -387,3 +387,43 @@ pub(crate) const FACILITY_COLUMNS: &str = "id, kind, name, region_code, address,
      meals_per_day, operator_org, service_radius_m, phone, active, created_at, updated_at";
 pub(crate) const ACCOUNT_COLUMNS: &str = "id, username, display_name, role, phone, region_code, facility_id, skills, certificates, active, created_at";
 pub(crate) const DEVICE_COLUMNS: &str = "id, serial, kind, model, elder_id, active, created_at";
+
+impl crate::query::ByKey for ElderRow {
+    type Out = Elder;
+    const ENTITY: &'static str = "elder";
+    const TABLE: &'static str = "elders";
+    const COLUMNS: &'static str = ELDER_COLUMNS;
+    fn into_out(self) -> Result<Elder> {
+        self.into_domain()
+    }
+}
+
+impl crate::query::ByKey for FacilityRow {
+    type Out = Facility;
+    const ENTITY: &'static str = "facility";
+    const TABLE: &'static str = "facilities";
+    const COLUMNS: &'static str = FACILITY_COLUMNS;
+    fn into_out(self) -> Result<Facility> {
+        self.into_domain()
+    }
+}
+
+impl crate::query::ByKey for AccountRow {
+    type Out = Account;
+    const ENTITY: &'static str = "account";
+    const TABLE: &'static str = "accounts";
+    const COLUMNS: &'static str = ACCOUNT_COLUMNS;
+    fn into_out(self) -> Result<Account> {
+        self.into_domain()
+    }
+}
+
+impl crate::query::ByKey for DeviceRow {
+    type Out = Device;
+    const ENTITY: &'static str = "device";
+    const TABLE: &'static str = "devices";
+    const COLUMNS: &'static str = DEVICE_COLUMNS;
+    fn into_out(self) -> Result<Device> {
+        self.into_domain()
+    }
+}

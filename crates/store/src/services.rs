@@ -1,6 +1,9 @@
 //! The home-care side of the store (issue 5): the catalogue and regional prices, caregivers'
 //! duty and positions, service orders with their append-only events and photos, complaints,
 //! settlement (rule books, funding pools, rule usage, settlements), meals and the time bank.
+//! One trait per area — [`CatalogueStore`], [`OrderStore`], [`ComplaintStore`],
+//! [`SettlementStore`], [`MealStore`], [`TimeBankStore`] — all supertraits of [`crate::Store`],
+//! so an `Arc<dyn Store>` has every method; the SQL behind them is in `service_sql/`.
 //!
 //! Invariants: an order is saved only if its version *and* state are what the caller read
 //! (`save_order` is one conditional `UPDATE … WHERE id = ? AND version = ? AND state = ?`), so
@@ -334,14 +337,10 @@ pub struct PairRow {
     pub ended_at: Option<i64>,
 }
 
-/// Home-care persistence; a supertrait of [`crate::Store`], so every store has it.
+/// The catalogue and who serves from it: service items (deactivated, never deleted), regional
+/// prices, and caregivers' duty, last position and quality score.
 #[async_trait]
-pub trait ServiceStore: Send + Sync {
-    /// Refreshes the query planner's statistics (`ANALYZE`) — after a bulk load, before the
-    /// background maintenance of the database would get to it.
-    async fn analyze(&self) -> Result<()>;
-
-    // Catalogue.
+pub trait CatalogueStore: Send + Sync {
     /// Every item (inactive ones too) and every regional price.
     async fn catalogue(&self) -> Result<Catalogue>;
     /// Inserts the items whose codes are not stored yet (the built-in catalogue at start-up);
@@ -381,8 +380,12 @@ pub trait ServiceStore: Send + Sync {
     async fn quality_inputs(&self, caregiver_id: i64, since: i64) -> Result<QualityInputs>;
     async fn set_caregiver_quality(&self, caregiver_id: i64, score: QualityScore, actor: Actor)
     -> Result<()>;
+}
 
-    // Orders.
+/// Service orders: each saved only from the version and state the caller read, with its
+/// append-only events, its photos and its timers.
+#[async_trait]
+pub trait OrderStore: Send + Sync {
     /// Stores a new order with its first events (`create`, and `publish` when it was
     /// published at once) and their audit entries.
     async fn create_order(
@@ -434,8 +437,11 @@ pub trait ServiceStore: Send + Sync {
         from: i64,
         to: i64,
     ) -> Result<Vec<(OrderRow, u32)>>;
+}
 
-    // Complaints.
+/// Complaints about orders and caregivers, versioned, with their deadlines as timers.
+#[async_trait]
+pub trait ComplaintStore: Send + Sync {
     async fn create_complaint(
         &self,
         case: &ComplaintCase,
@@ -455,8 +461,12 @@ pub trait ServiceStore: Send + Sync {
     ) -> Result<ComplaintRow>;
     async fn list_complaints(&self, f: &ComplaintFilter) -> Result<Page<ComplaintRow>>;
     async fn due_complaints(&self, now: i64, limit: i64) -> Result<Vec<ComplaintRow>>;
+}
 
-    // Settlement.
+/// Settlement: the rule book, funding pools, the balances a split is computed from, the lists
+/// elders are on, and settling service and meal orders with guarded debits.
+#[async_trait]
+pub trait SettlementStore: Send + Sync {
     /// Every region's rules (empty when none are stored).
     async fn rule_book(&self) -> Result<RuleBook>;
     /// Replaces one region's rule list (validated by the caller).
@@ -506,8 +516,11 @@ pub trait ServiceStore: Send + Sync {
         actor: Actor,
     ) -> Result<MealOrderRow>;
     async fn settlements(&self, f: &SettlementFilter) -> Result<Vec<SettlementRow>>;
+}
 
-    // Meals.
+/// Meals: canteens' menus and elders' meal orders.
+#[async_trait]
+pub trait MealStore: Send + Sync {
     /// Creates or replaces a canteen's menu for one meal of one day.
     async fn put_menu(&self, menu: &Menu, actor: Actor) -> Result<MenuRow>;
     async fn menu(&self, canteen_id: i64, date: NaiveDate, slot: MealSlot) -> Result<MenuRow>;
@@ -533,8 +546,11 @@ pub trait ServiceStore: Send + Sync {
         actor: Actor,
     ) -> Result<MealOrderRow>;
     async fn list_meal_orders(&self, f: &MealOrderFilter) -> Result<Page<MealOrderRow>>;
+}
 
-    // Time bank.
+/// The time bank: volunteers, hour records, the minute ledger and pairs.
+#[async_trait]
+pub trait TimeBankStore: Send + Sync {
     async fn put_volunteer(&self, v: &VolunteerRow, actor: Actor) -> Result<VolunteerRow>;
     async fn volunteer(&self, elder_id: i64) -> Result<VolunteerRow>;
     async fn volunteers(&self, region_prefix: Option<&str>) -> Result<Vec<VolunteerRow>>;

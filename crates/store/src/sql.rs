@@ -130,12 +130,7 @@ macro_rules! sql_store {
         }
 
         async fn fetch_elder<'e>(e: impl sqlx::Executor<'e, Database = $db>, id: i64) -> Result<Elder> {
-            sqlx::query_as::<_, ElderRow>(&format!("SELECT {ELDER_COLUMNS} FROM elders WHERE id = $1"))
-                .bind(id)
-                .fetch_optional(e)
-                .await?
-                .ok_or_else(|| not_found("elder"))?
-                .into_domain()
+            $crate::query::fetch_one::<ElderRow, _, _>(e, id).await
         }
 
         /// Checks that the region, care manager and home station an elder record names exist
@@ -289,30 +284,15 @@ macro_rules! sql_store {
         }
 
         async fn fetch_device<'e>(e: impl sqlx::Executor<'e, Database = $db>, id: i64) -> Result<Device> {
-            sqlx::query_as::<_, DeviceRow>(&format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE id = $1"))
-                .bind(id)
-                .fetch_optional(e)
-                .await?
-                .ok_or_else(|| not_found("device"))?
-                .into_domain()
+            $crate::query::fetch_one::<DeviceRow, _, _>(e, id).await
         }
 
         async fn fetch_facility<'e>(e: impl sqlx::Executor<'e, Database = $db>, id: i64) -> Result<Facility> {
-            sqlx::query_as::<_, FacilityRow>(&format!("SELECT {FACILITY_COLUMNS} FROM facilities WHERE id = $1"))
-                .bind(id)
-                .fetch_optional(e)
-                .await?
-                .ok_or_else(|| not_found("facility"))?
-                .into_domain()
+            $crate::query::fetch_one::<FacilityRow, _, _>(e, id).await
         }
 
         async fn fetch_account<'e>(e: impl sqlx::Executor<'e, Database = $db>, id: i64) -> Result<Account> {
-            sqlx::query_as::<_, AccountRow>(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1"))
-                .bind(id)
-                .fetch_optional(e)
-                .await?
-                .ok_or_else(|| not_found("account"))?
-                .into_domain()
+            $crate::query::fetch_one::<AccountRow, _, _>(e, id).await
         }
 
         async fn check_region(tx: &mut Tx, code: &RegionCode) -> Result<()> {
@@ -379,6 +359,11 @@ macro_rules! sql_store {
 
             async fn ping(&self) -> Result<()> {
                 sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn analyze(&self) -> Result<()> {
+                sqlx::query("ANALYZE").execute(&self.pool).await?;
                 Ok(())
             }
 

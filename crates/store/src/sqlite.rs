@@ -43,4 +43,13 @@ impl SqliteStore {
 
 crate::sql::sql_store!(SqliteStore, sqlx::Sqlite, Backend::Sqlite, "BEGIN IMMEDIATE");
 crate::alarm_sql::alarm_store!(SqliteStore, sqlx::Sqlite);
-crate::service_sql::service_store!(SqliteStore, sqlx::Sqlite);
+
+/// The database and store the home-care queries in `services` are compiled for.
+type Db = sqlx::Sqlite;
+type SqlStore = SqliteStore;
+
+/// The home-care side (`CatalogueStore`, `OrderStore`, …): the same source as the other
+/// backend's, compiled here against this one (see `service_sql/mod.rs`).
+#[path = "service_sql/backend/mod.rs"]
+#[allow(clippy::duplicate_mod)] // deliberately: one source, compiled for each backend
+mod services;

@@ -1,7 +1,11 @@
 //! Throwaway databases for tests: a temporary SQLite file, or a fresh PostgreSQL database
 //! on the server named by `ZHULAO_TEST_PG` (e.g. `postgres://postgres@127.0.0.1:5432/postgres`).
 //! When `CI` or `ZHULAO_REQUIRE_PG` is set, a missing or unreachable PostgreSQL fails the
-//! test instead of skipping it.
+//! test instead of skipping it. [`on_both_backends!`](crate::on_both_backends) runs a story
+//! on both.
+//!
+//! Behind the cargo feature `testing`: crates enable it in their `[dev-dependencies]` (the
+//! `zhulao` binary in its normal ones, for `zhulao bench`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,7 +13,61 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use sqlx::Connection;
 
-use crate::{Clock, Store};
+use crate::{Backend, Clock, Store};
+
+pub use crate::on_both_backends;
+
+/// Runs each named story on a fresh SQLite database and on a fresh PostgreSQL one (skipped,
+/// with a note, when [`postgres`] gives none), as `mod sqlite { #[tokio::test] async fn
+/// story() }` and `mod postgres { … }` (the calling crate needs `tokio` with `macros`).
+///
+/// - `on_both_backends!(start = T0; story, …)`: each story is
+///   `async fn story(store: Arc<dyn Store>, clock: ManualClock)`, on a [`crate::ManualClock`]
+///   starting at `T0` (Unix ms) that the store reads too.
+/// - `on_both_backends!(setup = |backend| SETUP, finish = |fixture| FINISH; story, …)`: `SETUP`
+///   (which may `.await`) gives an `Option` of a fixture for `backend` (a [`crate::Backend`];
+///   `None` skips the story), each story is `async fn story(fixture: &F)`, and `FINISH` cleans
+///   up after a story that passed. Both are written inside the generated modules: name things
+///   by absolute paths (`$crate::…`, `zhulao_store::…`) or through `super::`.
+#[macro_export]
+macro_rules! on_both_backends {
+    (start = $t0:expr; $($name:ident),+ $(,)?) => {
+        const ON_BOTH_BACKENDS_T0: i64 = $t0;
+        $crate::on_both_backends!(@tests [$($name),+] |backend, story| {
+            let clock = $crate::ManualClock::new(super::ON_BOTH_BACKENDS_T0);
+            let Some(db) = $crate::testing::open(backend, ::std::sync::Arc::new(clock.clone())).await else {
+                return;
+            };
+            story(db.store.clone(), clock).await;
+            db.finish().await;
+        });
+    };
+    (setup = |$backend:ident| $setup:expr, finish = |$fixture:ident| $finish:expr; $($name:ident),+ $(,)?) => {
+        $crate::on_both_backends!(@tests [$($name),+] |$backend, story| {
+            let Some($fixture) = $setup else { return };
+            story(&$fixture).await;
+            $finish;
+        });
+    };
+    (@tests [$($name:ident),+] |$backend:ident, $story:ident| $body:block) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let $backend = $crate::Backend::Sqlite;
+                let $story = super::$name;
+                $body
+            })+
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let $backend = $crate::Backend::Postgres;
+                let $story = super::$name;
+                $body
+            })+
+        }
+    };
+}
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
@@ -37,6 +95,14 @@ pub async fn sqlite(clock: Arc<dyn Clock>) -> TestDb {
     let url = format!("sqlite://{}", path.display());
     let store = crate::open(&url, clock).await.expect("open a temporary SQLite store");
     TestDb { store, url, cleanup: Cleanup::File(path) }
+}
+
+/// A fresh database on `backend`: always one for SQLite; for PostgreSQL as [`postgres`].
+pub async fn open(backend: Backend, clock: Arc<dyn Clock>) -> Option<TestDb> {
+    match backend {
+        Backend::Sqlite => Some(sqlite(clock).await),
+        Backend::Postgres => postgres(clock).await,
+    }
 }
 
 /// Whether PostgreSQL tests must run (CI) rather than skip.

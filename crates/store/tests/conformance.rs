@@ -14,7 +14,6 @@ use zhulao_domain::{
     AccountInput, DeviceInput, ElderInput, ElderRecord, ElderScope, ElderStatus, FacilityInput,
     LivingArrangement, Region, RegionCode, RegionLevel,
 };
-use zhulao_store::testing;
 use zhulao_store::{
     Actor, AlarmFilter, AuditFilter, DeviceFilter, DeviceState, ElderFilter, FacilityFilter, ManualClock,
     Store, StoreError,
@@ -27,31 +26,8 @@ fn today() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, 23).unwrap()
 }
 
-/// Runs one story on both backends.
-macro_rules! conformance {
-    ($($name:ident),+ $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                let clock = super::ManualClock::new(super::T0);
-                let db = super::testing::sqlite(std::sync::Arc::new(clock.clone())).await;
-                super::$name(db.store.clone(), clock).await;
-                db.finish().await;
-            })+
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                let clock = super::ManualClock::new(super::T0);
-                let Some(db) = super::testing::postgres(std::sync::Arc::new(clock.clone())).await else { return };
-                super::$name(db.store.clone(), clock).await;
-                db.finish().await;
-            })+
-        }
-    };
-}
-
-conformance!(
+zhulao_store::on_both_backends!(
+    start = T0;
     regions_form_a_tree,
     facilities_are_audited_and_never_deleted,
     elders_validate_references_and_conflicts,

@@ -22,7 +22,6 @@ use zhulao_services::quality::{
 use zhulao_services::settlement::{RegionRules, RuleBook, SettleInput, settle};
 use zhulao_services::timebank::{Account, HourRecord, HourState, Posting, PostingKind};
 use zhulao_services::{Catalogue, MenuCode, PoolCode, RegionPrefix, RuleCode, ServiceCode};
-use zhulao_store::testing;
 use zhulao_store::{
     Actor, AuditFilter, ComplaintFilter, ManualClock, MealOrderFilter, NewPhoto, NewSettlement,
     OrderEventInput, OrderFilter, OrderScope, SettlementFilter, SettlementKind, Store, StoreError,
@@ -40,30 +39,8 @@ fn t(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap()
 }
 
-macro_rules! conformance {
-    ($($name:ident),+ $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                let clock = super::ManualClock::new(super::T0);
-                let db = super::testing::sqlite(std::sync::Arc::new(clock.clone())).await;
-                super::$name(db.store.clone(), clock).await;
-                db.finish().await;
-            })+
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                let clock = super::ManualClock::new(super::T0);
-                let Some(db) = super::testing::postgres(std::sync::Arc::new(clock.clone())).await else { return };
-                super::$name(db.store.clone(), clock).await;
-                db.finish().await;
-            })+
-        }
-    };
-}
-
-conformance!(
+zhulao_store::on_both_backends!(
+    start = T0;
     catalogue_items_and_prices,
     one_grab_wins_and_caregivers_are_not_double_booked,
     order_lists_scopes_timers_and_photos,

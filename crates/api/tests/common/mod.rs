@@ -267,25 +267,19 @@ impl World {
     }
 }
 
-/// Runs each named async test function on SQLite and on PostgreSQL.
+/// Runs each named async test function on SQLite and on PostgreSQL, each on its own world
+/// (`zhulao_store::on_both_backends!` with this crate's fixture).
 #[macro_export]
 macro_rules! on_both_backends {
     ($($name:ident),+ $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                let w = $crate::common::world($crate::common::Backend::Sqlite).await.unwrap();
-                super::$name(&w).await;
-                w.db.finish().await;
-            })+
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                let Some(w) = $crate::common::world($crate::common::Backend::Postgres).await else { return };
-                super::$name(&w).await;
-                w.db.finish().await;
-            })+
-        }
+        zhulao_store::on_both_backends!(
+            setup = |backend| $crate::common::world(match backend {
+                zhulao_store::Backend::Sqlite => $crate::common::Backend::Sqlite,
+                zhulao_store::Backend::Postgres => $crate::common::Backend::Postgres,
+            })
+            .await,
+            finish = |w| w.db.finish().await;
+            $($name),+
+        );
     };
 }
