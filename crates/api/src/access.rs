@@ -10,7 +10,7 @@ use zhulao_domain::policy::{self, ElderFacts};
 use zhulao_domain::{Action, Device, Elder, ElderRecord, ElderScope, Role, Viewer};
 use zhulao_response::LiveEvent;
 use zhulao_services::dispatch::eligible;
-use zhulao_services::order::{Actor, ActorRole, OrderState};
+use zhulao_services::order::{ActorRole, OrderActor, OrderState};
 use zhulao_store::{AlarmFilter, ComplaintRow, DeviceFilter, ElderFilter, OrderRow, OrderScope};
 
 use crate::AppState;
@@ -89,7 +89,7 @@ pub(crate) async fn visible_device(state: &AppState, user: &CurrentUser, id: i64
 
 /// Who acts, as the order rules see an account. An administrator acts with the call
 /// centre's rights.
-pub(crate) fn actor(user: &CurrentUser) -> Actor {
+pub(crate) fn actor(user: &CurrentUser) -> OrderActor {
     let role = match user.account.role {
         Role::Admin | Role::Operator => ActorRole::Operator,
         Role::Supervisor => ActorRole::Supervisor,
@@ -98,14 +98,14 @@ pub(crate) fn actor(user: &CurrentUser) -> Actor {
         Role::StationStaff => ActorRole::Station,
         Role::Family => ActorRole::Family,
     };
-    Actor::new(role, user.account.id)
+    OrderActor::new(role, user.account.id)
 }
 
 /// Who decides on time-bank records as the rules see an account (an administrator acts as
 /// the station).
-pub(crate) fn bank_actor(user: &CurrentUser) -> Actor {
+pub(crate) fn bank_actor(user: &CurrentUser) -> OrderActor {
     let a = actor(user);
-    if user.account.role == Role::Admin { Actor::new(ActorRole::Station, a.id) } else { a }
+    if user.account.role == Role::Admin { OrderActor::new(ActorRole::Station, a.id) } else { a }
 }
 
 /// Which orders (complaints, meal orders) a viewer may list.

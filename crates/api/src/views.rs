@@ -10,7 +10,7 @@ use zhulao_domain::{
     Role, Sex, Viewer,
 };
 use zhulao_services::ServiceCode;
-use zhulao_services::order::{Actor, OrderChannel, OrderState, Schedule};
+use zhulao_services::order::{OrderActor, OrderChannel, OrderState, Schedule};
 use zhulao_store::OrderRow;
 
 use crate::AppState;
@@ -195,9 +195,9 @@ pub struct OrderView {
     pub home_station_id: Option<i64>,
     pub caregiver_id: Option<i64>,
     /// Who placed it (role and id).
-    pub placed_by: Actor,
+    pub placed_by: OrderActor,
     /// Who assigned the caregiver; absent when grabbed.
-    pub assigned_by: Option<Actor>,
+    pub assigned_by: Option<OrderActor>,
     pub created_at: i64,
     pub published_at: Option<i64>,
     pub taken_at: Option<i64>,

@@ -12,7 +12,7 @@ use zhulao_services::meals::{
     DeliveryTo, Fulfilment, MealCounts, MealOrder, MealOrderState, MealRequest, MealSlot, Menu,
     ProductionList, Route, delivery_lists, meal_counts, production_list,
 };
-use zhulao_services::order::Actor;
+use zhulao_services::order::OrderActor;
 use zhulao_services::settlement::SettleInput;
 use zhulao_store::{
     MealOrderFilter, MealOrderRow, MenuRow, NewSettlement, OrderScope, SettlementKind, StoreError,
@@ -38,7 +38,7 @@ pub struct PlaceMeal {
 
 impl Orders {
     /// Creates or replaces a canteen's menu for one meal of one day.
-    pub async fn put_menu(&self, menu: &Menu, by: Actor) -> ServiceResult<MenuRow> {
+    pub async fn put_menu(&self, menu: &Menu, by: OrderActor) -> ServiceResult<MenuRow> {
         menu.validate().map_err(ServiceError::Invalid)?;
         Ok(self.store.put_menu(menu, store_actor(&by)).await?)
     }
@@ -46,7 +46,7 @@ impl Orders {
     /// Orders a meal, if orders for its day are still open (the cut-off, on this service's
     /// clock). The price after subsidies is computed from today's balances and kept on the
     /// order as the estimate shown.
-    pub async fn place_meal(&self, by: Actor, req: PlaceMeal) -> ServiceResult<MealOrderRow> {
+    pub async fn place_meal(&self, by: OrderActor, req: PlaceMeal) -> ServiceResult<MealOrderRow> {
         let menu = match self.store.menu(req.canteen_id, req.date, req.slot).await {
             Ok(m) => m.menu,
             Err(StoreError::NotFound { .. }) => {
@@ -107,7 +107,7 @@ impl Orders {
     }
 
     /// Cancels before the cut-off.
-    pub async fn cancel_meal(&self, id: i64, by: Actor) -> ServiceResult<MealOrderRow> {
+    pub async fn cancel_meal(&self, id: i64, by: OrderActor) -> ServiceResult<MealOrderRow> {
         for _ in 0..RETRIES {
             let row = self.store.meal_order(id).await?;
             let mut meal = row.order.clone();
@@ -129,7 +129,7 @@ impl Orders {
         &self,
         id: i64,
         outcome: MealOrderState,
-        by: Actor,
+        by: OrderActor,
     ) -> ServiceResult<MealOrderRow> {
         let policy = self.config.meals;
         for _ in 0..RETRIES {

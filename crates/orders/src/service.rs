@@ -12,8 +12,8 @@ use zhulao_domain::{FieldError, GeoPoint};
 use zhulao_response::{LiveEvent, LiveHub};
 use zhulao_services::dispatch::{Caregiver, Window, best_candidate, distance_m, eligible};
 use zhulao_services::order::{
-    Actor, ActorRole, Command, Effect, NewOrder, Notice, Order, OrderAction, OrderChannel, OrderError,
-    OrderState, Recipient, Schedule,
+    ActorRole, NewOrder, Notice, NoticeRecipient, Order, OrderAction, OrderActor, OrderChannel, OrderCommand,
+    OrderEffect, OrderError, OrderState, Schedule,
 };
 use zhulao_services::quality::{ComplaintCase, ComplaintCommand, ComplaintKind, quality_score};
 use zhulao_services::{Catalogue, ServiceCode, SkillCode};
@@ -80,7 +80,7 @@ pub(crate) fn to_time(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
 
-pub(crate) fn store_actor(a: &Actor) -> zhulao_store::Actor {
+pub(crate) fn store_actor(a: &OrderActor) -> zhulao_store::Actor {
     match a.role {
         ActorRole::System | ActorRole::Elder => zhulao_store::Actor::SYSTEM,
         _ => zhulao_store::Actor::account(a.id),
@@ -164,7 +164,7 @@ impl Orders {
     }
 
     /// Creates an order for an elder (and publishes it, usually). `by` is who places it.
-    pub async fn create(&self, by: Actor, req: CreateOrder) -> ServiceResult<OrderRow> {
+    pub async fn create(&self, by: OrderActor, req: CreateOrder) -> ServiceResult<OrderRow> {
         let elder = self.store.elder(req.elder_id).await?;
         let home = elder.record.location.ok_or_else(|| {
             ServiceError::field(FieldError::new(
@@ -213,7 +213,7 @@ impl Orders {
         }];
         let mut fx = Vec::new();
         if req.publish {
-            fx = order.apply(&Command::Publish { by }, now).map_err(order_refusal)?;
+            fx = order.apply(&OrderCommand::Publish { by }, now).map_err(order_refusal)?;
             events.push(OrderEventInput {
                 actor,
                 actor_role: by.role.as_str().into(),
@@ -233,7 +233,7 @@ impl Orders {
 
     /// Applies one step by `by`, retried against fresh state on a concurrent change, and
     /// runs its effects once it is committed.
-    pub async fn act(&self, id: i64, by: Actor, cmd: Command) -> ServiceResult<OrderRow> {
+    pub async fn act(&self, id: i64, by: OrderActor, cmd: OrderCommand) -> ServiceResult<OrderRow> {
         self.act_with(id, by, cmd, Vec::new()).await
     }
 
@@ -241,8 +241,8 @@ impl Orders {
     pub async fn act_with(
         &self,
         id: i64,
-        by: Actor,
-        cmd: Command,
+        by: OrderActor,
+        cmd: OrderCommand,
         photos: Vec<NewPhoto>,
     ) -> ServiceResult<OrderRow> {
         for _ in 0..RETRIES {
@@ -319,13 +319,14 @@ impl Orders {
     /// one wins; the others get `order_already_taken`.
     pub async fn grab(&self, id: i64, caregiver_id: i64) -> ServiceResult<OrderRow> {
         let caregiver = self.caregiver(caregiver_id).await?;
-        self.act(id, Actor::new(ActorRole::Caregiver, caregiver_id), Command::Grab { caregiver }).await
+        self.act(id, OrderActor::new(ActorRole::Caregiver, caregiver_id), OrderCommand::Grab { caregiver })
+            .await
     }
 
     /// Staff (or the system) assign a caregiver.
-    pub async fn assign(&self, id: i64, caregiver_id: i64, by: Actor) -> ServiceResult<OrderRow> {
+    pub async fn assign(&self, id: i64, caregiver_id: i64, by: OrderActor) -> ServiceResult<OrderRow> {
         let caregiver = self.caregiver(caregiver_id).await?;
-        self.act(id, by, Command::Assign { caregiver, by }).await
+        self.act(id, by, OrderCommand::Assign { caregiver, by }).await
     }
 
     /// The orders on offer to this caregiver now (eligible: on duty, qualified, free, inside
@@ -376,12 +377,14 @@ impl Orders {
         });
     }
 
-    fn notify(&self, row: &OrderRow, to: Recipient, notice: Notice) {
+    fn notify(&self, row: &OrderRow, to: NoticeRecipient, notice: Notice) {
         let o = &row.order;
         let (elder_id, responder_id, region) = match to {
-            Recipient::Caregiver { id } => (None, Some(id), String::new()),
-            Recipient::Requester => (Some(o.elder), None, String::new()),
-            Recipient::Station | Recipient::Operators => (None, None, o.region.as_str().to_string()),
+            NoticeRecipient::Caregiver { id } => (None, Some(id), String::new()),
+            NoticeRecipient::Requester => (Some(o.elder), None, String::new()),
+            NoticeRecipient::Station | NoticeRecipient::Operators => {
+                (None, None, o.region.as_str().to_string())
+            }
         };
         self.hub.publish(LiveEvent {
             topic: "order_notice",
@@ -403,29 +406,29 @@ impl Orders {
     // Effects
 
     /// Carries out what a committed step asks for. Failures are logged: the step stands.
-    pub(crate) fn run_effects<'a>(&'a self, row: &'a OrderRow, fx: Vec<Effect>) -> BoxFut<'a, ()> {
+    pub(crate) fn run_effects<'a>(&'a self, row: &'a OrderRow, fx: Vec<OrderEffect>) -> BoxFut<'a, ()> {
         Box::pin(async move {
             for e in fx {
                 let result: ServiceResult<()> = match e {
-                    Effect::Offer { radius_m, exclude } => self.offer(row, radius_m, &exclude).await,
-                    Effect::Withdraw => {
+                    OrderEffect::Offer { radius_m, exclude } => self.offer(row, radius_m, &exclude).await,
+                    OrderEffect::Withdraw => {
                         self.publish(row, "withdrawn");
                         Ok(())
                     }
-                    Effect::Notify { to, notice } => {
+                    OrderEffect::Notify { to, notice } => {
                         self.notify(row, to, notice);
                         Ok(())
                     }
                     // Contact visibility follows the order's state (`Order::may_see_contact`).
-                    Effect::GrantContact { .. } | Effect::RevokeContact { .. } => Ok(()),
-                    Effect::AutoAssign { radius_m, exclude } => {
+                    OrderEffect::GrantContact { .. } | OrderEffect::RevokeContact { .. } => Ok(()),
+                    OrderEffect::AutoAssign { radius_m, exclude } => {
                         self.auto_assign(row, radius_m, &exclude).await
                     }
-                    Effect::OpenComplaint { kind, caregiver } => {
+                    OrderEffect::OpenComplaint { kind, caregiver } => {
                         self.open_complaint(row, kind, caregiver).await
                     }
-                    Effect::ReadyToSettle => self.settle_order(row.id).await.map(|_| ()),
-                    Effect::RescoreCaregiver { caregiver } => self.rescore(caregiver).await,
+                    OrderEffect::ReadyToSettle => self.settle_order(row.id).await.map(|_| ()),
+                    OrderEffect::RescoreCaregiver { caregiver } => self.rescore(caregiver).await,
                 };
                 if let Err(err) = result {
                     tracing::warn!(order = row.id, error = %err, "order effect failed");
@@ -480,11 +483,11 @@ impl Orders {
         match best_candidate(&row.order, &candidates, now) {
             Some(id) => {
                 let caregiver = candidates.into_iter().find(|c| c.id == id).expect("ranked from these");
-                let system = Actor::system();
-                self.act(row.id, system, Command::Assign { caregiver, by: system }).await.map(|_| ())
+                let system = OrderActor::system();
+                self.act(row.id, system, OrderCommand::Assign { caregiver, by: system }).await.map(|_| ())
             }
             None => {
-                self.notify(row, Recipient::Operators, Notice::Unanswered);
+                self.notify(row, NoticeRecipient::Operators, Notice::Unanswered);
                 Ok(())
             }
         }
@@ -620,7 +623,7 @@ impl Orders {
                 continue;
             }
             let timers: Vec<_> = fired.iter().map(|(t, _)| *t).collect();
-            let fx: Vec<Effect> = fired.into_iter().flat_map(|(_, fx)| fx).collect();
+            let fx: Vec<OrderEffect> = fired.into_iter().flat_map(|(_, fx)| fx).collect();
             let event = OrderEventInput {
                 actor: zhulao_store::Actor::SYSTEM,
                 actor_role: ActorRole::System.as_str().into(),

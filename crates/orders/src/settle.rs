@@ -5,7 +5,7 @@
 
 use chrono::{Datelike, FixedOffset, NaiveDate, TimeZone};
 use zhulao_domain::Elder;
-use zhulao_services::order::{ActorRole, Command, OrderAction, OrderState};
+use zhulao_services::order::{ActorRole, OrderAction, OrderCommand, OrderState};
 use zhulao_services::pay::{PayRecord, PayStatement, pay_statement};
 use zhulao_services::profile::ElderProfile;
 use zhulao_services::settlement::{
@@ -90,7 +90,7 @@ impl Orders {
                 self.compute(&elder, |p, b| SettleInput::for_order(o, p, offset, b), day).await?;
             let mut order = o.clone();
             let fx = order
-                .apply(&Command::Settle { split: s.split.clone() }, self.now())
+                .apply(&OrderCommand::Settle { split: s.split.clone() }, self.now())
                 .map_err(|e| ServiceError::refused(&e))?;
             let provider = match o.caregiver {
                 Some(c) => self.store.account(c).await.ok().and_then(|a| a.facility_id),

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use zhulao_domain::{ElderScope, FieldError, LivingArrangement};
 use zhulao_services::SkillCode;
 use zhulao_services::catalogue::ServiceCategory;
-use zhulao_services::order::Actor;
+use zhulao_services::order::OrderActor;
 use zhulao_services::timebank::{
     Account, ElderNeed, HourRecord, Pairing, PairingPolicy, Posting, PostingKind, Volunteer, pair,
 };
@@ -34,7 +34,7 @@ impl Orders {
     #[allow(clippy::too_many_arguments)]
     pub async fn record_hours(
         &self,
-        by: Actor,
+        by: OrderActor,
         volunteer: i64,
         elder: i64,
         minutes: u32,
@@ -57,7 +57,7 @@ impl Orders {
     }
 
     /// Confirms (banks) or rejects recorded minutes.
-    pub async fn decide_hours(&self, id: i64, by: Actor, confirm: bool) -> ServiceResult<HourRow> {
+    pub async fn decide_hours(&self, id: i64, by: OrderActor, confirm: bool) -> ServiceResult<HourRow> {
         for _ in 0..RETRIES {
             let row = self.store.hour_record(id).await?;
             let mut record = row.record.clone();
@@ -79,7 +79,7 @@ impl Orders {
     /// Spends banked minutes on a service (never below zero: the store's guard refuses).
     pub async fn redeem(
         &self,
-        by: Actor,
+        by: OrderActor,
         volunteer: i64,
         minutes: u32,
         reference: Option<i64>,

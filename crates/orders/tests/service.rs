@@ -11,7 +11,9 @@ use zhulao_domain::{AccountInput, ElderInput, Fen, GeoPoint, Region, RegionCode,
 use zhulao_orders::{CreateOrder, Orders, PlaceMeal, ServiceError, ServicesConfig};
 use zhulao_response::LiveHub;
 use zhulao_services::meals::{Dish, Fulfilment, MealOrderState, MealSlot, Menu, MenuOption};
-use zhulao_services::order::{Actor, ActorRole, Command, OrderAction, OrderChannel, OrderState, Schedule};
+use zhulao_services::order::{
+    ActorRole, OrderAction, OrderActor, OrderChannel, OrderCommand, OrderState, Schedule,
+};
 use zhulao_services::{FundingSource, MenuCode, ServiceCode};
 use zhulao_store::{AuditFilter, ManualClock, Store};
 
@@ -31,7 +33,7 @@ zhulao_store::on_both_backends!(
 struct World {
     orders: Arc<Orders>,
     elder: i64,
-    operator: Actor,
+    operator: OrderActor,
 }
 
 fn service(s: &Arc<dyn Store>, clock: &ManualClock) -> Arc<Orders> {
@@ -72,7 +74,7 @@ async fn world(s: &Arc<dyn Store>, clock: &ManualClock) -> World {
     let orders = service(s, clock);
     orders.ensure_catalogue().await.unwrap();
     let operator = account(s, "op", "operator", &[]).await;
-    World { orders, elder, operator: Actor::new(ActorRole::Operator, operator) }
+    World { orders, elder, operator: OrderActor::new(ActorRole::Operator, operator) }
 }
 
 async fn account(s: &Arc<dyn Store>, name: &str, role: &str, skills: &[&str]) -> i64 {
@@ -209,10 +211,10 @@ async fn an_unconfirmed_order_is_confirmed_and_settled_after_a_day(s: Arc<dyn St
     let o = w.orders.create(w.operator, request(&w, "bathing")).await.unwrap();
     w.orders.grab(o.id, cg).await.unwrap();
     let home = GeoPoint::new(HOME.0, HOME.1).unwrap();
-    let me = Actor::new(ActorRole::Caregiver, cg);
-    w.orders.act(o.id, me, Command::CheckIn { caregiver: cg, position: home }).await.unwrap();
+    let me = OrderActor::new(ActorRole::Caregiver, cg);
+    w.orders.act(o.id, me, OrderCommand::CheckIn { caregiver: cg, position: home }).await.unwrap();
     clock.advance_ms(60 * MIN);
-    let out = Command::CheckOut { caregiver: cg, position: home, notes: String::new(), photos: vec![] };
+    let out = OrderCommand::CheckOut { caregiver: cg, position: home, notes: String::new(), photos: vec![] };
     let done = w.orders.act(o.id, me, out).await.unwrap();
     assert_eq!(done.order.state, OrderState::Completed);
     assert_eq!(done.next_due_at, Some(T0 + 60 * MIN + 24 * 60 * MIN), "confirmed for them after 24 hours");
@@ -345,7 +347,7 @@ async fn meal_orders_close_at_six_the_evening_before(s: Arc<dyn Store>, clock: M
 async fn concurrent_settlements_never_overdraw_a_card(s: Arc<dyn Store>, clock: ManualClock) {
     let w = world(&s, &clock).await;
     let cg = caregiver(&w, &s, "cg", 300.0).await;
-    let me = Actor::new(ActorRole::Caregiver, cg);
+    let me = OrderActor::new(ActorRole::Caregiver, cg);
     let home = GeoPoint::new(HOME.0, HOME.1).unwrap();
     // Twelve completed companionship visits (30 yuan: 5 from the high-age subsidy, 25 from
     // the card while it lasts) on a card holding 100 yuan.
@@ -353,8 +355,9 @@ async fn concurrent_settlements_never_overdraw_a_card(s: Arc<dyn Store>, clock: 
     for _ in 0..12 {
         let o = w.orders.create(w.operator, request(&w, "companionship")).await.unwrap();
         w.orders.grab(o.id, cg).await.unwrap();
-        w.orders.act(o.id, me, Command::CheckIn { caregiver: cg, position: home }).await.unwrap();
-        let out = Command::CheckOut { caregiver: cg, position: home, notes: String::new(), photos: vec![] };
+        w.orders.act(o.id, me, OrderCommand::CheckIn { caregiver: cg, position: home }).await.unwrap();
+        let out =
+            OrderCommand::CheckOut { caregiver: cg, position: home, notes: String::new(), photos: vec![] };
         w.orders.act(o.id, me, out).await.unwrap();
         ids.push(o.id);
     }
@@ -362,7 +365,7 @@ async fn concurrent_settlements_never_overdraw_a_card(s: Arc<dyn Store>, clock: 
     let mut tasks = Vec::new();
     for id in ids.clone() {
         let (orders, by) = (w.orders.clone(), w.operator);
-        tasks.push(tokio::spawn(async move { orders.act(id, by, Command::Confirm { by }).await }));
+        tasks.push(tokio::spawn(async move { orders.act(id, by, OrderCommand::Confirm { by }).await }));
     }
     for t in tasks {
         t.await.unwrap().unwrap();

@@ -12,10 +12,11 @@ use chrono::{Duration, NaiveDate, TimeZone, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
 use zhulao_domain::{Fen, GeoPoint, RegionCode};
 use zhulao_services::catalogue::ServiceCategory;
-use zhulao_services::order::{Command, NewOrder, Order, OrderChannel, OrderPolicy, Schedule};
+use zhulao_services::order::{NewOrder, Order, OrderChannel, OrderCommand, OrderPolicy, Schedule};
 use zhulao_services::settlement::{Balances, RuleBook, SettleInput};
 use zhulao_services::{
-    Actor, ActorRole, Caregiver, Catalogue, ElderCategory, ElderProfile, PoolCode, ServiceCode, SkillCode,
+    ActorRole, Caregiver, Catalogue, ElderCategory, ElderProfile, OrderActor, PoolCode, ServiceCode,
+    SkillCode,
 };
 
 fn rules() -> RuleBook {
@@ -63,7 +64,7 @@ fn lifecycle(catalogue: &Catalogue, rules: &RuleBook, input: &SettleInput) -> Or
     let region = RegionCode::parse("r", "410103001001").expect("region");
     let code = ServiceCode::parse("item", "home_cleaning").expect("item");
     let quote = catalogue.quote(&code, &region).expect("quote");
-    let elder = Actor::new(ActorRole::Elder, 1);
+    let elder = OrderActor::new(ActorRole::Elder, 1);
     let new = NewOrder::from_quote(&quote, 1, region, home, elder, OrderChannel::App, Schedule::Asap, "");
     let mut o = Order::new(new, OrderPolicy::default(), t0).expect("order");
     let caregiver = Caregiver {
@@ -76,18 +77,18 @@ fn lifecycle(catalogue: &Catalogue, rules: &RuleBook, input: &SettleInput) -> Or
     };
     let at = |m| t0 + Duration::minutes(m);
     let steps = [
-        Command::Publish { by: elder },
-        Command::Grab { caregiver },
-        Command::StartTrip { caregiver: 9 },
-        Command::CheckIn { caregiver: 9, position: home },
-        Command::CheckOut { caregiver: 9, position: home, notes: String::new(), photos: vec![] },
-        Command::Rate { by: elder, stars: 5, tags: vec![], text: String::new() },
+        OrderCommand::Publish { by: elder },
+        OrderCommand::Grab { caregiver },
+        OrderCommand::StartTrip { caregiver: 9 },
+        OrderCommand::CheckIn { caregiver: 9, position: home },
+        OrderCommand::CheckOut { caregiver: 9, position: home, notes: String::new(), photos: vec![] },
+        OrderCommand::Rate { by: elder, stars: 5, tags: vec![], text: String::new() },
     ];
     for (i, cmd) in steps.iter().enumerate() {
         o.apply(cmd, at(i as i64 * 30)).expect("step");
     }
     let split = rules.settle(&SettleInput { price: o.price, ..input.clone() }).expect("settle").split;
-    o.apply(&Command::Settle { split }, at(200)).expect("settle step");
+    o.apply(&OrderCommand::Settle { split }, at(200)).expect("settle step");
     o
 }
 

@@ -15,7 +15,7 @@ use zhulao_domain::{FieldError, GeoPoint, RegionCode};
 use crate::codes::SkillCode;
 use crate::error::{Refusal, refusal_display};
 use crate::order::{
-    Actor, Effect, HistoryEntry, Notice, Order, OrderAction, OrderState, Recipient, Schedule,
+    HistoryEntry, Notice, NoticeRecipient, Order, OrderAction, OrderActor, OrderEffect, OrderState, Schedule,
 };
 use crate::region::{RegionPrefix, most_specific};
 
@@ -364,7 +364,7 @@ pub fn rank(order: &Order, candidates: &[Caregiver], now: DateTime<Utc>) -> Vec<
     out
 }
 
-/// The caregiver auto-assignment picks ([`Effect::AutoAssign`]), if anyone is eligible.
+/// The caregiver auto-assignment picks ([`OrderEffect::AutoAssign`]), if anyone is eligible.
 pub fn best_candidate(order: &Order, candidates: &[Caregiver], now: DateTime<Utc>) -> Option<i64> {
     rank(order, candidates, now).first().map(|r| r.caregiver)
 }
@@ -373,7 +373,7 @@ pub fn best_candidate(order: &Order, candidates: &[Caregiver], now: DateTime<Utc
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
-pub enum Timer {
+pub enum OrderTimer {
     /// The next offer ring starts.
     Widen,
     /// Nobody took it: tell the station and the operators.
@@ -441,13 +441,13 @@ impl Order {
     }
 
     /// When the next timer comes due, and which. `None` when nothing is pending.
-    pub fn next_due(&self) -> Option<(DateTime<Utc>, Timer)> {
+    pub fn next_due(&self) -> Option<(DateTime<Utc>, OrderTimer)> {
         self.pending_timers().into_iter().min_by_key(|(at, t)| (*at, *t as u8))
     }
 
     /// Fires every timer due at `now`, in due order, and returns their effects. A fired timer
     /// is recorded on the order and does not fire again.
-    pub fn fire_due(&mut self, now: DateTime<Utc>) -> Vec<(Timer, Vec<Effect>)> {
+    pub fn fire_due(&mut self, now: DateTime<Utc>) -> Vec<(OrderTimer, Vec<OrderEffect>)> {
         let mut out = Vec::new();
         // Each firing consumes a step, a flag or an attempt, or ends the order; bounded anyway.
         for _ in 0..64 {
@@ -461,26 +461,26 @@ impl Order {
         out
     }
 
-    fn pending_timers(&self) -> Vec<(DateTime<Utc>, Timer)> {
+    fn pending_timers(&self) -> Vec<(DateTime<Utc>, OrderTimer)> {
         let p = &self.policy.dispatch;
         let mut t = Vec::new();
         match self.state {
-            OrderState::Created => t.push((self.expires_at(), Timer::Expire)),
+            OrderState::Created => t.push((self.expires_at(), OrderTimer::Expire)),
             OrderState::Published => {
-                t.push((self.expires_at(), Timer::Expire));
+                t.push((self.expires_at(), OrderTimer::Expire));
                 if let Some(clock) = self.dispatch_clock() {
                     if let Some(next) = p.radius_steps.get(self.dispatch.step + 1) {
-                        t.push((clock + minutes(next.after_min), Timer::Widen));
+                        t.push((clock + minutes(next.after_min), OrderTimer::Widen));
                     }
                     if !self.dispatch.escalated {
-                        t.push((clock + minutes(p.escalate_after_min), Timer::Escalate));
+                        t.push((clock + minutes(p.escalate_after_min), OrderTimer::Escalate));
                     }
                     if self.dispatch.auto_assign_attempts < p.auto_assign_attempts {
                         let retry =
                             p.auto_assign_retry_min.saturating_mul(self.dispatch.auto_assign_attempts);
                         t.push((
                             clock + minutes(p.auto_assign_after_min.saturating_add(retry)),
-                            Timer::AutoAssign,
+                            OrderTimer::AutoAssign,
                         ));
                     }
                 }
@@ -489,14 +489,14 @@ impl Order {
                 if !self.late_alerted
                     && let Some(due) = self.due_at()
                 {
-                    t.push((due + minutes(self.policy.late_alert_min), Timer::LateAlert));
+                    t.push((due + minutes(self.policy.late_alert_min), OrderTimer::LateAlert));
                 }
             }
             OrderState::Completed => {
                 if self.confirmed_at.is_none()
                     && let Some(out) = self.checked_out_at
                 {
-                    t.push((out + minutes(self.policy.confirm_window_min), Timer::AutoConfirm));
+                    t.push((out + minutes(self.policy.confirm_window_min), OrderTimer::AutoConfirm));
                 }
             }
             _ => {}
@@ -504,27 +504,27 @@ impl Order {
         t
     }
 
-    fn fire(&mut self, timer: Timer, at: DateTime<Utc>) -> Vec<Effect> {
+    fn fire(&mut self, timer: OrderTimer, at: DateTime<Utc>) -> Vec<OrderEffect> {
         let mut fx = Vec::new();
-        let system = Some(Actor::system());
+        let system = Some(OrderActor::system());
         match timer {
-            Timer::Widen => {
+            OrderTimer::Widen => {
                 self.dispatch.step += 1;
                 let radius_m =
                     self.policy.dispatch.radius_steps.get(self.dispatch.step).map_or(0, |s| s.radius_m);
-                fx.push(Effect::Offer { radius_m, exclude: self.dispatch.excluded.clone() });
+                fx.push(OrderEffect::Offer { radius_m, exclude: self.dispatch.excluded.clone() });
                 self.log(at, OrderAction::Widen, system, format!("{radius_m} m"));
             }
-            Timer::Escalate => {
+            OrderTimer::Escalate => {
                 self.dispatch.escalated = true;
-                fx.push(Effect::Notify { to: Recipient::Station, notice: Notice::Unanswered });
-                fx.push(Effect::Notify { to: Recipient::Operators, notice: Notice::Unanswered });
+                fx.push(OrderEffect::Notify { to: NoticeRecipient::Station, notice: Notice::Unanswered });
+                fx.push(OrderEffect::Notify { to: NoticeRecipient::Operators, notice: Notice::Unanswered });
                 self.log(at, OrderAction::Escalate, system, String::new());
             }
-            Timer::AutoAssign => {
+            OrderTimer::AutoAssign => {
                 self.dispatch.auto_assign_attempts += 1;
                 let radius_m = self.offer_radius(at);
-                fx.push(Effect::AutoAssign { radius_m, exclude: self.dispatch.excluded.clone() });
+                fx.push(OrderEffect::AutoAssign { radius_m, exclude: self.dispatch.excluded.clone() });
                 self.log(
                     at,
                     OrderAction::AutoAssign,
@@ -532,15 +532,15 @@ impl Order {
                     format!("attempt {}", self.dispatch.auto_assign_attempts),
                 );
             }
-            Timer::Expire => {
+            OrderTimer::Expire => {
                 let from = self.state;
                 self.state = OrderState::Expired;
                 self.ended_at = Some(at);
                 if from == OrderState::Published {
-                    fx.push(Effect::Withdraw);
+                    fx.push(OrderEffect::Withdraw);
                 }
-                fx.push(Effect::Notify { to: Recipient::Requester, notice: Notice::Expired });
-                fx.push(Effect::Notify { to: Recipient::Station, notice: Notice::Expired });
+                fx.push(OrderEffect::Notify { to: NoticeRecipient::Requester, notice: Notice::Expired });
+                fx.push(OrderEffect::Notify { to: NoticeRecipient::Station, notice: Notice::Expired });
                 self.history.push(HistoryEntry {
                     at,
                     action: OrderAction::Expire,
@@ -550,18 +550,21 @@ impl Order {
                     note: String::new(),
                 });
             }
-            Timer::LateAlert => {
+            OrderTimer::LateAlert => {
                 self.late_alerted = true;
-                fx.push(Effect::Notify { to: Recipient::Station, notice: Notice::Late });
+                fx.push(OrderEffect::Notify { to: NoticeRecipient::Station, notice: Notice::Late });
                 if let Some(c) = self.caregiver {
-                    fx.push(Effect::Notify { to: Recipient::Caregiver { id: c }, notice: Notice::Late });
+                    fx.push(OrderEffect::Notify {
+                        to: NoticeRecipient::Caregiver { id: c },
+                        notice: Notice::Late,
+                    });
                 }
                 self.log(at, OrderAction::LateAlert, system, String::new());
             }
-            Timer::AutoConfirm => {
+            OrderTimer::AutoConfirm => {
                 self.confirmed_at = Some(at);
                 self.confirmed_by = system;
-                fx.push(Effect::ReadyToSettle);
+                fx.push(OrderEffect::ReadyToSettle);
                 self.log(at, OrderAction::AutoConfirm, system, String::new());
             }
         }

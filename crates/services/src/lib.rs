@@ -26,12 +26,12 @@ pub mod timebank;
 pub use catalogue::{Catalogue, Quote, RegionPrice, ServiceCategory, ServiceItem, ServiceItemInput};
 pub use codes::{MenuCode, PoolCode, RuleCode, ServiceCode, SkillCode};
 pub use dispatch::{
-    Caregiver, DispatchPolicies, DispatchPolicy, Ineligible, RadiusStep, Ranked, Timer, Window,
+    Caregiver, DispatchPolicies, DispatchPolicy, Ineligible, OrderTimer, RadiusStep, Ranked, Window,
 };
 pub use error::Refusal;
 pub use order::{
-    Actor, ActorRole, CancelReason, Command, Effect, NewOrder, Notice, Order, OrderChannel, OrderError,
-    OrderPolicy, OrderState, Recipient, Schedule,
+    ActorRole, CancelReason, NewOrder, Notice, NoticeRecipient, Order, OrderActor, OrderChannel,
+    OrderCommand, OrderEffect, OrderError, OrderPolicy, OrderState, Schedule,
 };
 pub use pay::{PayLine, PayPolicy, PayRecord, PayStatement, pay_statement};
 pub use profile::{ElderCategory, ElderProfile};

@@ -13,7 +13,7 @@ use crate::catalogue::ServiceCategory;
 use crate::codes::MenuCode;
 use crate::dispatch::days;
 use crate::error::{Refusal, refusal_display};
-use crate::order::{Actor, ActorRole};
+use crate::order::{ActorRole, OrderActor};
 use crate::profile::ElderProfile;
 use crate::settlement::{Balances, FundingSource, RuleBook, SettleInput, Settlement, SettlementError, Split};
 
@@ -272,7 +272,7 @@ pub struct MealOrder {
     pub fulfilment: Fulfilment,
     pub delivery: Option<DeliveryTo>,
     pub state: MealOrderState,
-    pub placed_by: Actor,
+    pub placed_by: OrderActor,
     pub placed_at: DateTime<Utc>,
     /// The estimate shown when ordering ([`quote`]): what the elder will pay.
     pub quote: Option<Split>,
@@ -290,7 +290,7 @@ pub struct MealRequest {
     pub option: MenuCode,
     pub fulfilment: Fulfilment,
     pub delivery: Option<DeliveryTo>,
-    pub by: Actor,
+    pub by: OrderActor,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -435,7 +435,12 @@ impl MealOrder {
     }
 
     /// Cancels before the cut-off (after it, the meal is being cooked).
-    pub fn cancel(&mut self, by: Actor, now: DateTime<Utc>, policy: &MealPolicy) -> Result<(), MealError> {
+    pub fn cancel(
+        &mut self,
+        by: OrderActor,
+        now: DateTime<Utc>,
+        policy: &MealPolicy,
+    ) -> Result<(), MealError> {
         if !(by.role.is_elder_side() || by.role.is_staff()) {
             return Err(MealError::NotPermitted { role: by.role });
         }

@@ -75,17 +75,17 @@ impl ActorRole {
 /// 0 for the system).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct Actor {
+pub struct OrderActor {
     pub role: ActorRole,
     pub id: i64,
 }
 
-impl Actor {
+impl OrderActor {
     pub fn new(role: ActorRole, id: i64) -> Self {
-        Actor { role, id }
+        OrderActor { role, id }
     }
     pub fn system() -> Self {
-        Actor { role: ActorRole::System, id: 0 }
+        OrderActor { role: ActorRole::System, id: 0 }
     }
 }
 
@@ -173,7 +173,7 @@ code_enum! {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Recipient {
+pub enum NoticeRecipient {
     Caregiver {
         id: i64,
     },
@@ -189,7 +189,7 @@ pub enum Recipient {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "effect", rename_all = "snake_case")]
-pub enum Effect {
+pub enum OrderEffect {
     /// Show the order to eligible caregivers within `radius_m` of the home
     /// ([`dispatch::eligible`]), except `exclude`.
     Offer {
@@ -199,7 +199,7 @@ pub enum Effect {
     /// Take the order off caregivers' lists.
     Withdraw,
     Notify {
-        to: Recipient,
+        to: NoticeRecipient,
         notice: Notice,
     },
     /// The caregiver may now see the elder's address and phone …
@@ -211,7 +211,7 @@ pub enum Effect {
         caregiver: i64,
     },
     /// Rank the eligible caregivers within `radius_m` ([`dispatch::best_candidate`]) and
-    /// apply [`Command::Assign`] by the system to the best one, if any.
+    /// apply [`OrderCommand::Assign`] by the system to the best one, if any.
     AutoAssign {
         radius_m: u32,
         exclude: Vec<i64>,
@@ -222,7 +222,7 @@ pub enum Effect {
         caregiver: Option<i64>,
     },
     /// The elder side confirmed (or the window passed): settle the order
-    /// ([`crate::settlement::settle`], then [`Command::Settle`]).
+    /// ([`crate::settlement::settle`], then [`OrderCommand::Settle`]).
     ReadyToSettle,
     /// Something that counts in the caregiver's quality score happened.
     RescoreCaregiver {
@@ -308,7 +308,7 @@ pub struct NewOrder {
     pub skills: Vec<SkillCode>,
     pub duration_min: u32,
     pub price: Fen,
-    pub placed_by: Actor,
+    pub placed_by: OrderActor,
     pub channel: OrderChannel,
     pub schedule: Schedule,
     pub note: String,
@@ -322,7 +322,7 @@ impl NewOrder {
         elder: i64,
         region: RegionCode,
         home: GeoPoint,
-        placed_by: Actor,
+        placed_by: OrderActor,
         channel: OrderChannel,
         schedule: Schedule,
         note: &str,
@@ -371,7 +371,7 @@ pub struct DoorCheck {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Cancellation {
     pub at: DateTime<Utc>,
-    pub by: Actor,
+    pub by: OrderActor,
     pub reason: CancelReason,
     pub text: String,
     /// The state it was cancelled in.
@@ -382,7 +382,7 @@ pub struct Cancellation {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NoShowRecord {
     pub at: DateTime<Utc>,
-    pub by: Actor,
+    pub by: OrderActor,
     pub party: NoShowParty,
     pub position: Option<GeoPoint>,
 }
@@ -393,7 +393,7 @@ pub struct NoShowRecord {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ComplaintNote {
     pub at: DateTime<Utc>,
-    pub by: Actor,
+    pub by: OrderActor,
     pub kind: ComplaintKind,
     pub text: String,
 }
@@ -404,7 +404,7 @@ pub struct ComplaintNote {
 pub struct HistoryEntry {
     pub at: DateTime<Utc>,
     pub action: OrderAction,
-    pub by: Option<Actor>,
+    pub by: Option<OrderActor>,
     pub from: OrderState,
     pub to: OrderState,
     pub note: String,
@@ -424,7 +424,7 @@ pub struct Order {
     pub skills: Vec<SkillCode>,
     pub duration_min: u32,
     pub price: Fen,
-    pub placed_by: Actor,
+    pub placed_by: OrderActor,
     pub channel: OrderChannel,
     pub schedule: Schedule,
     pub note: String,
@@ -436,7 +436,7 @@ pub struct Order {
     /// The caregiver holding (or who last held) the order.
     pub caregiver: Option<i64>,
     /// `None` when grabbed; who assigned it otherwise.
-    pub assigned_by: Option<Actor>,
+    pub assigned_by: Option<OrderActor>,
     pub taken_at: Option<DateTime<Utc>>,
     pub trip_started_at: Option<DateTime<Utc>>,
     pub check_in: Option<DoorCheck>,
@@ -450,7 +450,7 @@ pub struct Order {
     pub photos: Vec<PhotoRef>,
     pub late_alerted: bool,
     pub confirmed_at: Option<DateTime<Utc>>,
-    pub confirmed_by: Option<Actor>,
+    pub confirmed_by: Option<OrderActor>,
     pub rating: Option<Rating>,
     pub complaints: Vec<ComplaintNote>,
     pub settlement: Option<Split>,
@@ -466,16 +466,16 @@ pub struct Order {
 /// (skills, duty, position, agenda) at the moment of the step.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
-pub enum Command {
+pub enum OrderCommand {
     Publish {
-        by: Actor,
+        by: OrderActor,
     },
     Grab {
         caregiver: Caregiver,
     },
     Assign {
         caregiver: Caregiver,
-        by: Actor,
+        by: OrderActor,
     },
     /// The holder gives the order back before setting off (a grab released, an assignment
     /// declined).
@@ -497,16 +497,16 @@ pub enum Command {
         photos: Vec<PhotoRef>,
     },
     Confirm {
-        by: Actor,
+        by: OrderActor,
     },
     Rate {
-        by: Actor,
+        by: OrderActor,
         stars: u8,
         tags: Vec<RatingTag>,
         text: String,
     },
     Complain {
-        by: Actor,
+        by: OrderActor,
         kind: ComplaintKind,
         text: String,
     },
@@ -514,35 +514,35 @@ pub enum Command {
         split: Split,
     },
     Cancel {
-        by: Actor,
+        by: OrderActor,
         reason: CancelReason,
         text: String,
     },
     NoShow {
-        by: Actor,
+        by: OrderActor,
         party: NoShowParty,
         position: Option<GeoPoint>,
     },
     Expire,
 }
 
-impl Command {
+impl OrderCommand {
     pub fn action(&self) -> OrderAction {
         match self {
-            Command::Publish { .. } => OrderAction::Publish,
-            Command::Grab { .. } => OrderAction::Grab,
-            Command::Assign { .. } => OrderAction::Assign,
-            Command::Release { .. } => OrderAction::Release,
-            Command::StartTrip { .. } => OrderAction::StartTrip,
-            Command::CheckIn { .. } => OrderAction::CheckIn,
-            Command::CheckOut { .. } => OrderAction::CheckOut,
-            Command::Confirm { .. } => OrderAction::Confirm,
-            Command::Rate { .. } => OrderAction::Rate,
-            Command::Complain { .. } => OrderAction::Complain,
-            Command::Settle { .. } => OrderAction::Settle,
-            Command::Cancel { .. } => OrderAction::Cancel,
-            Command::NoShow { .. } => OrderAction::NoShow,
-            Command::Expire => OrderAction::Expire,
+            OrderCommand::Publish { .. } => OrderAction::Publish,
+            OrderCommand::Grab { .. } => OrderAction::Grab,
+            OrderCommand::Assign { .. } => OrderAction::Assign,
+            OrderCommand::Release { .. } => OrderAction::Release,
+            OrderCommand::StartTrip { .. } => OrderAction::StartTrip,
+            OrderCommand::CheckIn { .. } => OrderAction::CheckIn,
+            OrderCommand::CheckOut { .. } => OrderAction::CheckOut,
+            OrderCommand::Confirm { .. } => OrderAction::Confirm,
+            OrderCommand::Rate { .. } => OrderAction::Rate,
+            OrderCommand::Complain { .. } => OrderAction::Complain,
+            OrderCommand::Settle { .. } => OrderAction::Settle,
+            OrderCommand::Cancel { .. } => OrderAction::Cancel,
+            OrderCommand::NoShow { .. } => OrderAction::NoShow,
+            OrderCommand::Expire => OrderAction::Expire,
         }
     }
 }
@@ -681,7 +681,7 @@ pub fn may_cancel(role: ActorRole, state: OrderState) -> bool {
 }
 
 impl Order {
-    /// A new order, not yet on offer (apply [`Command::Publish`]).
+    /// A new order, not yet on offer (apply [`OrderCommand::Publish`]).
     pub fn new(input: NewOrder, policy: OrderPolicy, now: DateTime<Utc>) -> Result<Order, OrderError> {
         if !may_place(input.placed_by.role) {
             return Err(OrderError::NotPermitted { action: OrderAction::Create, role: input.placed_by.role });
@@ -771,22 +771,22 @@ impl Order {
     }
 
     /// Applies one step at `now`. On error the order is unchanged.
-    pub fn apply(&mut self, cmd: &Command, now: DateTime<Utc>) -> Result<Vec<Effect>, OrderError> {
+    pub fn apply(&mut self, cmd: &OrderCommand, now: DateTime<Utc>) -> Result<Vec<OrderEffect>, OrderError> {
         let mut next = self.clone();
         let fx = next.step(cmd, now)?;
         *self = next;
         Ok(fx)
     }
 
-    fn step(&mut self, cmd: &Command, now: DateTime<Utc>) -> Result<Vec<Effect>, OrderError> {
+    fn step(&mut self, cmd: &OrderCommand, now: DateTime<Utc>) -> Result<Vec<OrderEffect>, OrderError> {
         let action = cmd.action();
         let from = self.state;
         let wrong = || OrderError::WrongState { action, state: from };
         let mut fx = Vec::new();
-        let by: Option<Actor>;
+        let by: Option<OrderActor>;
         let mut note = String::new();
         match cmd {
-            Command::Publish { by: who } => {
+            OrderCommand::Publish { by: who } => {
                 if from != OrderState::Created {
                     return Err(wrong());
                 }
@@ -798,13 +798,13 @@ impl Order {
                 self.published_at = Some(now);
                 fx.push(self.start_offer(now));
             }
-            Command::Grab { caregiver } => {
+            OrderCommand::Grab { caregiver } => {
                 dispatch::validate_grab(self, caregiver, now)?;
-                by = Some(Actor::new(ActorRole::Caregiver, caregiver.id));
+                by = Some(OrderActor::new(ActorRole::Caregiver, caregiver.id));
                 self.take(caregiver.id, None, now, &mut fx);
-                fx.push(Effect::Notify { to: Recipient::Requester, notice: Notice::Taken });
+                fx.push(OrderEffect::Notify { to: NoticeRecipient::Requester, notice: Notice::Taken });
             }
-            Command::Assign { caregiver, by: who } => {
+            OrderCommand::Assign { caregiver, by: who } => {
                 if !matches!(from, OrderState::Created | OrderState::Published | OrderState::Taken) {
                     return Err(wrong());
                 }
@@ -825,9 +825,9 @@ impl Order {
                 if from == OrderState::Taken
                     && let Some(previous) = self.caregiver
                 {
-                    fx.push(Effect::RevokeContact { caregiver: previous });
-                    fx.push(Effect::Notify {
-                        to: Recipient::Caregiver { id: previous },
+                    fx.push(OrderEffect::RevokeContact { caregiver: previous });
+                    fx.push(OrderEffect::Notify {
+                        to: NoticeRecipient::Caregiver { id: previous },
                         notice: Notice::Reassigned,
                     });
                     note = format!("from {previous}");
@@ -837,21 +837,21 @@ impl Order {
                     self.published_at = Some(now);
                 }
                 self.take(caregiver.id, Some(*who), now, &mut fx);
-                fx.push(Effect::Notify {
-                    to: Recipient::Caregiver { id: caregiver.id },
+                fx.push(OrderEffect::Notify {
+                    to: NoticeRecipient::Caregiver { id: caregiver.id },
                     notice: Notice::Assigned,
                 });
                 if from != OrderState::Taken {
-                    fx.push(Effect::Notify { to: Recipient::Requester, notice: Notice::Taken });
+                    fx.push(OrderEffect::Notify { to: NoticeRecipient::Requester, notice: Notice::Taken });
                 }
             }
-            Command::Release { caregiver, reason } => {
+            OrderCommand::Release { caregiver, reason } => {
                 self.require_holder(*caregiver)?;
                 if from != OrderState::Taken {
                     return Err(wrong());
                 }
                 note = required_text("reason", reason, MAX_NOTE)?;
-                by = Some(Actor::new(ActorRole::Caregiver, *caregiver));
+                by = Some(OrderActor::new(ActorRole::Caregiver, *caregiver));
                 if !self.dispatch.excluded.contains(caregiver) {
                     self.dispatch.excluded.push(*caregiver);
                 }
@@ -859,21 +859,21 @@ impl Order {
                 self.caregiver = None;
                 self.assigned_by = None;
                 self.taken_at = None;
-                fx.push(Effect::RevokeContact { caregiver: *caregiver });
-                fx.push(Effect::Notify { to: Recipient::Station, notice: Notice::Released });
+                fx.push(OrderEffect::RevokeContact { caregiver: *caregiver });
+                fx.push(OrderEffect::Notify { to: NoticeRecipient::Station, notice: Notice::Released });
                 fx.push(self.start_offer(now));
             }
-            Command::StartTrip { caregiver } => {
+            OrderCommand::StartTrip { caregiver } => {
                 self.require_holder(*caregiver)?;
                 if from != OrderState::Taken {
                     return Err(wrong());
                 }
-                by = Some(Actor::new(ActorRole::Caregiver, *caregiver));
+                by = Some(OrderActor::new(ActorRole::Caregiver, *caregiver));
                 self.state = OrderState::OnTheWay;
                 self.trip_started_at = Some(now);
-                fx.push(Effect::Notify { to: Recipient::Requester, notice: Notice::OnTheWay });
+                fx.push(OrderEffect::Notify { to: NoticeRecipient::Requester, notice: Notice::OnTheWay });
             }
-            Command::CheckIn { caregiver, position } => {
+            OrderCommand::CheckIn { caregiver, position } => {
                 self.require_holder(*caregiver)?;
                 // Checking in straight from "taken" is allowed: caregivers forget to tap
                 // "on my way", and the door check is what matters.
@@ -881,13 +881,13 @@ impl Order {
                     return Err(wrong());
                 }
                 let check = self.door_check(*position, now)?;
-                by = Some(Actor::new(ActorRole::Caregiver, *caregiver));
+                by = Some(OrderActor::new(ActorRole::Caregiver, *caregiver));
                 note = format!("{} m", check.distance_m);
                 self.check_in = Some(check);
                 self.state = OrderState::CheckedIn;
-                fx.push(Effect::Notify { to: Recipient::Requester, notice: Notice::Arrived });
+                fx.push(OrderEffect::Notify { to: NoticeRecipient::Requester, notice: Notice::Arrived });
             }
-            Command::CheckOut { caregiver, position, notes, photos } => {
+            OrderCommand::CheckOut { caregiver, position, notes, photos } => {
                 self.require_holder(*caregiver)?;
                 if from != OrderState::CheckedIn {
                     return Err(wrong());
@@ -897,7 +897,7 @@ impl Order {
                 validate_photos(photos, self.policy.min_photos)?;
                 let checked_in = self.check_in.map_or(now, |c| c.at);
                 let served = (now - checked_in).num_minutes().clamp(0, i64::from(u32::MAX)) as u32;
-                by = Some(Actor::new(ActorRole::Caregiver, *caregiver));
+                by = Some(OrderActor::new(ActorRole::Caregiver, *caregiver));
                 note = format!("{served} min, {} m", check.distance_m);
                 self.check_out = Some(check);
                 self.checked_out_at = Some(now);
@@ -908,13 +908,19 @@ impl Order {
                 self.photos = photos.clone();
                 self.state = OrderState::Completed;
                 self.ended_at = Some(now);
-                fx.push(Effect::RevokeContact { caregiver: *caregiver });
-                fx.push(Effect::Notify { to: Recipient::Requester, notice: Notice::ConfirmRequested });
+                fx.push(OrderEffect::RevokeContact { caregiver: *caregiver });
+                fx.push(OrderEffect::Notify {
+                    to: NoticeRecipient::Requester,
+                    notice: Notice::ConfirmRequested,
+                });
                 if self.short_service {
-                    fx.push(Effect::Notify { to: Recipient::Station, notice: Notice::ShortService });
+                    fx.push(OrderEffect::Notify {
+                        to: NoticeRecipient::Station,
+                        notice: Notice::ShortService,
+                    });
                 }
             }
-            Command::Confirm { by: who } => {
+            OrderCommand::Confirm { by: who } => {
                 if !(who.role.is_elder_side() || who.role == ActorRole::Operator) {
                     return Err(OrderError::NotPermitted { action, role: who.role });
                 }
@@ -928,9 +934,9 @@ impl Order {
                 by = Some(*who);
                 self.confirmed_at = Some(now);
                 self.confirmed_by = Some(*who);
-                fx.push(Effect::ReadyToSettle);
+                fx.push(OrderEffect::ReadyToSettle);
             }
-            Command::Rate { by: who, stars, tags, text } => {
+            OrderCommand::Rate { by: who, stars, tags, text } => {
                 // An operator's return call (电话回访) may record the elder's rating.
                 if !(who.role.is_elder_side() || who.role == ActorRole::Operator) {
                     return Err(OrderError::NotPermitted { action, role: who.role });
@@ -949,20 +955,20 @@ impl Order {
                     // Rating a service confirms it.
                     self.confirmed_at = Some(now);
                     self.confirmed_by = Some(*who);
-                    fx.push(Effect::ReadyToSettle);
+                    fx.push(OrderEffect::ReadyToSettle);
                 }
                 if from == OrderState::Completed {
                     self.state = OrderState::Rated;
                 }
                 if let Some(c) = self.caregiver {
-                    fx.push(Effect::RescoreCaregiver { caregiver: c });
+                    fx.push(OrderEffect::RescoreCaregiver { caregiver: c });
                 }
                 if rating.stars <= 2 {
-                    fx.push(Effect::Notify { to: Recipient::Station, notice: Notice::LowRating });
+                    fx.push(OrderEffect::Notify { to: NoticeRecipient::Station, notice: Notice::LowRating });
                 }
                 self.rating = Some(rating);
             }
-            Command::Complain { by: who, kind, text } => {
+            OrderCommand::Complain { by: who, kind, text } => {
                 if !(who.role.is_elder_side() || who.role.is_staff()) {
                     return Err(OrderError::NotPermitted { action, role: who.role });
                 }
@@ -981,10 +987,10 @@ impl Order {
                 by = Some(*who);
                 note = kind.as_str().to_string();
                 self.complaints.push(ComplaintNote { at: now, by: *who, kind: *kind, text });
-                fx.push(Effect::OpenComplaint { kind: *kind, caregiver: self.caregiver });
-                fx.push(Effect::Notify { to: Recipient::Station, notice: Notice::Complaint });
+                fx.push(OrderEffect::OpenComplaint { kind: *kind, caregiver: self.caregiver });
+                fx.push(OrderEffect::Notify { to: NoticeRecipient::Station, notice: Notice::Complaint });
             }
-            Command::Settle { split } => {
+            OrderCommand::Settle { split } => {
                 match from {
                     OrderState::Completed | OrderState::Rated => {}
                     _ => return Err(wrong()),
@@ -996,13 +1002,13 @@ impl Order {
                 if total != self.price || split.price != self.price {
                     return Err(OrderError::SplitMismatch { split: total, price: self.price });
                 }
-                by = Some(Actor::system());
+                by = Some(OrderActor::system());
                 self.settlement = Some(split.clone());
                 self.settled_at = Some(now);
                 self.state = OrderState::Settled;
-                fx.push(Effect::Notify { to: Recipient::Requester, notice: Notice::Settled });
+                fx.push(OrderEffect::Notify { to: NoticeRecipient::Requester, notice: Notice::Settled });
             }
-            Command::Cancel { by: who, reason, text } => {
+            OrderCommand::Cancel { by: who, reason, text } => {
                 if from.is_final()
                     || matches!(from, OrderState::CheckedIn | OrderState::Completed | OrderState::Rated)
                 {
@@ -1022,21 +1028,27 @@ impl Order {
                 self.state = OrderState::Cancelled;
                 self.ended_at = Some(now);
                 if from == OrderState::Published {
-                    fx.push(Effect::Withdraw);
+                    fx.push(OrderEffect::Withdraw);
                 }
                 if from.is_held()
                     && let Some(c) = self.caregiver
                 {
-                    fx.push(Effect::RevokeContact { caregiver: c });
-                    fx.push(Effect::Notify { to: Recipient::Caregiver { id: c }, notice: Notice::Cancelled });
+                    fx.push(OrderEffect::RevokeContact { caregiver: c });
+                    fx.push(OrderEffect::Notify {
+                        to: NoticeRecipient::Caregiver { id: c },
+                        notice: Notice::Cancelled,
+                    });
                 }
                 if who.role.is_staff() {
-                    fx.push(Effect::Notify { to: Recipient::Requester, notice: Notice::Cancelled });
+                    fx.push(OrderEffect::Notify {
+                        to: NoticeRecipient::Requester,
+                        notice: Notice::Cancelled,
+                    });
                 } else {
-                    fx.push(Effect::Notify { to: Recipient::Station, notice: Notice::Cancelled });
+                    fx.push(OrderEffect::Notify { to: NoticeRecipient::Station, notice: Notice::Cancelled });
                 }
             }
-            Command::NoShow { by: who, party, position } => {
+            OrderCommand::NoShow { by: who, party, position } => {
                 if !matches!(from, OrderState::Taken | OrderState::OnTheWay) {
                     return Err(wrong());
                 }
@@ -1059,8 +1071,11 @@ impl Order {
                             position.ok_or_else(|| OrderError::Invalid(FieldError::required("position")))?;
                         self.door_check(p, now)?;
                         record_position = Some(p);
-                        fx.push(Effect::Notify { to: Recipient::Requester, notice: Notice::NoShow });
-                        fx.push(Effect::Notify { to: Recipient::Station, notice: Notice::NoShow });
+                        fx.push(OrderEffect::Notify {
+                            to: NoticeRecipient::Requester,
+                            notice: Notice::NoShow,
+                        });
+                        fx.push(OrderEffect::Notify { to: NoticeRecipient::Station, notice: Notice::NoShow });
                     }
                     NoShowParty::Caregiver => {
                         if !(who.role.is_elder_side() || who.role.is_staff()) {
@@ -1071,15 +1086,15 @@ impl Order {
                         if now < until {
                             return Err(OrderError::TooEarly { until });
                         }
-                        fx.push(Effect::Notify {
-                            to: Recipient::Caregiver { id: holder },
+                        fx.push(OrderEffect::Notify {
+                            to: NoticeRecipient::Caregiver { id: holder },
                             notice: Notice::NoShow,
                         });
-                        fx.push(Effect::Notify { to: Recipient::Station, notice: Notice::NoShow });
-                        fx.push(Effect::RescoreCaregiver { caregiver: holder });
+                        fx.push(OrderEffect::Notify { to: NoticeRecipient::Station, notice: Notice::NoShow });
+                        fx.push(OrderEffect::RescoreCaregiver { caregiver: holder });
                     }
                 }
-                fx.insert(0, Effect::RevokeContact { caregiver: holder });
+                fx.insert(0, OrderEffect::RevokeContact { caregiver: holder });
                 by = Some(*who);
                 note = party.as_str().to_string();
                 self.no_show =
@@ -1087,7 +1102,7 @@ impl Order {
                 self.state = OrderState::NoShow;
                 self.ended_at = Some(now);
             }
-            Command::Expire => {
+            OrderCommand::Expire => {
                 if !matches!(from, OrderState::Created | OrderState::Published) {
                     return Err(wrong());
                 }
@@ -1095,14 +1110,14 @@ impl Order {
                 if now < until {
                     return Err(OrderError::TooEarly { until });
                 }
-                by = Some(Actor::system());
+                by = Some(OrderActor::system());
                 self.state = OrderState::Expired;
                 self.ended_at = Some(now);
                 if from == OrderState::Published {
-                    fx.push(Effect::Withdraw);
+                    fx.push(OrderEffect::Withdraw);
                 }
-                fx.push(Effect::Notify { to: Recipient::Requester, notice: Notice::Expired });
-                fx.push(Effect::Notify { to: Recipient::Station, notice: Notice::Expired });
+                fx.push(OrderEffect::Notify { to: NoticeRecipient::Requester, notice: Notice::Expired });
+                fx.push(OrderEffect::Notify { to: NoticeRecipient::Station, notice: Notice::Expired });
             }
         }
         self.history.push(HistoryEntry { at: now, action, by, from, to: self.state, note });
@@ -1110,25 +1125,31 @@ impl Order {
     }
 
     /// Starts (or restarts) the offer at the first ring.
-    fn start_offer(&mut self, now: DateTime<Utc>) -> Effect {
+    fn start_offer(&mut self, now: DateTime<Utc>) -> OrderEffect {
         self.dispatch.offered_at = Some(now);
         self.dispatch.step = 0;
         self.dispatch.escalated = false;
         self.dispatch.auto_assign_attempts = 0;
         let radius_m = self.policy.dispatch.radius_steps.first().map_or(0, |s| s.radius_m);
-        Effect::Offer { radius_m, exclude: self.dispatch.excluded.clone() }
+        OrderEffect::Offer { radius_m, exclude: self.dispatch.excluded.clone() }
     }
 
-    fn take(&mut self, caregiver: i64, by: Option<Actor>, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
+    fn take(
+        &mut self,
+        caregiver: i64,
+        by: Option<OrderActor>,
+        now: DateTime<Utc>,
+        fx: &mut Vec<OrderEffect>,
+    ) {
         if self.state == OrderState::Published {
-            fx.push(Effect::Withdraw);
+            fx.push(OrderEffect::Withdraw);
         }
         self.state = OrderState::Taken;
         self.caregiver = Some(caregiver);
         self.assigned_by = by;
         self.taken_at = Some(now);
         self.late_alerted = false;
-        fx.push(Effect::GrantContact { caregiver });
+        fx.push(OrderEffect::GrantContact { caregiver });
     }
 
     fn require_holder(&self, caregiver: i64) -> Result<(), OrderError> {
@@ -1148,7 +1169,13 @@ impl Order {
         Ok(DoorCheck { at: now, position, distance_m: d })
     }
 
-    pub(crate) fn log(&mut self, at: DateTime<Utc>, action: OrderAction, by: Option<Actor>, note: String) {
+    pub(crate) fn log(
+        &mut self,
+        at: DateTime<Utc>,
+        action: OrderAction,
+        by: Option<OrderActor>,
+        note: String,
+    ) {
         self.history.push(HistoryEntry { at, action, by, from: self.state, to: self.state, note });
     }
 }

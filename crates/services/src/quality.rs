@@ -8,7 +8,7 @@ use zhulao_domain::{FieldError, code_enum};
 
 use crate::dispatch::{days, hours};
 use crate::error::{Refusal, refusal_display};
-use crate::order::{Actor, ActorRole};
+use crate::order::{ActorRole, OrderActor};
 
 code_enum! {
     /// Quick tags on a rating.
@@ -49,14 +49,14 @@ pub struct Rating {
     pub stars: u8,
     pub tags: Vec<RatingTag>,
     pub text: String,
-    pub by: Actor,
+    pub by: OrderActor,
     pub at: DateTime<Utc>,
 }
 
 impl Rating {
     /// Validates the stars (1–5), the tags (at most 8, duplicates dropped) and the text.
     pub fn new(
-        by: Actor,
+        by: OrderActor,
         stars: u8,
         tags: &[RatingTag],
         text: &str,
@@ -131,7 +131,7 @@ impl Default for ComplaintPolicy {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ComplaintEntry {
     pub at: DateTime<Utc>,
-    pub by: Actor,
+    pub by: OrderActor,
     pub from: ComplaintState,
     pub to: ComplaintState,
     pub note: String,
@@ -147,13 +147,13 @@ pub struct ComplaintCase {
     pub caregiver: Option<i64>,
     pub kind: ComplaintKind,
     pub text: String,
-    pub complainant: Actor,
+    pub complainant: OrderActor,
     pub policy: ComplaintPolicy,
     pub state: ComplaintState,
     pub opened_at: DateTime<Utc>,
     /// When it must be resolved by (moves on reopening).
     pub deadline: DateTime<Utc>,
-    pub handler: Option<Actor>,
+    pub handler: Option<OrderActor>,
     pub accepted_at: Option<DateTime<Utc>>,
     /// Whether the complaint was found justified; counts against the caregiver when true.
     pub upheld: Option<bool>,
@@ -171,15 +171,15 @@ pub struct ComplaintCase {
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum ComplaintCommand {
     /// Staff take the case up.
-    Accept { by: Actor },
+    Accept { by: OrderActor },
     /// Staff conclude: justified or not, and what was done.
-    Resolve { by: Actor, upheld: bool, resolution: String },
+    Resolve { by: OrderActor, upheld: bool, resolution: String },
     /// The complainant is not satisfied.
-    Reopen { by: Actor, reason: String },
+    Reopen { by: OrderActor, reason: String },
     /// The complainant is satisfied, or staff close a resolved case.
-    Close { by: Actor },
+    Close { by: OrderActor },
     /// The complainant withdraws before it is resolved.
-    Withdraw { by: Actor },
+    Withdraw { by: OrderActor },
 }
 
 /// A timer on a complaint case.
@@ -268,7 +268,7 @@ impl ComplaintCase {
         caregiver: Option<i64>,
         kind: ComplaintKind,
         text: &str,
-        complainant: Actor,
+        complainant: OrderActor,
         policy: ComplaintPolicy,
         now: DateTime<Utc>,
     ) -> Result<(ComplaintCase, Vec<ComplaintEffect>), ComplaintError> {
@@ -304,7 +304,7 @@ impl ComplaintCase {
         Ok((case, vec![ComplaintEffect::NotifyStation]))
     }
 
-    fn is_complainant_side(&self, by: &Actor) -> bool {
+    fn is_complainant_side(&self, by: &OrderActor) -> bool {
         *by == self.complainant || by.role.is_elder_side()
     }
 
@@ -455,7 +455,7 @@ impl ComplaintCase {
                     self.closed_at = Some(at);
                     self.history.push(ComplaintEntry {
                         at,
-                        by: Actor::system(),
+                        by: OrderActor::system(),
                         from,
                         to: ComplaintState::Closed,
                         note: "auto".into(),
@@ -561,8 +561,8 @@ mod tests {
     fn t0() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 5, 1, 2, 0, 0).unwrap()
     }
-    const ELDER: Actor = Actor { role: ActorRole::Elder, id: 9 };
-    const STATION: Actor = Actor { role: ActorRole::Station, id: 3 };
+    const ELDER: OrderActor = OrderActor { role: ActorRole::Elder, id: 9 };
+    const STATION: OrderActor = OrderActor { role: ActorRole::Station, id: 3 };
 
     #[test]
     fn ratings_validate() {

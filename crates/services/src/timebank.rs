@@ -26,7 +26,7 @@ use crate::catalogue::ServiceCategory;
 use crate::codes::SkillCode;
 use crate::dispatch::{distance_m, missing_skills};
 use crate::error::{Refusal, refusal_display};
-use crate::order::{Actor, ActorRole};
+use crate::order::{ActorRole, OrderActor};
 
 /// A ledger account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
@@ -263,7 +263,7 @@ pub struct HourRecord {
     pub state: HourState,
     pub recorded_at: DateTime<Utc>,
     pub decided_at: Option<DateTime<Utc>>,
-    pub decided_by: Option<Actor>,
+    pub decided_by: Option<OrderActor>,
 }
 
 impl HourRecord {
@@ -323,7 +323,7 @@ impl HourRecord {
     }
 
     /// Who may confirm or reject: the elder served, their family or care manager, the station.
-    fn may_decide(&self, by: &Actor) -> bool {
+    fn may_decide(&self, by: &OrderActor) -> bool {
         match by.role {
             ActorRole::Elder => by.id == self.elder,
             ActorRole::Family | ActorRole::CareManager | ActorRole::Station => true,
@@ -334,7 +334,7 @@ impl HourRecord {
     fn decide(
         &mut self,
         id: i64,
-        by: Actor,
+        by: OrderActor,
         now: DateTime<Utc>,
         to: HourState,
     ) -> Result<Posting, TimeBankError> {
@@ -362,12 +362,12 @@ impl HourRecord {
     }
 
     /// Confirms the minutes; the posting banks them for the volunteer.
-    pub fn confirm(&mut self, id: i64, by: Actor, now: DateTime<Utc>) -> Result<Posting, TimeBankError> {
+    pub fn confirm(&mut self, id: i64, by: OrderActor, now: DateTime<Utc>) -> Result<Posting, TimeBankError> {
         self.decide(id, by, now, HourState::Confirmed)
     }
 
     /// Rejects the minutes; the posting returns them.
-    pub fn reject(&mut self, id: i64, by: Actor, now: DateTime<Utc>) -> Result<Posting, TimeBankError> {
+    pub fn reject(&mut self, id: i64, by: OrderActor, now: DateTime<Utc>) -> Result<Posting, TimeBankError> {
         self.decide(id, by, now, HourState::Rejected)
     }
 }

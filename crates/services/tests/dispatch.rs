@@ -6,13 +6,15 @@ mod common;
 use common::*;
 use zhulao_domain::RegionCode;
 use zhulao_services::dispatch::{
-    DispatchPolicies, DispatchPolicy, Ineligible, RadiusStep, RegionDispatch, Timer, best_candidate,
+    DispatchPolicies, DispatchPolicy, Ineligible, OrderTimer, RadiusStep, RegionDispatch, best_candidate,
     eligible, offer_radius, rank, validate_grab,
 };
-use zhulao_services::order::{Command, Effect, Notice, OrderError, OrderState, Recipient, Schedule};
-use zhulao_services::{Actor, ActorRole, RegionPrefix, Window};
+use zhulao_services::order::{
+    Notice, NoticeRecipient, OrderCommand, OrderEffect, OrderError, OrderState, Schedule,
+};
+use zhulao_services::{ActorRole, OrderActor, RegionPrefix, Window};
 
-fn timers(fired: &[(Timer, Vec<Effect>)]) -> Vec<Timer> {
+fn timers(fired: &[(OrderTimer, Vec<OrderEffect>)]) -> Vec<OrderTimer> {
     fired.iter().map(|(t, _)| *t).collect()
 }
 
@@ -63,38 +65,41 @@ fn who_is_eligible() {
 fn a_grab_from_beyond_the_radius_is_refused_until_it_widens() {
     let mut o = published();
     let far = caregiver(7, 4_000.0);
-    let e = o.apply(&Command::Grab { caregiver: far.clone() }, t0() + mins(4)).unwrap_err();
+    let e = o.apply(&OrderCommand::Grab { caregiver: far.clone() }, t0() + mins(4)).unwrap_err();
     assert_eq!(e, OrderError::Ineligible(Ineligible::OutOfRange { distance_m: 4_000, radius_m: 2_000 }));
     // The timer has not run (the store is late): eligibility follows the clock anyway.
-    o.apply(&Command::Grab { caregiver: far }, t0() + mins(5)).unwrap();
+    o.apply(&OrderCommand::Grab { caregiver: far }, t0() + mins(5)).unwrap();
     assert_eq!(o.state, OrderState::Taken);
     // The second grab loses.
-    let e = o.apply(&Command::Grab { caregiver: caregiver(8, 10.0) }, t0() + mins(5)).unwrap_err();
+    let e = o.apply(&OrderCommand::Grab { caregiver: caregiver(8, 10.0) }, t0() + mins(5)).unwrap_err();
     assert!(matches!(e, OrderError::WrongState { state: OrderState::Taken, .. }));
 }
 
 #[test]
 fn nobody_takes_it_widen_escalate_auto_assign_expire() {
     let mut o = published();
-    assert_eq!(o.next_due(), Some((t0() + mins(5), Timer::Widen)));
+    assert_eq!(o.next_due(), Some((t0() + mins(5), OrderTimer::Widen)));
     assert!(o.fire_due(t0() + mins(5) - secs(1)).is_empty());
 
     let fired = o.fire_due(t0() + mins(5));
-    assert_eq!(fired, vec![(Timer::Widen, vec![Effect::Offer { radius_m: 5_000, exclude: vec![] }])]);
+    assert_eq!(
+        fired,
+        vec![(OrderTimer::Widen, vec![OrderEffect::Offer { radius_m: 5_000, exclude: vec![] }])]
+    );
     assert!(o.fire_due(t0() + mins(5)).is_empty(), "a fired timer does not fire again");
-    assert_eq!(o.next_due(), Some((t0() + mins(15), Timer::Widen)));
+    assert_eq!(o.next_due(), Some((t0() + mins(15), OrderTimer::Widen)));
 
-    assert_eq!(timers(&o.fire_due(t0() + mins(15))), vec![Timer::Widen]);
+    assert_eq!(timers(&o.fire_due(t0() + mins(15))), vec![OrderTimer::Widen]);
     assert_eq!(o.dispatch.step, 2);
 
     let fired = o.fire_due(t0() + mins(20));
     assert_eq!(
         fired,
         vec![(
-            Timer::Escalate,
+            OrderTimer::Escalate,
             vec![
-                Effect::Notify { to: Recipient::Station, notice: Notice::Unanswered },
-                Effect::Notify { to: Recipient::Operators, notice: Notice::Unanswered },
+                OrderEffect::Notify { to: NoticeRecipient::Station, notice: Notice::Unanswered },
+                OrderEffect::Notify { to: NoticeRecipient::Operators, notice: Notice::Unanswered },
             ]
         )]
     );
@@ -102,18 +107,18 @@ fn nobody_takes_it_widen_escalate_auto_assign_expire() {
     let fired = o.fire_due(t0() + mins(30));
     assert_eq!(
         fired,
-        vec![(Timer::AutoAssign, vec![Effect::AutoAssign { radius_m: 10_000, exclude: vec![] }])]
+        vec![(OrderTimer::AutoAssign, vec![OrderEffect::AutoAssign { radius_m: 10_000, exclude: vec![] }])]
     );
     // Nobody was found: retried every 10 minutes, three attempts in all.
-    assert_eq!(o.next_due(), Some((t0() + mins(40), Timer::AutoAssign)));
-    assert_eq!(timers(&o.fire_due(t0() + mins(50))), vec![Timer::AutoAssign, Timer::AutoAssign]);
+    assert_eq!(o.next_due(), Some((t0() + mins(40), OrderTimer::AutoAssign)));
+    assert_eq!(timers(&o.fire_due(t0() + mins(50))), vec![OrderTimer::AutoAssign, OrderTimer::AutoAssign]);
     assert_eq!(o.dispatch.auto_assign_attempts, 3);
-    assert_eq!(o.next_due(), Some((t0() + mins(240), Timer::Expire)));
+    assert_eq!(o.next_due(), Some((t0() + mins(240), OrderTimer::Expire)));
 
     let fired = o.fire_due(t0() + mins(240));
-    assert_eq!(timers(&fired), vec![Timer::Expire]);
+    assert_eq!(timers(&fired), vec![OrderTimer::Expire]);
     assert_eq!(o.state, OrderState::Expired);
-    assert!(fired[0].1.contains(&Effect::Withdraw));
+    assert!(fired[0].1.contains(&OrderEffect::Withdraw));
     assert_eq!(o.next_due(), None);
     let kinds: Vec<&str> = o.history.iter().map(|h| h.action.as_str()).collect();
     assert_eq!(
@@ -136,15 +141,20 @@ fn nobody_takes_it_widen_escalate_auto_assign_expire() {
 fn a_late_timer_run_catches_up_in_due_order() {
     let mut o = published();
     let fired = o.fire_due(t0() + mins(31));
-    assert_eq!(timers(&fired), vec![Timer::Widen, Timer::Widen, Timer::Escalate, Timer::AutoAssign]);
+    assert_eq!(
+        timers(&fired),
+        vec![OrderTimer::Widen, OrderTimer::Widen, OrderTimer::Escalate, OrderTimer::AutoAssign]
+    );
 }
 
 #[test]
 fn auto_assignment_picks_the_best_candidate() {
     let mut o = published();
     let fired = o.fire_due(t0() + mins(30));
-    let Some((_, fx)) = fired.iter().find(|(t, _)| *t == Timer::AutoAssign) else { panic!("no auto-assign") };
-    assert!(fx.contains(&Effect::AutoAssign { radius_m: 10_000, exclude: vec![] }));
+    let Some((_, fx)) = fired.iter().find(|(t, _)| *t == OrderTimer::AutoAssign) else {
+        panic!("no auto-assign")
+    };
+    assert!(fx.contains(&OrderEffect::AutoAssign { radius_m: 10_000, exclude: vec![] }));
     let now = t0() + mins(30);
     let mut candidates =
         vec![caregiver(1, 6_500.0), caregiver(2, 6_200.0), caregiver(3, 12_000.0), caregiver(4, 900.0)];
@@ -155,14 +165,15 @@ fn auto_assignment_picks_the_best_candidate() {
     let ranked = rank(&o, &candidates, now);
     assert_eq!(ranked.iter().map(|r| r.caregiver).collect::<Vec<_>>(), vec![1, 2]);
     let chosen = candidates[0].clone();
-    o.apply(&Command::Assign { caregiver: chosen, by: Actor::system() }, now).unwrap();
+    o.apply(&OrderCommand::Assign { caregiver: chosen, by: OrderActor::system() }, now).unwrap();
     assert_eq!(o.state, OrderState::Taken);
-    assert_eq!(o.assigned_by, Some(Actor::system()));
+    assert_eq!(o.assigned_by, Some(OrderActor::system()));
     // The system may not assign someone ineligible (off duty here).
     let mut o = published();
     o.fire_due(now);
-    let e =
-        o.apply(&Command::Assign { caregiver: candidates[3].clone(), by: Actor::system() }, now).unwrap_err();
+    let e = o
+        .apply(&OrderCommand::Assign { caregiver: candidates[3].clone(), by: OrderActor::system() }, now)
+        .unwrap_err();
     assert_eq!(e, OrderError::Ineligible(Ineligible::NotOnDuty));
     assert_eq!(best_candidate(&o, &[candidates[3].clone()], now), None);
 }
@@ -185,23 +196,26 @@ fn the_ranking_is_a_total_order() {
 fn a_scheduled_order_waits_until_a_day_before() {
     let start = t0() + chrono::Duration::days(3);
     let mut o = order_at(Schedule::At { start }, t0());
-    o.apply(&Command::Publish { by: ELDER }, t0()).unwrap();
+    o.apply(&OrderCommand::Publish { by: ELDER }, t0()).unwrap();
     let clock = start - chrono::Duration::hours(24);
     assert_eq!(o.dispatch_clock(), Some(clock));
-    assert_eq!(o.next_due(), Some((clock + mins(5), Timer::Widen)));
+    assert_eq!(o.next_due(), Some((clock + mins(5), OrderTimer::Widen)));
     assert!(o.fire_due(clock).is_empty());
     assert_eq!(o.offer_radius(t0() + mins(30)), 2_000);
-    assert_eq!(timers(&o.fire_due(clock + mins(20))), vec![Timer::Widen, Timer::Widen, Timer::Escalate]);
+    assert_eq!(
+        timers(&o.fire_due(clock + mins(20))),
+        vec![OrderTimer::Widen, OrderTimer::Widen, OrderTimer::Escalate]
+    );
     assert_eq!(o.expires_at(), start + mins(60));
     // Published inside the lead, the clock starts at publication.
     let start = t0() + mins(60);
     let mut late = order_at(Schedule::At { start }, t0() - mins(5));
-    let fx = late.apply(&Command::Publish { by: ELDER }, t0()).unwrap();
-    assert_eq!(fx, vec![Effect::Offer { radius_m: 2_000, exclude: vec![] }]);
+    let fx = late.apply(&OrderCommand::Publish { by: ELDER }, t0()).unwrap();
+    assert_eq!(fx, vec![OrderEffect::Offer { radius_m: 2_000, exclude: vec![] }]);
     assert_eq!(late.dispatch_clock(), Some(t0()));
     assert_eq!(
         timers(&late.fire_due(t0() + mins(30))),
-        vec![Timer::Widen, Timer::Widen, Timer::Escalate, Timer::AutoAssign]
+        vec![OrderTimer::Widen, OrderTimer::Widen, OrderTimer::Escalate, OrderTimer::AutoAssign]
     );
 }
 
@@ -210,12 +224,12 @@ fn a_release_restarts_the_dispatch_clock() {
     let mut o = published();
     o.fire_due(t0() + mins(21));
     assert!(o.dispatch.escalated);
-    o.apply(&Command::Grab { caregiver: caregiver(9, 100.0) }, t0() + mins(22)).unwrap();
-    assert_eq!(o.next_due().map(|(_, t)| t), Some(Timer::LateAlert));
-    o.apply(&Command::Release { caregiver: 9, reason: "临时有事".into() }, t0() + mins(25)).unwrap();
+    o.apply(&OrderCommand::Grab { caregiver: caregiver(9, 100.0) }, t0() + mins(22)).unwrap();
+    assert_eq!(o.next_due().map(|(_, t)| t), Some(OrderTimer::LateAlert));
+    o.apply(&OrderCommand::Release { caregiver: 9, reason: "临时有事".into() }, t0() + mins(25)).unwrap();
     assert!(!o.dispatch.escalated);
     assert_eq!(o.dispatch.step, 0);
-    assert_eq!(o.next_due(), Some((t0() + mins(30), Timer::Widen)));
+    assert_eq!(o.next_due(), Some((t0() + mins(30), OrderTimer::Widen)));
     // But the order still expires on its first publication's schedule.
     assert_eq!(o.expires_at(), t0() + mins(240));
 }
@@ -223,34 +237,34 @@ fn a_release_restarts_the_dispatch_clock() {
 #[test]
 fn the_station_hears_when_a_caregiver_is_late() {
     let mut o = published();
-    o.apply(&Command::Grab { caregiver: caregiver(9, 100.0) }, t0() + mins(10)).unwrap();
+    o.apply(&OrderCommand::Grab { caregiver: caregiver(9, 100.0) }, t0() + mins(10)).unwrap();
     // Due 60 minutes after taking it; alert 15 minutes after that.
-    assert_eq!(o.next_due(), Some((t0() + mins(85), Timer::LateAlert)));
+    assert_eq!(o.next_due(), Some((t0() + mins(85), OrderTimer::LateAlert)));
     let fired = o.fire_due(t0() + mins(85));
     assert_eq!(
         fired[0].1,
         vec![
-            Effect::Notify { to: Recipient::Station, notice: Notice::Late },
-            Effect::Notify { to: Recipient::Caregiver { id: 9 }, notice: Notice::Late },
+            OrderEffect::Notify { to: NoticeRecipient::Station, notice: Notice::Late },
+            OrderEffect::Notify { to: NoticeRecipient::Caregiver { id: 9 }, notice: Notice::Late },
         ]
     );
     assert!(o.fire_due(t0() + mins(200)).is_empty());
-    o.apply(&Command::CheckIn { caregiver: 9, position: home() }, t0() + mins(90)).unwrap();
+    o.apply(&OrderCommand::CheckIn { caregiver: 9, position: home() }, t0() + mins(90)).unwrap();
     assert_eq!(o.next_due(), None);
 }
 
 #[test]
 fn an_unconfirmed_service_is_confirmed_after_a_day() {
     let mut o = published();
-    o.apply(&Command::Grab { caregiver: caregiver(9, 100.0) }, t0() + mins(1)).unwrap();
-    o.apply(&Command::CheckIn { caregiver: 9, position: home() }, t0() + mins(20)).unwrap();
-    let out = Command::CheckOut { caregiver: 9, position: home(), notes: String::new(), photos: vec![] };
+    o.apply(&OrderCommand::Grab { caregiver: caregiver(9, 100.0) }, t0() + mins(1)).unwrap();
+    o.apply(&OrderCommand::CheckIn { caregiver: 9, position: home() }, t0() + mins(20)).unwrap();
+    let out = OrderCommand::CheckOut { caregiver: 9, position: home(), notes: String::new(), photos: vec![] };
     o.apply(&out, t0() + mins(80)).unwrap();
     let due = t0() + mins(80) + chrono::Duration::hours(24);
-    assert_eq!(o.next_due(), Some((due, Timer::AutoConfirm)));
+    assert_eq!(o.next_due(), Some((due, OrderTimer::AutoConfirm)));
     assert!(o.fire_due(due - secs(1)).is_empty());
-    assert_eq!(o.fire_due(due), vec![(Timer::AutoConfirm, vec![Effect::ReadyToSettle])]);
-    assert_eq!(o.confirmed_by, Some(Actor::new(ActorRole::System, 0)));
+    assert_eq!(o.fire_due(due), vec![(OrderTimer::AutoConfirm, vec![OrderEffect::ReadyToSettle])]);
+    assert_eq!(o.confirmed_by, Some(OrderActor::new(ActorRole::System, 0)));
     assert_eq!(o.next_due(), None);
 }
 

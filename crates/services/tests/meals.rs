@@ -14,7 +14,7 @@ use zhulao_services::meals::{
     MealSlot, Menu, MenuOption, Stop, delivery_lists, meal_counts, plan_route, production_list, quote,
 };
 use zhulao_services::settlement::{Balances, FundingSource, RuleBook};
-use zhulao_services::{Actor, ActorRole, ElderCategory, ElderProfile, MenuCode, PoolCode, Refusal};
+use zhulao_services::{ActorRole, ElderCategory, ElderProfile, MenuCode, OrderActor, PoolCode, Refusal};
 
 fn code(s: &str) -> MenuCode {
     MenuCode::parse("code", s).unwrap()
@@ -63,7 +63,13 @@ fn menu(canteen: i64, date: NaiveDate) -> Menu {
 }
 
 fn req(elder: i64, option: &str, fulfilment: Fulfilment, delivery: Option<DeliveryTo>) -> MealRequest {
-    MealRequest { elder, option: code(option), fulfilment, delivery, by: Actor::new(ActorRole::Elder, elder) }
+    MealRequest {
+        elder,
+        option: code(option),
+        fulfilment,
+        delivery,
+        by: OrderActor::new(ActorRole::Elder, elder),
+    }
 }
 
 fn place_at(now: DateTime<Utc>) -> Result<MealOrder, MealError> {
@@ -152,7 +158,7 @@ fn cancelling_before_the_cut_off_only() {
     assert!(matches!(late.cancel(ELDER, beijing(18, 0, 0), &p), Err(MealError::TooLate { .. })));
     assert_eq!(late.state, MealOrderState::Placed);
     assert!(matches!(
-        o.cancel(Actor::new(ActorRole::Caregiver, 3), beijing(12, 0, 0), &p),
+        o.cancel(OrderActor::new(ActorRole::Caregiver, 3), beijing(12, 0, 0), &p),
         Err(MealError::NotPermitted { .. })
     ));
     o.cancel(ELDER, beijing(17, 59, 59), &p).unwrap();
@@ -174,7 +180,7 @@ fn orders_must_fit_the_menu() {
         Err(MealError::NoDeliveryAddress)
     );
     let mut by_caregiver = req(1, "set_a", Fulfilment::DineIn, None);
-    by_caregiver.by = Actor::new(ActorRole::Caregiver, 3);
+    by_caregiver.by = OrderActor::new(ActorRole::Caregiver, 3);
     assert!(matches!(
         MealOrder::place(&m, &by_caregiver, None, now, &p),
         Err(MealError::NotPermitted { .. })

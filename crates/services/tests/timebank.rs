@@ -12,7 +12,7 @@ use zhulao_services::timebank::{
     Account, ElderNeed, HourRecord, HourState, Ledger, PairingPolicy, Posting, PostingKind, TimeBankError,
     Volunteer, pair,
 };
-use zhulao_services::{Actor, ActorRole, Refusal};
+use zhulao_services::{ActorRole, OrderActor, Refusal};
 
 const V: i64 = 7;
 const ELDER: i64 = 1;
@@ -43,10 +43,10 @@ fn recorded_minutes_are_banked_once_confirmed() {
     assert_eq!(ledger.balance(Account::Pending { id: V }), 90);
     assert_eq!(ledger.balance(Account::Volunteer { id: V }), 0);
 
-    let stranger = Actor::new(ActorRole::Elder, 2);
+    let stranger = OrderActor::new(ActorRole::Elder, 2);
     assert_eq!(r.confirm(11, stranger, t0()), Err(TimeBankError::NotPermitted { role: ActorRole::Elder }));
-    assert!(r.confirm(11, Actor::new(ActorRole::Caregiver, 3), t0()).is_err());
-    let p = r.confirm(11, Actor::new(ActorRole::Elder, ELDER), t0()).unwrap();
+    assert!(r.confirm(11, OrderActor::new(ActorRole::Caregiver, 3), t0()).is_err());
+    let p = r.confirm(11, OrderActor::new(ActorRole::Elder, ELDER), t0()).unwrap();
     assert_eq!(r.state, HourState::Confirmed);
     ledger.post(p).unwrap();
     assert_eq!(ledger.balance(Account::Volunteer { id: V }), 90);

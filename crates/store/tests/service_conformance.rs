@@ -14,7 +14,8 @@ use zhulao_services::meals::{
     Dish, Fulfilment, MealOrder, MealOrderState, MealRequest, MealSlot, Menu, MenuOption,
 };
 use zhulao_services::order::{
-    Actor as SvcActor, ActorRole, Command, NewOrder, Order, OrderChannel, OrderPolicy, OrderState, Schedule,
+    ActorRole, NewOrder, Order, OrderActor as SvcActor, OrderChannel, OrderCommand, OrderPolicy, OrderState,
+    Schedule,
 };
 use zhulao_services::quality::{
     ComplaintCase, ComplaintCommand, ComplaintKind, ComplaintPolicy, ComplaintState,
@@ -183,7 +184,7 @@ fn published(elder: i64, region: &RegionCode, now: DateTime<Utc>) -> Order {
         "",
     );
     let mut o = Order::new(input, OrderPolicy::default(), now).unwrap();
-    o.apply(&Command::Publish { by: placed_by }, now).unwrap();
+    o.apply(&OrderCommand::Publish { by: placed_by }, now).unwrap();
     o
 }
 
@@ -290,7 +291,7 @@ async fn one_grab_wins_and_caregivers_are_not_double_booked(s: Arc<dyn Store>, _
         let s = s.clone();
         let mut mine = row.order.clone();
         let snapshot = caregiver_snapshot(&s, cg).await;
-        mine.apply(&Command::Grab { caregiver: snapshot }, now).unwrap();
+        mine.apply(&OrderCommand::Grab { caregiver: snapshot }, now).unwrap();
         tasks.push(tokio::spawn(async move {
             s.save_order(
                 row.id,
@@ -335,7 +336,7 @@ async fn one_grab_wins_and_caregivers_are_not_double_booked(s: Arc<dyn Store>, _
     // A stale snapshot (taken before the first grab) passes the pure check …
     let stale_snapshot =
         zhulao_services::Caregiver { commitments: vec![], ..caregiver_snapshot(&s, *winner).await };
-    second.apply(&Command::Grab { caregiver: stale_snapshot }, now).unwrap();
+    second.apply(&OrderCommand::Grab { caregiver: stale_snapshot }, now).unwrap();
     // … and the store still refuses the double booking.
     match s
         .save_order(
@@ -445,15 +446,15 @@ fn confirmed(
     o.price = Fen(price_fen);
     let home = GeoPoint::new(HOME.0, HOME.1).unwrap();
     let id = caregiver.id;
-    o.apply(&Command::Grab { caregiver }, now).unwrap();
-    o.apply(&Command::CheckIn { caregiver: id, position: home }, now).unwrap();
+    o.apply(&OrderCommand::Grab { caregiver }, now).unwrap();
+    o.apply(&OrderCommand::CheckIn { caregiver: id, position: home }, now).unwrap();
     let later = now + Duration::minutes(60);
     o.apply(
-        &Command::CheckOut { caregiver: id, position: home, notes: String::new(), photos: vec![] },
+        &OrderCommand::CheckOut { caregiver: id, position: home, notes: String::new(), photos: vec![] },
         later,
     )
     .unwrap();
-    o.apply(&Command::Confirm { by: OPERATOR }, later).unwrap();
+    o.apply(&OrderCommand::Confirm { by: OPERATOR }, later).unwrap();
     o
 }
 
@@ -484,7 +485,7 @@ async fn settle_with_retries(
         let input = SettleInput::for_order(&row.order, profile, 480, balances);
         let st = settle(rules, &input).unwrap();
         let mut order = row.order.clone();
-        order.apply(&Command::Settle { split: st.split.clone() }, t(T0)).unwrap();
+        order.apply(&OrderCommand::Settle { split: st.split.clone() }, t(T0)).unwrap();
         let rec = NewSettlement {
             kind: SettlementKind::Service,
             ref_id: id,
@@ -637,7 +638,7 @@ async fn settlement_guards_pools_and_caps(s: Arc<dyn Store>, _clock: ManualClock
             let input = SettleInput::for_order(&row.order, profile, 480, read.clone());
             let st = settle(book.rules_for(&village), &input).unwrap();
             let mut o = row.order.clone();
-            o.apply(&Command::Settle { split: st.split.clone() }, t(T0)).unwrap();
+            o.apply(&OrderCommand::Settle { split: st.split.clone() }, t(T0)).unwrap();
             let rec = NewSettlement {
                 kind: SettlementKind::Service,
                 ref_id: row.id,
@@ -672,7 +673,7 @@ async fn settlement_guards_pools_and_caps(s: Arc<dyn Store>, _clock: ManualClock
         let input = SettleInput::for_order(&row.order, profile, 480, read.clone());
         let st = settle(book.rules_for(&w.village), &input).unwrap();
         let mut o = row.order.clone();
-        o.apply(&Command::Settle { split: st.split.clone() }, now).unwrap();
+        o.apply(&OrderCommand::Settle { split: st.split.clone() }, now).unwrap();
         let rec = NewSettlement {
             kind: SettlementKind::Service,
             ref_id: row.id,

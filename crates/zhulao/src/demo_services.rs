@@ -14,7 +14,9 @@ use zhulao_domain::{Fen, GeoPoint, Role};
 use zhulao_orders::{CreateOrder, Orders, PlaceMeal, ServicesConfig};
 use zhulao_response::LiveHub;
 use zhulao_services::meals::{Dish, DishTag, Fulfilment, MealOrderState, MealSlot, Menu, MenuOption};
-use zhulao_services::order::{Actor, ActorRole, CancelReason, Command, NoShowParty, OrderChannel, Schedule};
+use zhulao_services::order::{
+    ActorRole, CancelReason, NoShowParty, OrderActor, OrderChannel, OrderCommand, Schedule,
+};
 use zhulao_services::quality::{ComplaintKind, RatingTag};
 use zhulao_services::settlement::RuleBook;
 use zhulao_services::{ElderCategory, MenuCode, PoolCode, RegionPrefix, RegionPrice, ServiceCode};
@@ -123,8 +125,8 @@ pub async fn load(
             .find(|(a, _)| a.input.role == role.as_str())
             .map(|(_, id)| *id)
     };
-    let operator = Actor::new(ActorRole::Operator, role_id(Role::Operator).unwrap_or(0));
-    let station = Actor::new(ActorRole::Station, role_id(Role::StationStaff).unwrap_or(0));
+    let operator = OrderActor::new(ActorRole::Operator, role_id(Role::Operator).unwrap_or(0));
+    let station = OrderActor::new(ActorRole::Station, role_id(Role::StationStaff).unwrap_or(0));
 
     // Menus, yesterday to a week ahead.
     for m in &s.menus {
@@ -229,7 +231,7 @@ pub async fn load(
                 .act(
                     id,
                     operator,
-                    Command::Cancel {
+                    OrderCommand::Cancel {
                         by: operator,
                         reason: CancelReason::FamilyArranged,
                         text: String::new(),
@@ -259,9 +261,9 @@ pub async fn load(
             }
         }
         let Some(cg) = holder else { continue };
-        let me = Actor::new(ActorRole::Caregiver, cg);
+        let me = OrderActor::new(ActorRole::Caregiver, cg);
         let duration = i64::from(row.order.duration_min);
-        let step = |cmd: Command, by: Actor, minute: i64| {
+        let step = |cmd: OrderCommand, by: OrderActor, minute: i64| {
             let (orders, clock) = (orders.clone(), clock.clone());
             async move {
                 clock.set_ms(at(minute));
@@ -271,29 +273,32 @@ pub async fn load(
         match spec.outcome {
             OrderOutcome::Taken | OrderOutcome::Published => continue,
             OrderOutcome::Cancelled => {
-                let cancel =
-                    Command::Cancel { by: operator, reason: CancelReason::Hospitalised, text: String::new() };
+                let cancel = OrderCommand::Cancel {
+                    by: operator,
+                    reason: CancelReason::Hospitalised,
+                    text: String::new(),
+                };
                 step(cancel, operator, 4).await.ok();
                 continue;
             }
             _ => {}
         }
-        if step(Command::StartTrip { caregiver: cg }, me, 5).await.is_err()
+        if step(OrderCommand::StartTrip { caregiver: cg }, me, 5).await.is_err()
             || spec.outcome == OrderOutcome::OnTheWay
         {
             continue;
         }
         if spec.outcome == OrderOutcome::NoShow {
-            let no_show = Command::NoShow { by: me, party: NoShowParty::Elder, position: Some(home) };
+            let no_show = OrderCommand::NoShow { by: me, party: NoShowParty::Elder, position: Some(home) };
             step(no_show, me, 25).await.ok();
             continue;
         }
-        if step(Command::CheckIn { caregiver: cg, position: home }, me, 20).await.is_err()
+        if step(OrderCommand::CheckIn { caregiver: cg, position: home }, me, 20).await.is_err()
             || spec.outcome == OrderOutcome::CheckedIn
         {
             continue;
         }
-        let out = Command::CheckOut {
+        let out = OrderCommand::CheckOut {
             caregiver: cg,
             position: home,
             notes: "服务完成，老人状态良好".into(),
@@ -305,12 +310,12 @@ pub async fn load(
         // The family (or the call centre's return call) confirms and rates; settled at once.
         let stars = spec.stars.unwrap_or(5);
         let tags: Vec<RatingTag> = spec.tags.iter().filter_map(|t| RatingTag::parse_label(t)).collect();
-        let rate = Command::Rate { by: operator, stars, tags, text: spec.text.into() };
+        let rate = OrderCommand::Rate { by: operator, stars, tags, text: spec.text.into() };
         if step(rate, operator, 50 + duration).await.is_err() {
             continue;
         }
         if spec.outcome == OrderOutcome::Complained {
-            let complain = Command::Complain {
+            let complain = OrderCommand::Complain {
                 by: operator,
                 kind: ComplaintKind::Quality,
                 text: "家属反映打扫不干净，要求返工".into(),

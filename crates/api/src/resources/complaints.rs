@@ -7,7 +7,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use zhulao_domain::Action;
-use zhulao_services::order::Actor;
+use zhulao_services::order::OrderActor;
 use zhulao_services::quality::{ComplaintCommand, ComplaintKind, ComplaintState};
 use zhulao_store::{ComplaintFilter, ComplaintRow};
 
@@ -38,12 +38,12 @@ pub struct ComplaintView {
     pub caregiver_id: Option<i64>,
     pub region_code: String,
     pub text: String,
-    pub complainant: Actor,
+    pub complainant: OrderActor,
     pub opened_at: i64,
     /// When it must be resolved by (Unix ms).
     pub deadline: i64,
     pub overdue: bool,
-    pub handler: Option<Actor>,
+    pub handler: Option<OrderActor>,
     pub upheld: Option<bool>,
     pub resolution: String,
     #[schema(value_type = Vec<Object>)]

@@ -19,7 +19,7 @@ use zhulao_services::Refusal;
 use zhulao_services::ServiceCode;
 use zhulao_services::dispatch::{distance_m, qualified_and_free};
 use zhulao_services::order::{
-    CancelReason, Command, NoShowParty, OrderChannel, OrderState, PhotoRef, Schedule,
+    CancelReason, NoShowParty, OrderChannel, OrderCommand, OrderState, PhotoRef, Schedule,
 };
 use zhulao_services::quality::{ComplaintKind, RatingTag};
 use zhulao_store::OrderFilter;
@@ -343,7 +343,7 @@ pub async fn order_action(
     let cmd = match action.as_str() {
         "publish" => {
             user.require(Action::PlaceOrders)?;
-            Command::Publish { by: me }
+            OrderCommand::Publish { by: me }
         }
         "assign" => {
             user.require(Action::DispatchOrders)?;
@@ -353,44 +353,44 @@ pub async fn order_action(
         }
         "release" => {
             serve()?;
-            Command::Release { caregiver: cg, reason: b.reason.unwrap_or_default() }
+            OrderCommand::Release { caregiver: cg, reason: b.reason.unwrap_or_default() }
         }
         "start-trip" => {
             serve()?;
-            Command::StartTrip { caregiver: cg }
+            OrderCommand::StartTrip { caregiver: cg }
         }
         "check-in" => {
             serve()?;
-            Command::CheckIn { caregiver: cg, position: point(b.lat, b.lon)? }
+            OrderCommand::CheckIn { caregiver: cg, position: point(b.lat, b.lon)? }
         }
         "check-out" => {
             serve()?;
-            Command::CheckOut {
+            OrderCommand::CheckOut {
                 caregiver: cg,
                 position: point(b.lat, b.lon)?,
                 notes: b.notes.unwrap_or_default(),
                 photos: stored_photos(&state, id, b.photos.unwrap_or_default()).await?,
             }
         }
-        "confirm" => Command::Confirm { by: me },
+        "confirm" => OrderCommand::Confirm { by: me },
         "rate" => {
             let mut tags = Vec::new();
             for t in b.tags.unwrap_or_default() {
                 tags.push(RatingTag::parse_field("tags", &t)?);
             }
-            Command::Rate {
+            OrderCommand::Rate {
                 by: me,
                 stars: b.stars.ok_or_else(|| ApiError::missing("stars"))?,
                 tags,
                 text: b.text.unwrap_or_default(),
             }
         }
-        "complain" => Command::Complain {
+        "complain" => OrderCommand::Complain {
             by: me,
             kind: ComplaintKind::parse_field("kind", b.kind.as_deref().unwrap_or("other"))?,
             text: b.text.unwrap_or_default(),
         },
-        "cancel" => Command::Cancel {
+        "cancel" => OrderCommand::Cancel {
             by: me,
             reason: CancelReason::parse_field(
                 "reason",
@@ -407,7 +407,7 @@ pub async fn order_action(
                 (None, None) => None,
                 (lat, lon) => Some(point(lat, lon)?),
             };
-            Command::NoShow { by: me, party, position }
+            OrderCommand::NoShow { by: me, party, position }
         }
         _ => return Err(ApiError::NotFound("route")),
     };
@@ -521,7 +521,7 @@ pub async fn check_out(
             _ => {}
         }
     }
-    let cmd = Command::CheckOut {
+    let cmd = OrderCommand::CheckOut {
         caregiver: user.account.id,
         position: point(lat, lon)?,
         notes,

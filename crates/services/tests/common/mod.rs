@@ -5,7 +5,7 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use zhulao_domain::{GeoPoint, RegionCode};
 use zhulao_services::dispatch::Caregiver;
-use zhulao_services::order::{Actor, ActorRole, NewOrder, Order, OrderChannel, OrderPolicy, Schedule};
+use zhulao_services::order::{ActorRole, NewOrder, Order, OrderActor, OrderChannel, OrderPolicy, Schedule};
 use zhulao_services::{Catalogue, ServiceCode, SkillCode};
 
 /// 2026-05-11 09:00 in Beijing.
@@ -41,10 +41,10 @@ pub fn skill(s: &str) -> SkillCode {
     SkillCode::parse("skill", s).unwrap()
 }
 
-pub const ELDER: Actor = Actor { role: ActorRole::Elder, id: 1 };
-pub const FAMILY: Actor = Actor { role: ActorRole::Family, id: 21 };
-pub const OPERATOR: Actor = Actor { role: ActorRole::Operator, id: 31 };
-pub const STATION: Actor = Actor { role: ActorRole::Station, id: 41 };
+pub const ELDER: OrderActor = OrderActor { role: ActorRole::Elder, id: 1 };
+pub const FAMILY: OrderActor = OrderActor { role: ActorRole::Family, id: 21 };
+pub const OPERATOR: OrderActor = OrderActor { role: ActorRole::Operator, id: 31 };
+pub const STATION: OrderActor = OrderActor { role: ActorRole::Station, id: 41 };
 
 /// A caregiver on duty `north_m` metres north of the home, able to bathe elders.
 pub fn caregiver(id: i64, north_m: f64) -> Caregiver {
@@ -71,6 +71,6 @@ pub fn order_at(schedule: Schedule, now: DateTime<Utc>) -> Order {
 /// A published order "as soon as possible", created and published at `t0()`.
 pub fn published() -> Order {
     let mut o = order_at(Schedule::Asap, t0());
-    o.apply(&zhulao_services::Command::Publish { by: ELDER }, t0()).unwrap();
+    o.apply(&zhulao_services::OrderCommand::Publish { by: ELDER }, t0()).unwrap();
     o
 }
