@@ -279,3 +279,48 @@ impl IntoResponse for ApiError {
         (status, Json(b)).into_response()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::response::IntoResponse;
+
+    use super::*;
+
+    fn status_and_code(e: ApiError) -> (StatusCode, String) {
+        let r = e.into_response();
+        let status = r.status();
+        let body = futures_body(r);
+        (status, body["code"].as_str().unwrap_or_default().to_string())
+    }
+
+    fn futures_body(r: Response) -> serde_json::Value {
+        let bytes = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(http_body_util::BodyExt::collect(r.into_body()))
+            .unwrap()
+            .to_bytes();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[test]
+    fn an_alarm_that_keeps_changing_is_a_conflict_not_a_stale_version() {
+        // Retries that run out used to surface as 412 "version -1".
+        assert_eq!(
+            status_and_code(ActError::Contended.into()),
+            (StatusCode::CONFLICT, "alarm_busy".to_string())
+        );
+        assert_eq!(
+            status_and_code(ActError::Transition(TransitionError::Closed).into()),
+            (StatusCode::CONFLICT, "alarm_closed".to_string())
+        );
+        assert_eq!(
+            status_and_code(CommandRefused::NotConnected.into()),
+            (StatusCode::CONFLICT, "device_not_connected".to_string())
+        );
+        assert_eq!(
+            status_and_code(CommandRefused::Unsupported.into()),
+            (StatusCode::UNPROCESSABLE_ENTITY, "unsupported".to_string())
+        );
+    }
+}

@@ -1,7 +1,7 @@
 //! The events the detector emits, and the sink they are pushed into.
 
 use crate::features::FallFeatures;
-use crate::vitals::{Direction, VitalKind};
+use crate::vitals::{VitalDirection, VitalKind};
 
 /// Body posture, judged from the gravity direction against the wearer's upright reference.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,7 +63,7 @@ pub struct FallReport {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct VitalAlarm {
     pub kind: VitalKind,
-    pub direction: Direction,
+    pub direction: VitalDirection,
     /// The reading that raised the alarm.
     pub value: f32,
     /// When the value first left the range (Unix ms).

@@ -34,7 +34,7 @@ pub use fall::{FallConfig, FallDetector};
 pub use fall_model::{FallModel, N_FEATURES, TREE_DEPTH, TREE_LEAVES, TREE_SPLITS, Tree};
 pub use features::FallFeatures;
 pub use resample::{ResampleConfig, StreamStats};
-pub use vitals::{Direction, Limits, VitalConfig, VitalKind, VitalReading, VitalRule};
+pub use vitals::{Limits, VitalConfig, VitalDirection, VitalKind, VitalReading, VitalRule};
 
 use activity::ActivityMonitor;
 use block::BlockAccumulator;

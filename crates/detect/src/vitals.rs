@@ -44,7 +44,7 @@ impl VitalKind {
 
 /// Which limit was crossed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Direction {
+pub enum VitalDirection {
     Low,
     High,
 }
@@ -120,9 +120,9 @@ impl Default for VitalConfig {
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum State {
     Normal,
-    Pending { dir: Direction, since: i64, count: u32 },
-    Alarm { dir: Direction },
-    Clearing { dir: Direction, since: i64 },
+    Pending { dir: VitalDirection, since: i64, count: u32 },
+    Alarm { dir: VitalDirection },
+    Clearing { dir: VitalDirection, since: i64 },
 }
 
 pub(crate) struct VitalsMonitor {
@@ -150,9 +150,9 @@ impl VitalsMonitor {
         self.last_t[i] = r.t_ms;
         let rule = self.cfg.rules[i];
         let out = if r.value < rule.limits.low {
-            Some(Direction::Low)
+            Some(VitalDirection::Low)
         } else if r.value > rule.limits.high {
-            Some(Direction::High)
+            Some(VitalDirection::High)
         } else {
             None
         };
@@ -184,7 +184,7 @@ impl VitalsMonitor {
     fn pending<S: EventSink + ?Sized>(
         &self,
         r: VitalReading,
-        dir: Direction,
+        dir: VitalDirection,
         since: i64,
         count: u32,
         sink: &mut S,
@@ -239,7 +239,7 @@ mod tests {
             ev,
             vec![Event::VitalAlarm(VitalAlarm {
                 kind: VitalKind::HeartRate,
-                direction: Direction::High,
+                direction: VitalDirection::High,
                 value: 135.0,
                 since_ms: 30_000,
                 at_ms: 90_000,
@@ -293,6 +293,6 @@ mod tests {
     #[test]
     fn low_temperature_sustained() {
         let ev = feed(VitalConfig::default(), VitalKind::Temperature, &[(0, 34.5), (300_000, 34.6)]);
-        assert!(matches!(ev[..], [Event::VitalAlarm(VitalAlarm { direction: Direction::Low, .. })]));
+        assert!(matches!(ev[..], [Event::VitalAlarm(VitalAlarm { direction: VitalDirection::Low, .. })]));
     }
 }

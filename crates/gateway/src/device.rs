@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use zhulao_alarms::{AlarmKind, AlarmLocation, AlarmSource, Command, FallTrace, LocationSource, NewAlarm};
 use zhulao_detect::{
-    Detector, Direction, Event, FallFeatures, GpsFix, MotionSample, Posture, VitalKind, VitalReading,
+    Detector, Event, FallFeatures, GpsFix, MotionSample, Posture, VitalDirection, VitalKind, VitalReading,
 };
 use zhulao_domain::{GeoPoint, MonitoringSettings};
 use zhulao_proto::{self as proto, EventKind, Uplink};
@@ -441,10 +441,10 @@ fn vital_code(k: VitalKind) -> &'static str {
     }
 }
 
-fn direction_code(d: Direction) -> &'static str {
+fn direction_code(d: VitalDirection) -> &'static str {
     match d {
-        Direction::Low => "Low",
-        Direction::High => "High",
+        VitalDirection::Low => "Low",
+        VitalDirection::High => "High",
     }
 }
 

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use rumqttc::{AsyncClient, Event as MqttEvent, EventLoop, MqttOptions, Packet, Publish, QoS};
 use zhulao_alarms::Feedback;
 use zhulao_proto::{self as proto, Direction, Kind};
-use zhulao_response::{DeviceLink, Downlink};
+use zhulao_response::{DeviceLink, DeviceMessage};
 
 use crate::error::GatewayError;
 use crate::metrics::Metrics;
@@ -141,9 +141,9 @@ impl MqttLink {
 }
 
 impl DeviceLink for MqttLink {
-    fn send(&self, device_id: i64, msg: Downlink) {
+    fn send(&self, device_id: i64, msg: DeviceMessage) {
         let msg = match msg {
-            Downlink::Config { serial, config } => {
+            DeviceMessage::Config { serial, config } => {
                 let payload = proto::Downlink::Config(config).encode();
                 // Retained: a device not connected now gets its settings when it next connects.
                 let topic = proto::topic(&self.root, &serial, Direction::Down, Kind::Config);
@@ -152,10 +152,10 @@ impl DeviceLink for MqttLink {
                 }
                 return;
             }
-            Downlink::Ack { msg_id, alarm_id } => {
+            DeviceMessage::Ack { msg_id, alarm_id } => {
                 proto::Downlink::Ack(proto::Ack::accepted(msg_id, alarm_id))
             }
-            Downlink::Feedback { alarm_id, state } => {
+            DeviceMessage::Feedback { alarm_id, state } => {
                 proto::Downlink::Feedback(proto::Feedback::for_state(alarm_id, feedback_state(state)))
             }
         };

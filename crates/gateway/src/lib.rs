@@ -33,7 +33,7 @@ pub use pipeline::PipelineConfig;
 pub use watches::{WatchConfig, WatchLink};
 pub use zhulao_watch::Protocol as WatchProtocol;
 
-use zhulao_response::{CommandRefused, DeviceLink, Downlink, Response};
+use zhulao_response::{CommandRefused, DeviceLink, DeviceMessage, Response};
 
 /// A running gateway: the MQTT ingest and/or the watch listeners over one set of workers.
 #[derive(Debug)]
@@ -74,7 +74,7 @@ struct Links {
 }
 
 impl DeviceLink for Links {
-    fn send(&self, device_id: i64, msg: Downlink) {
+    fn send(&self, device_id: i64, msg: DeviceMessage) {
         if self.watches.is_watch(device_id) {
             self.watches.send(device_id, msg);
         } else if let Some(m) = &self.mqtt {

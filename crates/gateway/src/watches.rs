@@ -19,7 +19,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 use zhulao_alarms::{AlarmKind, Feedback};
 use zhulao_proto::{self as proto, Kind, Uplink};
-use zhulao_response::{CommandRefused, Downlink};
+use zhulao_response::{CommandRefused, DeviceMessage};
 use zhulao_watch::{
     Alarm, Contact, DecodeOptions, Frame, Framer, Protocol, Target, WatchCommand, WatchMessage,
 };
@@ -170,10 +170,10 @@ impl WatchLink {
     /// A platform downlink, in the watch's terms: settings become SOS numbers, the phone
     /// book, the report interval and silent hours; feedback becomes a text on the screen
     /// (3G); acknowledgements were already sent as the protocol's replies.
-    pub(crate) fn send(&self, device_id: i64, msg: Downlink) {
+    pub(crate) fn send(&self, device_id: i64, msg: DeviceMessage) {
         match msg {
-            Downlink::Ack { .. } => {}
-            Downlink::Feedback { state, .. } => {
+            DeviceMessage::Ack { .. } => {}
+            DeviceMessage::Feedback { state, .. } => {
                 let text = match state {
                     Feedback::Received => "平台已收到您的求助",
                     Feedback::Answered => "值班人员已接警",
@@ -186,7 +186,7 @@ impl WatchLink {
                     let _ = self.deliver(device_id, vec![WatchCommand::Message(text.into())], false);
                 }
             }
-            Downlink::Config { config: cfg, .. } => {
+            DeviceMessage::Config { config: cfg, .. } => {
                 let protocol = self.conns.read().expect("conns lock").get(&device_id).map(|c| c.protocol);
                 let _ = self.deliver(device_id, config_commands(&cfg, protocol), true);
             }
@@ -517,9 +517,9 @@ async fn handle_frame(
                 Ok(Some(payload)) if !had_pending => {
                     // Stored as the device protocol's `down/config`: decoded (and checked) once.
                     match proto::decode_downlink(Kind::Config, payload.as_bytes()) {
-                        Ok(proto::Downlink::Config(config)) => {
-                            shared.link.send(device_id, Downlink::Config { serial: serial.clone(), config })
-                        }
+                        Ok(proto::Downlink::Config(config)) => shared
+                            .link
+                            .send(device_id, DeviceMessage::Config { serial: serial.clone(), config }),
                         _ => tracing::warn!(device_id, "queued settings unreadable; dropped"),
                     }
                 }

@@ -181,7 +181,7 @@ async fn sos_is_stored_acknowledged_and_deduplicated(embedded: bool) {
         proto::DeviceConfigMsg { report_interval_s: Some(120), hr_high: Some(130), ..Default::default() };
     w.response.send_to_device(
         a.device_id.unwrap(),
-        zhulao_response::Downlink::Config { serial: w.serial.clone(), config: config.clone() },
+        zhulao_response::DeviceMessage::Config { serial: w.serial.clone(), config: config.clone() },
     );
     let Some(proto::Downlink::Config(got)) = dev.next(Kind::Config).await else { panic!("no config") };
     assert_eq!(got, config);

@@ -16,7 +16,7 @@ use zhulao_alarms::{AlarmKind, LocationSource};
 use zhulao_domain::DeviceInput;
 use zhulao_gateway::{Metrics, PipelineConfig, WatchConfig, WatchProtocol};
 use zhulao_response::{
-    CommandRefused, Downlink, LiveHub, Notifier, OutgoingNotification, Policies, Response,
+    CommandRefused, DeviceMessage, LiveHub, Notifier, OutgoingNotification, Policies, Response,
 };
 use zhulao_store::{Actor, AlarmFilter, NotificationRecord, Store, SystemClock, testing};
 
@@ -246,7 +246,7 @@ async fn commands_and_settings_reach_the_connected_watch() {
         report_interval_s: Some(600),
         ..Default::default()
     };
-    w.response.send_to_device(id, Downlink::Config { serial: WATCH_3G.into(), config: cfg });
+    w.response.send_to_device(id, DeviceMessage::Config { serial: WATCH_3G.into(), config: cfg });
     let sos = read_frame(&mut s, b']').await.unwrap();
     assert!(sos.ends_with("*SOS,13800000001,,]"), "{sos}");
     let phb = read_frame(&mut s, b']').await.unwrap();

@@ -11,7 +11,7 @@ use zhulao_domain::{ElderInput, FieldError, HealthRecord, IdNumber, RegionCode};
 
 use crate::columns::{CONTACT_SLOTS, Col, Header};
 use crate::source::{Cell, MAX_TITLE_ROWS};
-use crate::{LedgerError, LedgerRow, Limits, ParsedLedger, RowError};
+use crate::{ImportLimits, LedgerError, LedgerRow, ParsedLedger, RowError};
 
 /// Separators accepted between list items (慢性病、过敏史、用药).
 const LIST_SEPARATORS: [char; 7] = ['、', '，', ',', ';', '；', '\n', '/'];
@@ -20,7 +20,7 @@ const LIST_SEPARATORS: [char; 7] = ['、', '，', ',', ';', '；', '\n', '/'];
 pub struct Importer<'a> {
     today: NaiveDate,
     resolve_region: &'a dyn Fn(&str) -> Option<RegionCode>,
-    limits: &'a Limits,
+    limits: &'a ImportLimits,
     /// Community names already resolved (a ledger repeats a handful of names).
     regions: HashMap<String, Option<RegionCode>>,
     header: Option<Header>,
@@ -35,7 +35,7 @@ impl<'a> Importer<'a> {
     pub fn new(
         today: NaiveDate,
         resolve_region: &'a dyn Fn(&str) -> Option<RegionCode>,
-        limits: &'a Limits,
+        limits: &'a ImportLimits,
     ) -> Self {
         Importer {
             today,

@@ -51,14 +51,14 @@ pub const MAX_ROWS: usize = 200_000;
 
 /// Size limits for an import.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
+pub struct ImportLimits {
     pub max_bytes: usize,
     pub max_rows: usize,
 }
 
-impl Default for Limits {
+impl Default for ImportLimits {
     fn default() -> Self {
-        Limits { max_bytes: MAX_BYTES, max_rows: MAX_ROWS }
+        ImportLimits { max_bytes: MAX_BYTES, max_rows: MAX_ROWS }
     }
 }
 
@@ -132,7 +132,7 @@ pub struct RowError {
     pub code: &'static str,
 }
 
-/// Parses a ledger with the default [`Limits`]. See the crate docs for the layout.
+/// Parses a ledger with the default [`ImportLimits`]. See the crate docs for the layout.
 ///
 /// `resolve_region` turns a community name (所属社区) into its region code; it is called
 /// once per distinct name.
@@ -142,7 +142,7 @@ pub fn parse_ledger(
     today: NaiveDate,
     resolve_region: &dyn Fn(&str) -> Option<RegionCode>,
 ) -> Result<ParsedLedger, LedgerError> {
-    parse_ledger_with_limits(bytes, format, today, resolve_region, &Limits::default())
+    parse_ledger_with_limits(bytes, format, today, resolve_region, &ImportLimits::default())
 }
 
 /// [`parse_ledger`] with explicit limits. Bytes that start like a ZIP archive are read as
@@ -152,7 +152,7 @@ pub fn parse_ledger_with_limits(
     format: Format,
     today: NaiveDate,
     resolve_region: &dyn Fn(&str) -> Option<RegionCode>,
-    limits: &Limits,
+    limits: &ImportLimits,
 ) -> Result<ParsedLedger, LedgerError> {
     if bytes.len() > limits.max_bytes {
         return Err(LedgerError::TooLarge { size: bytes.len(), max: limits.max_bytes });

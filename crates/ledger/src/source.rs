@@ -7,7 +7,7 @@ use std::io::Cursor;
 
 use calamine::{DataRef, Reader, SheetType, SheetVisible, Xlsx};
 
-use crate::{LedgerError, Limits};
+use crate::{ImportLimits, LedgerError};
 
 /// Cells further right than this are ignored (no ledger has that many columns, and it
 /// bounds the work a hostile file can cause per row).
@@ -83,7 +83,7 @@ pub fn decode_csv(bytes: &[u8]) -> Result<Cow<'_, str>, LedgerError> {
 
 /// Splits decoded CSV text into rows. Row numbers count records as Excel shows them,
 /// including blank lines (which the `csv` crate skips, so they are counted back in).
-pub fn read_csv(text: &str, limits: &Limits, sink: &mut Sink<'_>) -> Result<(), LedgerError> {
+pub fn read_csv(text: &str, limits: &ImportLimits, sink: &mut Sink<'_>) -> Result<(), LedgerError> {
     let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
     let mut record = csv::StringRecord::new();
     // (byte where the previous record started, lines it spanned, its row number)
@@ -124,7 +124,7 @@ pub fn read_csv(text: &str, limits: &Limits, sink: &mut Sink<'_>) -> Result<(), 
 /// Reads the first visible worksheet of an .xlsx. Cells are streamed from the sheet XML
 /// (never materialised as a dense range, so a stray cell at XFD1048576 costs nothing) and
 /// grouped by row.
-pub fn read_xlsx(bytes: &[u8], limits: &Limits, sink: &mut Sink<'_>) -> Result<(), LedgerError> {
+pub fn read_xlsx(bytes: &[u8], limits: &ImportLimits, sink: &mut Sink<'_>) -> Result<(), LedgerError> {
     if bytes.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]) {
         return Err(LedgerError::LegacyXls);
     }
@@ -199,7 +199,7 @@ mod tests {
 
     fn rows_of(csv: &str) -> Vec<(usize, Vec<String>)> {
         let mut out = Vec::new();
-        read_csv(csv, &Limits::default(), &mut |row, cells| {
+        read_csv(csv, &ImportLimits::default(), &mut |row, cells| {
             out.push((row, cells.iter().map(|c| c.text().into_owned()).collect()));
             Ok(())
         })

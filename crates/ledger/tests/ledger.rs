@@ -7,7 +7,7 @@ use zhulao_domain::{
     CapabilityLevel, EconomicStatus, Fen, GeoPoint, Hukou, LivingArrangement, RegionCode, Sex,
 };
 use zhulao_ledger::{
-    ExportRow, Format, LedgerError, Limits, MAX_BYTES, ParsedLedger, export_xlsx, parse_ledger,
+    ExportRow, Format, ImportLimits, LedgerError, MAX_BYTES, ParsedLedger, export_xlsx, parse_ledger,
     parse_ledger_with_limits, template_xlsx,
 };
 
@@ -335,7 +335,7 @@ fn blank_rows_are_skipped_and_row_numbers_kept() {
 
 #[test]
 fn whole_file_errors() {
-    let check = |bytes: &[u8], limits: Limits, expected: &str| {
+    let check = |bytes: &[u8], limits: ImportLimits, expected: &str| {
         let got = parse_ledger_with_limits(bytes, Format::Csv, today(), &resolve, &limits);
         match got {
             Err(e) => {
@@ -345,15 +345,15 @@ fn whole_file_errors() {
             Ok(p) => panic!("expected {expected}, got {p:?}"),
         }
     };
-    let defaults = Limits::default();
+    let defaults = ImportLimits::default();
     check(&vec![b','; MAX_BYTES + 1], defaults, "file_too_large");
-    check(b"a,b\n", Limits { max_bytes: 3, ..defaults }, "file_too_large");
+    check(b"a,b\n", ImportLimits { max_bytes: 3, ..defaults }, "file_too_large");
     let three = short(&[
         &format!("{},甲,,住址,新建南路社区,独居,", id(1950, 1, 1, 1)),
         &format!("{},乙,,住址,新建南路社区,独居,", id(1950, 1, 1, 3)),
         &format!("{},丙,,住址,新建南路社区,独居,", id(1950, 1, 1, 5)),
     ]);
-    check(three.as_bytes(), Limits { max_rows: 2, ..defaults }, "too_many_rows");
+    check(three.as_bytes(), ImportLimits { max_rows: 2, ..defaults }, "too_many_rows");
     check(b"\x81\x30\xFF\xFE\x00\x80garbage\xFF", defaults, "encoding");
     check(b"\xFF\xFE\x6B\x8D", defaults, "encoding_utf16");
     check(b"", defaults, "empty");
@@ -365,7 +365,7 @@ fn whole_file_errors() {
         Format::Csv,
         today(),
         &resolve,
-        &Limits { max_rows: 3, ..defaults },
+        &ImportLimits { max_rows: 3, ..defaults },
     );
     assert_eq!(ok.map(|p| p.rows.len()), Ok(3));
 }

@@ -7,7 +7,7 @@ use zhulao_services::SkillCode;
 use zhulao_services::catalogue::ServiceCategory;
 use zhulao_services::order::OrderActor;
 use zhulao_services::timebank::{
-    Account, ElderNeed, HourRecord, Pairing, PairingPolicy, Posting, PostingKind, Volunteer, pair,
+    ElderNeed, HourRecord, Pairing, PairingPolicy, Posting, PostingKind, TimeAccount, Volunteer, pair,
 };
 use zhulao_store::{ElderFilter, HourRow, StoreError, TimeBalance};
 
@@ -95,8 +95,8 @@ impl Orders {
         let posting = Posting {
             at: self.now(),
             kind: PostingKind::Redeem,
-            debit: Account::Volunteer { id: volunteer },
-            credit: Account::Redeemed,
+            debit: TimeAccount::Volunteer { id: volunteer },
+            credit: TimeAccount::Redeemed,
             minutes,
             reference,
         };

@@ -16,7 +16,7 @@ mod service;
 
 pub use live::{LiveEvent, LiveHub};
 pub use notifier::{
-    Addressee, CommandRefused, DeviceLink, Downlink, NoDevices, Notifier, OutgoingNotification,
+    Addressee, CommandRefused, DeviceLink, DeviceMessage, NoDevices, Notifier, OutgoingNotification,
 };
 pub use policy::Policies;
 pub use service::{ActError, RankedResponder, ResponderPosition, Response, alarm_summary};

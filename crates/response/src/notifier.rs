@@ -44,7 +44,7 @@ pub trait Notifier: Send + Sync {
 
 /// A message for a device, queued by the gateway that holds its connection.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub enum Downlink {
+pub enum DeviceMessage {
     /// The device's message `msg_id` is safely stored (and raised or merged into `alarm_id`).
     Ack {
         msg_id: String,
@@ -103,7 +103,7 @@ impl zhulao_domain::Coded for CommandRefused {
 
 /// Reaches devices. `send` and `command` must not block: they queue.
 pub trait DeviceLink: Send + Sync {
-    fn send(&self, device_id: i64, msg: Downlink);
+    fn send(&self, device_id: i64, msg: DeviceMessage);
 
     /// A device-specific command (`{"command": "find_device"}` …), for devices whose
     /// protocol has commands (TCP watches).
@@ -124,5 +124,23 @@ pub trait DeviceLink: Send + Sync {
 pub struct NoDevices;
 
 impl DeviceLink for NoDevices {
-    fn send(&self, _device_id: i64, _msg: Downlink) {}
+    fn send(&self, _device_id: i64, _msg: DeviceMessage) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_addressee_never_prints_a_phone_number() {
+        let a = Addressee {
+            name: "王芳".into(),
+            role: "family".into(),
+            phone: Some(Phone::parse("phone", "13812345678").unwrap()),
+            email: None,
+        };
+        let debug = format!("{a:?}");
+        assert!(!debug.contains("13812345678"), "{debug}");
+        assert!(!debug.contains("12345678"), "{debug}");
+    }
 }

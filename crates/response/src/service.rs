@@ -18,7 +18,7 @@ use crate::decide::{change_name, decide_raise, due, step_event};
 
 use crate::live::{LiveEvent, LiveHub};
 use crate::notifier::{
-    Addressee, CommandRefused, DeviceLink, Downlink, NoDevices, Notifier, OutgoingNotification,
+    Addressee, CommandRefused, DeviceLink, DeviceMessage, NoDevices, Notifier, OutgoingNotification,
 };
 use crate::policy::Policies;
 
@@ -198,7 +198,7 @@ impl Response {
     }
 
     /// Queues a message for a device (feedback, settings from the console).
-    pub fn send_to_device(&self, device_id: i64, msg: Downlink) {
+    pub fn send_to_device(&self, device_id: i64, msg: DeviceMessage) {
         let link = self.devices.read().expect("device link lock").clone();
         link.send(device_id, msg);
     }
@@ -429,7 +429,7 @@ impl Response {
                 }
                 Effect::DeviceFeedback { state } => {
                     if let Some(d) = row.device_id {
-                        self.send_to_device(d, Downlink::Feedback { alarm_id: row.id, state });
+                        self.send_to_device(d, DeviceMessage::Feedback { alarm_id: row.id, state });
                     }
                 }
             }
@@ -661,7 +661,8 @@ impl Response {
         };
         let ranked = rank_by_eta(point, &self.candidates(row).await?, exclude);
         let Some(&(responder, eta_s)) = ranked.first() else {
-            self.publish(row, "no_responder");
+            // Not a change of the alarm: the supervisors are told (and consoles see that
+            // notification on the live feed).
             self.notify_supervisors(row, "no_responder").await?;
             return Ok(None);
         };

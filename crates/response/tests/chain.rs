@@ -14,7 +14,7 @@ use zhulao_domain::{
     AccountInput, DeviceInput, ElderInput, FacilityInput, GeoPoint, Region, RegionCode, RegionLevel,
 };
 use zhulao_response::{
-    DeviceLink, Downlink, LiveHub, Notifier, OutgoingNotification, Policies, ResponderPosition, Response,
+    DeviceLink, DeviceMessage, LiveHub, Notifier, OutgoingNotification, Policies, ResponderPosition, Response,
 };
 use zhulao_store::{Actor, ManualClock, NotificationRecord, Store, testing};
 
@@ -43,10 +43,10 @@ impl Notifier for Recorder {
 }
 
 #[derive(Default)]
-struct Devices(Mutex<Vec<(i64, Downlink)>>);
+struct Devices(Mutex<Vec<(i64, DeviceMessage)>>);
 
 impl DeviceLink for Devices {
-    fn send(&self, device_id: i64, msg: Downlink) {
+    fn send(&self, device_id: i64, msg: DeviceMessage) {
         self.0.lock().unwrap().push((device_id, msg));
     }
 }
@@ -200,7 +200,10 @@ async fn chain(s: Arc<dyn Store>, clock: ManualClock) {
     r.idle().await;
     assert_eq!(
         w.devices.0.lock().unwrap().clone(),
-        vec![(w.device, Downlink::Feedback { alarm_id: a.id, state: zhulao_alarms::Feedback::Received })]
+        vec![(
+            w.device,
+            DeviceMessage::Feedback { alarm_id: a.id, state: zhulao_alarms::Feedback::Received }
+        )]
     );
     // Nobody answers: 30 s → supervisor; 90 s → the family, in contact order.
     clock.set_ms(T0 + 30_000);

@@ -32,7 +32,7 @@ use crate::order::{ActorRole, OrderActor};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Account {
+pub enum TimeAccount {
     /// Minutes a volunteer has banked and not spent.
     Volunteer { id: i64 },
     /// Minutes recorded for a volunteer, waiting for confirmation.
@@ -43,10 +43,10 @@ pub enum Account {
     Redeemed,
 }
 
-impl Account {
+impl TimeAccount {
     /// Volunteer and pending accounts hold minutes and can never go below zero.
     pub fn must_stay_non_negative(self) -> bool {
-        matches!(self, Account::Volunteer { .. } | Account::Pending { .. })
+        matches!(self, TimeAccount::Volunteer { .. } | TimeAccount::Pending { .. })
     }
 }
 
@@ -66,8 +66,8 @@ code_enum! {
 pub struct Posting {
     pub at: DateTime<Utc>,
     pub kind: PostingKind,
-    pub debit: Account,
-    pub credit: Account,
+    pub debit: TimeAccount,
+    pub credit: TimeAccount,
     pub minutes: u32,
     /// The hour record or service order it belongs to.
     pub reference: Option<i64>,
@@ -78,7 +78,7 @@ pub enum TimeBankError {
     Invalid(FieldError),
     /// The debited account does not hold enough minutes.
     Insufficient {
-        account: Account,
+        account: TimeAccount,
         balance: i64,
         wanted: u32,
     },
@@ -142,7 +142,7 @@ impl From<FieldError> for TimeBankError {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Ledger {
     postings: Vec<Posting>,
-    balances: BTreeMap<Account, i64>,
+    balances: BTreeMap<TimeAccount, i64>,
 }
 
 impl Ledger {
@@ -171,11 +171,11 @@ impl Ledger {
         Ok(())
     }
 
-    pub fn balance(&self, a: Account) -> i64 {
+    pub fn balance(&self, a: TimeAccount) -> i64 {
         self.balances.get(&a).copied().unwrap_or(0)
     }
 
-    pub fn balances(&self) -> &BTreeMap<Account, i64> {
+    pub fn balances(&self) -> &BTreeMap<TimeAccount, i64> {
         &self.balances
     }
 
@@ -186,7 +186,7 @@ impl Ledger {
     /// The trial balance: the balances sum to zero, match a recomputation from the postings,
     /// and no volunteer or pending account is negative.
     pub fn is_balanced(&self) -> bool {
-        let mut again: BTreeMap<Account, i64> = BTreeMap::new();
+        let mut again: BTreeMap<TimeAccount, i64> = BTreeMap::new();
         for p in &self.postings {
             *again.entry(p.debit).or_default() -= i64::from(p.minutes);
             *again.entry(p.credit).or_default() += i64::from(p.minutes);
@@ -207,8 +207,8 @@ impl Ledger {
         let p = Posting {
             at,
             kind: PostingKind::Redeem,
-            debit: Account::Volunteer { id: volunteer },
-            credit: Account::Redeemed,
+            debit: TimeAccount::Volunteer { id: volunteer },
+            credit: TimeAccount::Redeemed,
             minutes,
             reference,
         };
@@ -227,8 +227,8 @@ impl Ledger {
         let p = Posting {
             at,
             kind: PostingKind::Transfer,
-            debit: Account::Volunteer { id: from },
-            credit: Account::Volunteer { id: to },
+            debit: TimeAccount::Volunteer { id: from },
+            credit: TimeAccount::Volunteer { id: to },
             minutes,
             reference: None,
         };
@@ -314,8 +314,8 @@ impl HourRecord {
         let posting = Posting {
             at: now,
             kind: PostingKind::Record,
-            debit: Account::Issued,
-            credit: Account::Pending { id: volunteer },
+            debit: TimeAccount::Issued,
+            credit: TimeAccount::Pending { id: volunteer },
             minutes,
             reference: Some(id),
         };
@@ -345,8 +345,8 @@ impl HourRecord {
             return Err(TimeBankError::WrongState { state: self.state });
         }
         let (kind, credit) = match to {
-            HourState::Confirmed => (PostingKind::Confirm, Account::Volunteer { id: self.volunteer }),
-            _ => (PostingKind::Reject, Account::Issued),
+            HourState::Confirmed => (PostingKind::Confirm, TimeAccount::Volunteer { id: self.volunteer }),
+            _ => (PostingKind::Reject, TimeAccount::Issued),
         };
         self.state = to;
         self.decided_at = Some(now);
@@ -354,7 +354,7 @@ impl HourRecord {
         Ok(Posting {
             at: now,
             kind,
-            debit: Account::Pending { id: self.volunteer },
+            debit: TimeAccount::Pending { id: self.volunteer },
             credit,
             minutes: self.minutes,
             reference: Some(id),

@@ -9,8 +9,8 @@ use common::{STATION, offset, skill, t0};
 use proptest::prelude::*;
 use zhulao_services::catalogue::ServiceCategory;
 use zhulao_services::timebank::{
-    Account, ElderNeed, HourRecord, HourState, Ledger, PairingPolicy, Posting, PostingKind, TimeBankError,
-    Volunteer, pair,
+    ElderNeed, HourRecord, HourState, Ledger, PairingPolicy, Posting, PostingKind, TimeAccount,
+    TimeBankError, Volunteer, pair,
 };
 use zhulao_services::{ActorRole, OrderActor, Refusal};
 
@@ -37,11 +37,11 @@ fn recorded_minutes_are_banked_once_confirmed() {
     let (mut r, p) = record(11, 90);
     assert_eq!(
         (p.debit, p.credit, p.kind, p.reference),
-        (Account::Issued, Account::Pending { id: V }, PostingKind::Record, Some(11))
+        (TimeAccount::Issued, TimeAccount::Pending { id: V }, PostingKind::Record, Some(11))
     );
     ledger.post(p).unwrap();
-    assert_eq!(ledger.balance(Account::Pending { id: V }), 90);
-    assert_eq!(ledger.balance(Account::Volunteer { id: V }), 0);
+    assert_eq!(ledger.balance(TimeAccount::Pending { id: V }), 90);
+    assert_eq!(ledger.balance(TimeAccount::Volunteer { id: V }), 0);
 
     let stranger = OrderActor::new(ActorRole::Elder, 2);
     assert_eq!(r.confirm(11, stranger, t0()), Err(TimeBankError::NotPermitted { role: ActorRole::Elder }));
@@ -49,9 +49,9 @@ fn recorded_minutes_are_banked_once_confirmed() {
     let p = r.confirm(11, OrderActor::new(ActorRole::Elder, ELDER), t0()).unwrap();
     assert_eq!(r.state, HourState::Confirmed);
     ledger.post(p).unwrap();
-    assert_eq!(ledger.balance(Account::Volunteer { id: V }), 90);
-    assert_eq!(ledger.balance(Account::Pending { id: V }), 0);
-    assert_eq!(ledger.balance(Account::Issued), -90);
+    assert_eq!(ledger.balance(TimeAccount::Volunteer { id: V }), 90);
+    assert_eq!(ledger.balance(TimeAccount::Pending { id: V }), 0);
+    assert_eq!(ledger.balance(TimeAccount::Issued), -90);
     assert_eq!(r.confirm(11, STATION, t0()), Err(TimeBankError::WrongState { state: HourState::Confirmed }));
 
     // A rejected record returns its minutes to where they came from.
@@ -59,8 +59,8 @@ fn recorded_minutes_are_banked_once_confirmed() {
     ledger.post(p).unwrap();
     ledger.post(r2.reject(12, STATION, t0()).unwrap()).unwrap();
     assert_eq!(r2.state, HourState::Rejected);
-    assert_eq!(ledger.balance(Account::Pending { id: V }), 0);
-    assert_eq!(ledger.balance(Account::Issued), -90);
+    assert_eq!(ledger.balance(TimeAccount::Pending { id: V }), 0);
+    assert_eq!(ledger.balance(TimeAccount::Issued), -90);
     assert!(ledger.is_balanced());
 }
 
@@ -89,21 +89,22 @@ fn redeeming_never_goes_below_zero() {
     let e = ledger.redeem(V, 60, Some(900), t0()).unwrap_err();
     assert_eq!(
         e,
-        TimeBankError::Insufficient { account: Account::Volunteer { id: V }, balance: 0, wanted: 60 }
+        TimeBankError::Insufficient { account: TimeAccount::Volunteer { id: V }, balance: 0, wanted: 60 }
     );
     assert_eq!(ledger, before);
     ledger.post(r.confirm(1, STATION, t0()).unwrap()).unwrap();
     ledger.redeem(V, 100, Some(900), t0()).unwrap();
     assert!(ledger.redeem(V, 21, None, t0()).is_err());
     ledger.transfer(V, 8, 20, t0()).unwrap();
-    assert_eq!(ledger.balance(Account::Volunteer { id: V }), 0);
-    assert_eq!(ledger.balance(Account::Volunteer { id: 8 }), 20);
-    assert_eq!(ledger.balance(Account::Redeemed), 100);
+    assert_eq!(ledger.balance(TimeAccount::Volunteer { id: V }), 0);
+    assert_eq!(ledger.balance(TimeAccount::Volunteer { id: 8 }), 20);
+    assert_eq!(ledger.balance(TimeAccount::Redeemed), 100);
     assert_eq!(
         ledger.post(Posting { minutes: 0, ..ledger.postings()[0].clone() }),
         Err(TimeBankError::BadPosting)
     );
-    let to_self = Posting { debit: Account::Issued, credit: Account::Issued, ..ledger.postings()[0].clone() };
+    let to_self =
+        Posting { debit: TimeAccount::Issued, credit: TimeAccount::Issued, ..ledger.postings()[0].clone() };
     assert_eq!(ledger.post(to_self), Err(TimeBankError::BadPosting));
     assert!(ledger.is_balanced());
     // The stored postings replay to the same ledger; a history that overdraws does not.
@@ -206,14 +207,14 @@ proptest! {
             prop_assert!(ledger.is_balanced());
             prop_assert_eq!(ledger.balances().values().sum::<i64>(), 0);
             for v in 1..5 {
-                prop_assert_eq!(ledger.balance(Account::Volunteer { id: v }), banked.get(&v).copied().unwrap_or(0));
-                prop_assert_eq!(ledger.balance(Account::Pending { id: v }), pending.get(&v).copied().unwrap_or(0));
-                let volunteer = ledger.balance(Account::Volunteer { id: v });
+                prop_assert_eq!(ledger.balance(TimeAccount::Volunteer { id: v }), banked.get(&v).copied().unwrap_or(0));
+                prop_assert_eq!(ledger.balance(TimeAccount::Pending { id: v }), pending.get(&v).copied().unwrap_or(0));
+                let volunteer = ledger.balance(TimeAccount::Volunteer { id: v });
                 prop_assert!(volunteer >= 0);
             }
             // What the community owes is exactly what volunteers hold, banked or pending.
             let held: i64 = banked.values().sum::<i64>() + pending.values().sum::<i64>();
-            prop_assert_eq!(-ledger.balance(Account::Issued), held + ledger.balance(Account::Redeemed));
+            prop_assert_eq!(-ledger.balance(TimeAccount::Issued), held + ledger.balance(TimeAccount::Redeemed));
         }
     }
 }

@@ -37,7 +37,7 @@ pub const CADENCES: [f32; 4] = [1.6, 1.8, 1.8, 2.0];
 
 /// A SisFall trial ready for replay: acceleration at the simulator's rate, in the body frame.
 #[derive(Clone, Debug)]
-pub struct Trial {
+pub struct ReplayTrial {
     /// File stem, e.g. `F05_SA07_R02`.
     pub name: String,
     pub is_fall: bool,
@@ -49,7 +49,7 @@ pub struct Trial {
     pub end_g: [f32; 3],
 }
 
-impl Trial {
+impl ReplayTrial {
     /// From 100 Hz samples (as `zhulao_fall_eval::data::parse_raw` gives them), resampled to `rate_hz`.
     pub fn new(name: &str, is_fall: bool, acc100: &[[f32; 3]], rate_hz: u16) -> Self {
         let acc = resample(acc100, 100, rate_hz);
@@ -65,7 +65,7 @@ impl Trial {
                 end_g[k] += a[k] / tail.len() as f32;
             }
         }
-        Trial { name: name.to_string(), is_fall, acc, impact, peak_g, end_g }
+        ReplayTrial { name: name.to_string(), is_fall, acc, impact, peak_g, end_g }
     }
 }
 
@@ -80,28 +80,28 @@ const EMBEDDED: [(&str, &str); 6] = [
 ];
 
 /// The embedded trials at `rate_hz`.
-pub fn embedded_trials(rate_hz: u16) -> Vec<Trial> {
+pub fn embedded_trials(rate_hz: u16) -> Vec<ReplayTrial> {
     EMBEDDED
         .iter()
         .map(|(name, text)| {
             let acc = zhulao_fall_eval::data::parse_raw(text).expect("embedded SisFall trial parses");
-            Trial::new(name, name.starts_with('F'), &acc, rate_hz)
+            ReplayTrial::new(name, name.starts_with('F'), &acc, rate_hz)
         })
         .collect()
 }
 
 /// Every trial of a SisFall-layout directory at `rate_hz` (unreadable files are skipped, as
 /// `zhulao fall-eval` does).
-pub fn load_trials(dir: &Path, rate_hz: u16) -> anyhow::Result<Vec<Trial>> {
+pub fn load_trials(dir: &Path, rate_hz: u16) -> anyhow::Result<Vec<ReplayTrial>> {
     let (trials, skipped) = zhulao_fall_eval::data::load(dir, None)
         .with_context(|| format!("loading SisFall trials from {}", dir.display()))?;
     if !skipped.is_empty() {
         tracing::warn!(skipped = skipped.len(), "some SisFall files could not be read");
     }
-    let out: Vec<Trial> = trials
+    let out: Vec<ReplayTrial> = trials
         .iter()
         .filter(|t| t.acc.len() >= 200)
-        .map(|t| Trial::new(&t.name, t.is_fall, &t.acc, rate_hz))
+        .map(|t| ReplayTrial::new(&t.name, t.is_fall, &t.acc, rate_hz))
         .collect();
     if !out.iter().any(|t| t.is_fall) {
         bail!("no fall trial (F…) in {}", dir.display());
@@ -187,13 +187,13 @@ pub struct Library {
     pub lie: Vec<Vec<[f32; 3]>>,
     /// One breathing cycle: relative amplitude per sample, looped while lying after a fall.
     pub breath: Vec<f32>,
-    pub falls: Vec<Trial>,
-    pub adls: Vec<Trial>,
+    pub falls: Vec<ReplayTrial>,
+    pub adls: Vec<ReplayTrial>,
 }
 
 impl Library {
     /// Builds the clips at `rate_hz` around `trials` (see [`embedded_trials`], [`load_trials`]).
-    pub fn new(rate_hz: u16, trials: Vec<Trial>) -> Self {
+    pub fn new(rate_hz: u16, trials: Vec<ReplayTrial>) -> Self {
         let n = CLIP_SECS * usize::from(rate_hz);
         let dt = 1.0 / f32::from(rate_hz);
         let breath_at = |i: usize| (TAU * BREATH_HZ * i as f32 * dt).sin();
@@ -269,7 +269,7 @@ impl Library {
     /// The fall trial for a forced (demonstration) fall: a clear one — peak at least 3 g, with
     /// the most time after the impact; any fall if none is that clear.
     pub fn clearest_fall(&self) -> usize {
-        let key = |t: &Trial| (t.peak_g >= 3.0, t.acc.len() - t.impact);
+        let key = |t: &ReplayTrial| (t.peak_g >= 3.0, t.acc.len() - t.impact);
         (0..self.falls.len()).max_by_key(|&i| key(&self.falls[i])).unwrap_or(0)
     }
 }
@@ -548,7 +548,7 @@ mod tests {
         let z = resample(&x, 100, 200);
         assert_eq!(z.len(), 201);
         assert_eq!(z[3], [1.5, 0.0, 1.0]);
-        let t = Trial::new("F", true, &embedded_trials(100)[0].acc, 50);
+        let t = ReplayTrial::new("F", true, &embedded_trials(100)[0].acc, 50);
         assert!(t.peak_g > 2.0);
     }
 

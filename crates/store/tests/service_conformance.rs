@@ -21,7 +21,7 @@ use zhulao_services::quality::{
     ComplaintCase, ComplaintCommand, ComplaintKind, ComplaintPolicy, ComplaintState,
 };
 use zhulao_services::settlement::{RegionRules, RuleBook, SettleInput, settle};
-use zhulao_services::timebank::{Account, HourRecord, HourState, Posting, PostingKind};
+use zhulao_services::timebank::{HourRecord, HourState, Posting, PostingKind, TimeAccount};
 use zhulao_services::{Catalogue, MenuCode, PoolCode, RegionPrefix, RuleCode, ServiceCode};
 use zhulao_store::{
     Actor, AuditFilter, ComplaintFilter, ManualClock, MealOrderFilter, NewPhoto, NewSettlement,
@@ -847,8 +847,8 @@ async fn time_bank_ledger_balances(s: Arc<dyn Store>, _clock: ManualClock) {
     let redeem = |m: u32| Posting {
         at: t(T0),
         kind: PostingKind::Redeem,
-        debit: Account::Volunteer { id: volunteer },
-        credit: Account::Redeemed,
+        debit: TimeAccount::Volunteer { id: volunteer },
+        credit: TimeAccount::Redeemed,
         minutes: m,
         reference: None,
     };

@@ -25,7 +25,7 @@ pub enum Alarm {
 
 /// One cell tower heard by the watch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Cell {
+pub struct CellTower {
     pub mcc: u16,
     pub mnc: u16,
     pub lac: u32,
@@ -89,7 +89,7 @@ pub struct WatchMessage {
     pub spo2: Option<u8>,
     /// Body temperature, °C.
     pub temperature: Option<f64>,
-    pub cells: Vec<Cell>,
+    pub cells: Vec<CellTower>,
     pub wifi: Vec<Wifi>,
     /// The exact frame the server must send back, or `None` when none is due.
     pub reply: Option<String>,

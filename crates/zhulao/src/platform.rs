@@ -214,7 +214,23 @@ pub async fn start(store: Arc<dyn Store>, s: &Settings) -> anyhow::Result<Platfo
         tracing::info!(items = added, "service catalogue: built-in items added");
     }
     tokio::spawn(orders.clone().run_timers(Duration::from_secs(1), std::future::pending()));
-    let render: zhulao_api::MetricsRender = Arc::new(move || metrics.render());
+    let responder = response.clone();
+    let render: zhulao_api::MetricsRender =
+        Arc::new(move || with_effect_failures(metrics.render(), responder.failed_effects()));
     let state = zhulao_api::AppState::with(store, response.clone(), Some(render)).with_orders(orders);
     Ok(Platform { state, device_url, _ingest: ingest })
+}
+
+/// The gateway's metrics with the response service's failed effects (notifications,
+/// dispatches, device feedback that could not be carried out) before the closing `# EOF`.
+fn with_effect_failures(mut text: String, failed: u64) -> String {
+    let line = format!(
+        "# HELP zhulao_alarm_effect_failures Alarm effects that failed (notifications, dispatches, device feedback).\n\
+         # TYPE zhulao_alarm_effect_failures counter\nzhulao_alarm_effect_failures_total {failed}\n"
+    );
+    match text.rfind("# EOF") {
+        Some(i) => text.insert_str(i, &line),
+        None => text.push_str(&line),
+    }
+    text
 }

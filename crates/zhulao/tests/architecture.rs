@@ -136,7 +136,7 @@ fn pure_crates_do_no_io() {
     let doc = documented();
     let actual = actual();
     let mut wrong = Vec::new();
-    for (name, row) in doc.iter().filter(|(_, r)| r.pure) {
+    for name in doc.iter().filter(|(_, r)| r.pure).map(|(n, _)| n) {
         let (deps, dir) = &actual[name];
         for d in deps.iter().filter(|d| IO_CRATES.contains(&d.as_str())) {
             wrong.push(format!("{name} is pure but depends on {d}"));
@@ -168,4 +168,60 @@ fn only_the_response_service_writes_alarms() {
         }
     }
     assert!(wrong.is_empty(), "alarm writes outside the response service:\n{}", wrong.join("\n"));
+}
+
+/// Public type names defined in more than one crate, each with why it may be: the same
+/// meaning in a crate that must not depend on the other.
+const SHARED_NAMES: &[(&str, &str)] = &[
+    ("Clock", "notify depends on nothing of ours, so it declares the same injected clock as store"),
+    ("SystemClock", "the same, for the system clock"),
+    ("Contact", "a name and a phone: the elder's emergency contact and the watch's phone-book entry"),
+];
+
+#[test]
+fn public_type_names_are_unique_across_crates() {
+    let mut defined: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (name, (_, dir)) in actual() {
+        for (_, _, code) in code_lines(&dir) {
+            let t = code.trim_start();
+            for kind in ["pub struct ", "pub enum ", "pub trait ", "pub type "] {
+                if let Some(rest) = t.strip_prefix(kind) {
+                    let ident: String =
+                        rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                    if ident.starts_with(|c: char| c.is_ascii_uppercase()) {
+                        defined.entry(ident).or_default().insert(name.clone());
+                    }
+                }
+            }
+        }
+    }
+    let clashes: Vec<String> = defined
+        .iter()
+        .filter(|(ident, crates)| crates.len() > 1 && !SHARED_NAMES.iter().any(|(n, _)| n == ident))
+        .map(|(ident, crates)| format!("{ident}: {crates:?}"))
+        .collect();
+    assert!(clashes.is_empty(), "one name, different things, in several crates:\n{}", clashes.join("\n"));
+}
+
+#[test]
+fn api_resources_do_not_import_each_other() {
+    let dir = root().join("crates/api/src/resources");
+    let mut wrong = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.file_name().is_some_and(|n| n == "mod.rs") {
+            continue;
+        }
+        for (i, line) in std::fs::read_to_string(&path).unwrap().lines().enumerate() {
+            let code = line.split("//").next().unwrap_or_default();
+            if code.contains("crate::resources::") || code.contains("super::") {
+                wrong.push(format!("{}:{}: {}", path.display(), i + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "a resource imports another (shared rules go in access.rs):\n{}",
+        wrong.join("\n")
+    );
 }

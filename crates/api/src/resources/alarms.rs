@@ -378,18 +378,18 @@ pub async fn raise_alarm(
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(default)]
-pub struct StatsQuery {
+pub struct AlarmStatsQuery {
     /// From (Unix ms); default: the last 30 days.
     pub since: Option<i64>,
     pub until: Option<i64>,
 }
 
 /// Response times per step (p50, p90, share within target) over alarms in the viewer's scope.
-#[utoipa::path(get, path = "/api/v1/alarms/stats", params(StatsQuery), responses((status = 200, body = Object)))]
+#[utoipa::path(get, path = "/api/v1/alarms/stats", params(AlarmStatsQuery), responses((status = 200, body = Object)))]
 pub async fn alarm_stats(
     State(state): State<AppState>,
     user: CurrentUser,
-    ApiQuery(q): ApiQuery<StatsQuery>,
+    ApiQuery(q): ApiQuery<AlarmStatsQuery>,
 ) -> ApiResult<Json<serde_json::Value>> {
     user.require(Action::ReadAlarms)?;
     if !matches!(user.account.role, Role::Admin | Role::Supervisor | Role::Operator) {

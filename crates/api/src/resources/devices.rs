@@ -214,7 +214,7 @@ pub async fn device_config(
     state.store.queue_device_config(device.id, &String::from_utf8_lossy(&payload)).await?;
     state.response.send_to_device(
         device.id,
-        zhulao_response::Downlink::Config { serial: device.serial.clone(), config },
+        zhulao_response::DeviceMessage::Config { serial: device.serial.clone(), config },
     );
     Ok((
         StatusCode::ACCEPTED,

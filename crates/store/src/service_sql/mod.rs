@@ -20,7 +20,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use zhulao_domain::{FieldError, GeoPoint};
 use zhulao_services::order::Order;
-use zhulao_services::timebank::Account as LedgerAccount;
+use zhulao_services::timebank::TimeAccount as LedgerAccount;
 
 use crate::error::{Result, StoreError};
 

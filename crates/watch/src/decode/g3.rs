@@ -4,7 +4,7 @@ use super::{DecodeOptions, battery, coordinate, heart_rate, pressure, spo2, stat
 use crate::error::WatchError;
 use crate::fields::{self, dec_or_hex, fit, int, num, six_digits, uint};
 use crate::frame::Frame;
-use crate::message::{Cell, WatchMessage, Wifi};
+use crate::message::{CellTower, WatchMessage, Wifi};
 
 /// Builds a 3G frame: `[MK*ID*LLLL*CONTENT]` (with the sequence field when the watch sent one),
 /// `LLLL` being the content length in four lower-case hex digits, as Traccar writes it.
@@ -178,7 +178,7 @@ fn network(m: &mut WatchMessage, v: &[&str]) {
             let cid = dec_or_hex("cid", cid).ok().flatten().and_then(|v| u32::try_from(v).ok());
             let rssi = int("rssi", rssi).map(|r| r.and_then(|r| i32::try_from(r).ok()));
             let (Some(lac), Some(cid), Ok(rssi)) = (lac, cid, rssi) else { return };
-            m.cells.push(Cell { mcc, mnc, lac, cid, rssi });
+            m.cells.push(CellTower { mcc, mnc, lac, cid, rssi });
         }
     }
     let Some(Ok(Some(wifis))) = it.next().map(|s| uint("wifi", s)) else { return };

@@ -4,7 +4,7 @@ use super::{DecodeOptions, battery, coordinate, heart_rate, offset_hours, pressu
 use crate::error::WatchError;
 use crate::fields::{self, dec_or_hex, fit, int, num, six_digits, uint};
 use crate::frame::{Frame, MAX_ID_LEN};
-use crate::message::{Alarm, Cell, WatchMessage, Wifi};
+use crate::message::{Alarm, CellTower, WatchMessage, Wifi};
 
 /// Frames from the watch that acknowledge a server command: no reply is due (Traccar's
 /// `IGNORE_RESPONSE`).
@@ -225,10 +225,10 @@ fn position(m: &mut WatchMessage, body: &[u8], options: &DecodeOptions) -> Resul
 }
 
 /// `mcc,mnc,lac,cid` at the start of `v`, when all four are numbers.
-fn cell(v: &[&str]) -> Option<Cell> {
+fn cell(v: &[&str]) -> Option<CellTower> {
     let n = |i: usize, f: &'static str| v.get(i).and_then(|s| dec_or_hex(f, s).ok().flatten());
     let decimal = |i: usize, f: &'static str| v.get(i).and_then(|s| uint(f, s).ok().flatten());
-    Some(Cell {
+    Some(CellTower {
         mcc: u16::try_from(decimal(0, "mcc")?).ok()?,
         mnc: u16::try_from(decimal(1, "mnc")?).ok()?,
         lac: u32::try_from(n(2, "lac")?).ok()?,
@@ -269,7 +269,7 @@ fn lbs(m: &mut WatchMessage, v: &[&str]) {
             let cid = dec_or_hex("cid", p[1]).ok().flatten().and_then(|x| u32::try_from(x).ok());
             let rssi = int("rssi", p[2]).ok().flatten().and_then(|x| i32::try_from(x).ok());
             if let (Some(lac), Some(cid)) = (lac, cid) {
-                m.cells.push(Cell { mcc, mnc, lac, cid, rssi });
+                m.cells.push(CellTower { mcc, mnc, lac, cid, rssi });
             }
         }
         i += 1;

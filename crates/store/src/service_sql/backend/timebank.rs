@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 use async_trait::async_trait;
 use sqlx::{QueryBuilder, Row};
 use zhulao_domain::FieldError;
-use zhulao_services::timebank::{Account as LedgerAccount, HourRecord, Posting, PostingKind};
+use zhulao_services::timebank::{HourRecord, Posting, PostingKind, TimeAccount as LedgerAccount};
 
 use super::{Db, SqlStore, Tx, active_elder, audit, fetch_elder, page_bounds, paged};
 use crate::error::{Result, StoreError};
