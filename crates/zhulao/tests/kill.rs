@@ -247,7 +247,7 @@ async fn storm(external: Option<String>) {
     let all = store.list_alarms(&AlarmFilter { limit: 100_000, ..Default::default() }).await.unwrap().items;
     let mut per_device: HashMap<String, (u32, u32)> = HashMap::new();
     for a in &all {
-        let serial = a.detail["serial"].as_str().unwrap().to_string();
+        let serial = a.serial.clone().expect("a device alarm carries its serial");
         let e = per_device.entry(serial).or_default();
         match a.case.kind {
             zhulao_alarms::AlarmKind::Fall => e.0 += a.case.repeats + 1,
