@@ -1,6 +1,7 @@
 //! Who may see and do what: every scope rule the handlers apply to records (elders,
-//! devices, orders, complaints, alarms, live events, meals), how an account acts under the
-//! service rules, and how precisely positions are shown. Records outside a viewer's scope are
+//! devices, orders, complaints, alarms, live events, meals) and to lists (accounts,
+//! statements, hours, meals, figures: [`Reach`]), how an account acts under the service
+//! rules, and how precisely positions are shown. Records outside a viewer's scope are
 //! reported as not found, so their existence is not revealed.
 
 use std::collections::HashSet;
@@ -309,4 +310,81 @@ pub(crate) fn round_to(x: f64, digits: i32) -> f64 {
 /// (about 100 m) for the rest.
 pub(crate) fn position_digits(v: &Viewer) -> i32 {
     if policy::personal_data(v).address { 5 } else { 3 }
+}
+
+// ---------------------------------------------------------------------------------------
+// Lists
+
+/// How far a list reaches for the viewer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Reach {
+    /// Everything (administrators).
+    All,
+    /// Records under this region prefix (`None`: an account without a region).
+    Region(Option<String>),
+    /// One facility's records (station staff: their own).
+    Facility(i64),
+    /// One elder's records, that elder being one the viewer may see (family, care managers):
+    /// the caller names the elder and checks it with [`visible_elder`].
+    OneElder,
+}
+
+/// The region a region-wide list or figure covers: all for administrators, else the viewer's
+/// own region.
+pub(crate) fn list_region(user: &CurrentUser) -> Option<String> {
+    if user.account.role == Role::Admin { None } else { region_prefix_of(user) }
+}
+
+/// Accounts: administrators all, station staff their facility's, others their region's.
+pub(crate) fn account_reach(v: &Viewer) -> Reach {
+    match v.role {
+        Role::Admin => Reach::All,
+        Role::StationStaff => Reach::Facility(v.facility_id.unwrap_or(-1)),
+        _ => Reach::Region(v.region.as_ref().map(|r| r.prefix().to_string())),
+    }
+}
+
+/// A month's statement: administrators all, supervisors their region, station staff their
+/// facility as provider, family and care managers one elder of theirs.
+pub(crate) fn statement_reach(v: &Viewer) -> ApiResult<Reach> {
+    match v.role {
+        Role::Admin => Ok(Reach::All),
+        Role::Supervisor => Ok(Reach::Region(v.region.as_ref().map(|r| r.prefix().to_string()))),
+        Role::StationStaff => Ok(Reach::Facility(v.facility_id.unwrap_or(-1))),
+        Role::Family | Role::CareManager => Ok(Reach::OneElder),
+        _ => Err(ApiError::Forbidden),
+    }
+}
+
+/// Volunteers' hours: administrators all, station staff, care managers and supervisors their
+/// region, the family of the elder served (who confirm the minutes) that elder's.
+pub(crate) fn hours_reach(v: &Viewer) -> ApiResult<Reach> {
+    match v.role {
+        Role::Admin => Ok(Reach::All),
+        Role::StationStaff | Role::CareManager | Role::Supervisor => {
+            Ok(Reach::Region(v.region.as_ref().map(|r| r.prefix().to_string())))
+        }
+        Role::Family => Ok(Reach::OneElder),
+        _ => Err(ApiError::Forbidden),
+    }
+}
+
+/// Meal orders: a canteen's (or station's) staff see what their facility cooks or delivers
+/// (narrowed to it by the caller), caregivers none, others as for service orders.
+pub(crate) fn meal_scope(v: &Viewer) -> ApiResult<OrderScope> {
+    match v.role {
+        Role::StationStaff => Ok(OrderScope::All),
+        Role::Caregiver => Err(ApiError::Forbidden),
+        _ => Ok(order_scope(v)),
+    }
+}
+
+/// Region-wide figures (alarm statistics, today's services): administrators, supervisors and
+/// the call centre.
+pub(crate) fn sees_figures(v: &Viewer) -> ApiResult<()> {
+    if matches!(v.role, Role::Admin | Role::Supervisor | Role::Operator) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden)
+    }
 }

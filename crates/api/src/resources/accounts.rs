@@ -9,6 +9,7 @@ use zhulao_domain::{Account, AccountInput, Action, FieldError, Role};
 use zhulao_store::AccountFilter;
 
 use crate::AppState;
+use crate::access::{Reach, account_reach};
 use crate::auth::{self, CurrentUser};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Paging, opt};
@@ -144,10 +145,10 @@ pub async fn list_accounts(
         limit,
         ..Default::default()
     };
-    match v.role {
-        Role::Admin => {}
-        Role::StationStaff => f.facility_id = Some(v.facility_id.unwrap_or(-1)),
-        _ => f.region_prefix = v.region.as_ref().map(|r| r.prefix().to_string()),
+    match account_reach(&v) {
+        Reach::Facility(id) => f.facility_id = Some(id),
+        Reach::Region(prefix) => f.region_prefix = prefix,
+        Reach::All | Reach::OneElder => {}
     }
     Ok(Json(PageView::from_store(state.store.list_accounts(&f).await?, |a| a)))
 }

@@ -14,7 +14,7 @@ use zhulao_response::{ResponderPosition, alarm_summary};
 use zhulao_store::AlarmFilter;
 
 use crate::AppState;
-use crate::access::{alarm_scope, visible_alarm};
+use crate::access::{alarm_scope, sees_figures, visible_alarm};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult, WithField};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, optional_json};
@@ -392,9 +392,7 @@ pub async fn alarm_stats(
     ApiQuery(q): ApiQuery<AlarmStatsQuery>,
 ) -> ApiResult<Json<serde_json::Value>> {
     user.require(Action::ReadAlarms)?;
-    if !matches!(user.account.role, Role::Admin | Role::Supervisor | Role::Operator) {
-        return Err(ApiError::Forbidden);
-    }
+    sees_figures(&user.viewer())?;
     let now = state.store.clock().now_ms();
     let mut f = AlarmFilter {
         since: Some(q.since.unwrap_or(now - 30 * 86_400_000)),

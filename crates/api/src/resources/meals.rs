@@ -17,11 +17,11 @@ use zhulao_services::meals::{
 };
 use zhulao_services::settlement::FundingSource;
 use zhulao_services::{ElderCategory, MenuCode};
-use zhulao_store::{MealOrderFilter, MealOrderRow, MenuRow, OrderScope};
+use zhulao_store::{MealOrderFilter, MealOrderRow, MenuRow};
 
 use crate::AppState;
 use crate::access::{
-    actor, covers_elder, kitchen_roles, order_scope, own_facility, region_prefix_of, visible_elder,
+    actor, covers_elder, kitchen_roles, list_region, meal_scope, own_facility, visible_elder,
 };
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult, WithField};
@@ -184,12 +184,7 @@ pub async fn list_meals(
 ) -> ApiResult<Json<PageView<MealView>>> {
     user.require(Action::ReadOrders)?;
     let v = user.viewer();
-    let scope = match v.role {
-        // A canteen's (or station's) staff see what their facility cooks or delivers.
-        Role::StationStaff => OrderScope::All,
-        Role::Caregiver => return Err(ApiError::Forbidden),
-        _ => order_scope(&v),
-    };
+    let scope = meal_scope(&v)?;
     let per_page = q.per_page.unwrap_or(50).clamp(1, 500);
     let page = q.page.unwrap_or(1).max(1);
     let mut f = MealOrderFilter::scoped(scope);
@@ -431,7 +426,7 @@ pub async fn free_list(
         Some(r) => Some(zhulao_domain::RegionCode::parse("region", r)?.prefix().to_string()),
         None => None,
     };
-    let mine = if user.account.role == Role::Admin { None } else { region_prefix_of(&user) };
+    let mine = list_region(&user);
     let prefix = match (asked, mine) {
         (Some(a), Some(m)) if !a.starts_with(&m) => return Err(ApiError::Forbidden),
         (Some(a), _) => Some(a),

@@ -25,7 +25,7 @@ use zhulao_services::quality::{ComplaintKind, RatingTag};
 use zhulao_store::OrderFilter;
 
 use crate::AppState;
-use crate::access::{actor, order_scope, visible_elder, visible_order};
+use crate::access::{actor, list_region, order_scope, visible_elder, visible_order};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult, WithField};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, MAX_PHOTO_BYTES, MAX_UPLOAD, check_photo, optional_json};
@@ -249,11 +249,7 @@ pub async fn candidates(
 ) -> ApiResult<Json<Vec<CandidateView>>> {
     user.require(Action::DispatchOrders)?;
     let row = visible_order(&state, &user, id).await?;
-    let v = user.viewer();
-    let region_prefix = match v.role {
-        Role::Admin => None,
-        _ => v.region.as_ref().map(|r| r.prefix().to_string()),
-    };
+    let region_prefix = list_region(&user);
     let accounts = state
         .store
         .list_accounts(&zhulao_store::AccountFilter {

@@ -11,7 +11,7 @@ use zhulao_domain::{Action, Role};
 use zhulao_services::settlement::{FundingSource, MonthlyStatement};
 
 use crate::AppState;
-use crate::access::{region_prefix_of, visible_elder};
+use crate::access::{Reach, statement_reach, visible_elder};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult, WithField};
 use crate::extract::{ApiQuery, parse_month};
@@ -59,15 +59,14 @@ pub async fn monthly_statement(
 ) -> ApiResult<Json<MonthlyView>> {
     let v = user.viewer();
     let (mut provider, mut region) = (q.provider_id, None);
-    match v.role {
-        Role::Admin => {}
-        Role::Supervisor => region = region_prefix_of(&user),
-        Role::StationStaff => provider = Some(v.facility_id.unwrap_or(-1)),
-        Role::Family | Role::CareManager => {
+    match statement_reach(&v)? {
+        Reach::All => {}
+        Reach::Region(prefix) => region = prefix,
+        Reach::Facility(id) => provider = Some(id),
+        Reach::OneElder => {
             let e = q.elder_id.ok_or_else(|| ApiError::missing("elder_id"))?;
             visible_elder(&state, &user, e).await?;
         }
-        _ => return Err(ApiError::Forbidden),
     }
     let (year, month) = match q.month.as_deref().filter(|m| !m.is_empty()) {
         Some(m) => parse_month("month", m)?,

@@ -9,12 +9,12 @@ use axum::{Json, Router};
 use chrono::NaiveDate;
 use serde::Serialize;
 use zhulao_domain::policy;
-use zhulao_domain::{Action, RegionCode, RegionStats, Role};
+use zhulao_domain::{Action, RegionCode, RegionStats};
 use zhulao_services::catalogue::ServiceCategory;
 use zhulao_services::meals::MealCounts;
 
 use crate::AppState;
-use crate::access::order_scope;
+use crate::access::{list_region, order_scope, sees_figures};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult, WithField};
 use crate::extract::{ApiQuery, opt};
@@ -96,9 +96,7 @@ pub async fn services_today(
     user: CurrentUser,
 ) -> ApiResult<Json<ServicesTodayView>> {
     let v = user.viewer();
-    if !matches!(v.role, Role::Admin | Role::Supervisor | Role::Operator) {
-        return Err(ApiError::Forbidden);
-    }
+    sees_figures(&v)?;
     let date = state.today();
     let day_start =
         |d: NaiveDate| d.and_hms_opt(0, 0, 0).map_or(0, |t| t.and_utc().timestamp_millis() - 8 * 3_600_000);
@@ -129,10 +127,7 @@ pub async fn services_today(
     }
     out.mean_stars_30d = (out.ratings_30d > 0).then(|| stars_sum as f64 / f64::from(out.ratings_30d));
     let (per_canteen, _) = state.orders.meal_counts(date, date, None).await.with_field("meal")?;
-    let prefix = match v.role {
-        Role::Admin => None,
-        _ => v.region.as_ref().map(|r| r.prefix().to_string()),
-    };
+    let prefix = list_region(&user);
     for (canteen, c) in per_canteen {
         if let Some(p) = &prefix
             && !state.store.facility(canteen).await?.record.region.as_str().starts_with(p.as_str())

@@ -6,13 +6,13 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use zhulao_domain::{Action, FieldError, Role};
+use zhulao_domain::{Action, FieldError};
 use zhulao_services::catalogue::ServiceCategory;
 use zhulao_services::timebank::{HourRecord, Pairing, Posting};
 use zhulao_store::{TimeBalance, VolunteerRow};
 
 use crate::AppState;
-use crate::access::{bank_actor, region_prefix_of, visible_elder};
+use crate::access::{Reach, bank_actor, hours_reach, list_region, visible_elder};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult, WithField};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
@@ -109,7 +109,7 @@ pub async fn list_volunteers(
     user: CurrentUser,
 ) -> ApiResult<Json<Vec<VolunteerView>>> {
     user.require(Action::ManageTimeBank)?;
-    let prefix = if user.account.role == Role::Admin { None } else { region_prefix_of(&user) };
+    let prefix = list_region(&user);
     let mut out = Vec::new();
     for v in state.store.volunteers(prefix.as_deref()).await? {
         out.push(volunteer_view(&state, v).await?);
@@ -250,17 +250,13 @@ pub async fn list_hours(
     let v = user.viewer();
     let mut f =
         zhulao_store::HourFilter { volunteer_id: q.volunteer_id, elder_id: q.elder_id, ..Default::default() };
-    match v.role {
-        Role::Admin => {}
-        Role::StationStaff | Role::CareManager | Role::Supervisor => {
-            f.region_prefix = region_prefix_of(&user)
-        }
-        Role::Family => {
-            // The family of the elder served, who confirm the minutes.
+    match hours_reach(&v)? {
+        Reach::All | Reach::Facility(_) => {}
+        Reach::Region(prefix) => f.region_prefix = prefix,
+        Reach::OneElder => {
             let e = q.elder_id.ok_or_else(|| ApiError::missing("elder_id"))?;
             visible_elder(&state, &user, e).await?;
         }
-        _ => return Err(ApiError::Forbidden),
     }
     if let Some(s) = q.state.as_deref().filter(|s| !s.is_empty()) {
         f.state = Some(zhulao_services::timebank::HourState::parse_field("state", s)?);
@@ -314,8 +310,7 @@ pub async fn pairings(
     user.require(Action::ManageTimeBank)?;
     let prefix = match q.region.as_deref().filter(|s| !s.is_empty()) {
         Some(r) => Some(zhulao_domain::RegionCode::parse("region", r)?.prefix().to_string()),
-        None if user.account.role == Role::Admin => None,
-        None => region_prefix_of(&user),
+        None => list_region(&user),
     };
     Ok(Json(state.orders.pairing_suggestions(prefix.as_deref()).await.with_field("timebank")?))
 }
