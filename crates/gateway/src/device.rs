@@ -41,8 +41,11 @@ pub(crate) enum Action {
     Record { msg_id: String },
     /// The wearer pressed "I'm fine": noted on the elder's open alarms, then acknowledged.
     Cancel { msg_id: String },
-    /// A step on the alarm raised for this device's latest fall (its trace, "got up").
-    Step { alarm_id: i64, command: Command },
+    /// A step on the alarm raised for the fall with this impact (its trace, "got up"). The
+    /// worker finds the alarm when it executes the step — after the raise earlier in the same
+    /// list has reported back (a stream break or a long batch gives the fall and its trace
+    /// together) — and attaches nothing when no alarm was raised for that impact.
+    Step { impact_ms: i64, command: Command },
     /// Tell the consoles how the device is (`online`, `offline`).
     Publish(&'static str),
 }
@@ -218,6 +221,11 @@ impl Device {
         }
     }
 
+    /// The alarm raised for the fall with this impact, if this gateway raised one.
+    pub(crate) fn fall_alarm(&self, impact_ms: i64) -> Option<i64> {
+        self.last_fall.filter(|&(_, impact)| impact == impact_ms).map(|(id, _)| id)
+    }
+
     /// Whether raising `t` needs the position stored before this process started (no fix in
     /// the message and none seen since).
     pub(crate) fn needs_stored_fix(&self, t: &Trigger) -> bool {
@@ -302,21 +310,20 @@ impl Device {
     fn detected(&mut self, ev: Event, out: &mut Vec<Action>) {
         match ev {
             Event::FallReport(r) => {
-                if let Some((alarm_id, _)) = self.last_fall {
-                    let trace = FallTrace {
-                        impact_ms: r.impact_ms,
-                        posture_after: posture_code(r.posture_after).into(),
-                        trace_start_ms: r.trace_start_ms,
-                        rate_hz: 100,
-                        trace_mg: r.trace_mg,
-                    };
-                    out.push(Action::Step { alarm_id, command: Command::AttachTrace { trace } });
-                }
+                let trace = FallTrace {
+                    impact_ms: r.impact_ms,
+                    posture_after: posture_code(r.posture_after).into(),
+                    trace_start_ms: r.trace_start_ms,
+                    rate_hz: 100,
+                    trace_mg: r.trace_mg,
+                };
+                out.push(Action::Step {
+                    impact_ms: trace.impact_ms,
+                    command: Command::AttachTrace { trace },
+                });
             }
             Event::FallRecovered { impact_ms, at_ms } => {
-                if let Some((alarm_id, _)) = self.last_fall {
-                    out.push(Action::Step { alarm_id, command: Command::Recovered { impact_ms, at_ms } });
-                }
+                out.push(Action::Step { impact_ms, command: Command::Recovered { impact_ms, at_ms } });
             }
             Event::Online { .. } => {
                 self.online = true;
@@ -500,14 +507,34 @@ mod tests {
             .collect()
     }
 
+    /// Executes actions in order as the worker does: a raise is reported back as alarm 99
+    /// (then 100, …); a step finds its alarm only then. Returns the steps with their alarms.
+    fn execute(d: &mut Device, actions: &[Action], next_id: &mut i64) -> Vec<(i64, Command)> {
+        let mut steps = Vec::new();
+        for a in actions {
+            match a {
+                Action::Raise(t) => {
+                    d.raised(t, *next_id);
+                    *next_id += 1;
+                }
+                Action::Step { impact_ms, command } => {
+                    if let Some(id) = d.fall_alarm(*impact_ms) {
+                        steps.push((id, command.clone()));
+                    }
+                }
+                _ => {}
+            }
+        }
+        steps
+    }
+
     /// A real fall from SisFall (F13, a fall while walking), in one-second batches ending now,
-    /// each message's actions executed before the next as the worker does: a raise is
-    /// reported back as alarm 99.
-    fn replay_fall(d: &mut Device) -> Vec<Action> {
+    /// each message's actions executed before the next. Returns every action and the steps.
+    fn replay_fall(d: &mut Device) -> (Vec<Action>, Vec<(i64, Command)>) {
         let raw = include_str!("../../fall-eval/tests/data/raw/SA02/F13_SA02_R01.txt");
         let acc = zhulao_fall_eval::data::parse_raw(raw).unwrap();
         let t0 = NOW - acc.len() as i64 * 10;
-        let mut out = Vec::new();
+        let (mut out, mut steps, mut next_id) = (Vec::new(), Vec::new(), 99);
         for (seq, chunk) in acc.chunks(100).enumerate() {
             let batch = MotionBatch {
                 seq: seq as u32,
@@ -517,12 +544,10 @@ mod tests {
                 gyro: None,
             };
             let actions = d.on_uplink(Uplink::Motion(batch), t0 + seq as i64 * 1000 + 1000);
-            for t in raises(&actions) {
-                d.raised(t, 99);
-            }
+            steps.extend(execute(d, &actions, &mut next_id));
             out.extend(actions);
         }
-        out
+        (out, steps)
     }
 
     #[test]
@@ -579,7 +604,7 @@ mod tests {
     #[test]
     fn a_detected_fall_is_raised_then_its_trace_attached_to_that_alarm() {
         let mut d = Device::new(known(), NOW);
-        let actions = replay_fall(&mut d);
+        let (actions, steps) = replay_fall(&mut d);
         let falls = raises(&actions);
         assert_eq!(falls.len(), 1, "{actions:?}");
         let t = falls[0].clone();
@@ -589,27 +614,52 @@ mod tests {
         assert!(t.detail["features"]["peak_g"].as_f64().unwrap() > 1.5, "features by name: {}", t.detail);
         assert!(matches!(t.detail["posture"].as_str(), Some("upright" | "reclined" | "lying" | "unknown")));
         // The trial has 5 s after the impact: the trace follows, for the alarm the worker reported.
-        let later = actions;
-        let trace = later.iter().find_map(|a| match a {
-            Action::Step { alarm_id, command: Command::AttachTrace { trace } } => Some((*alarm_id, trace)),
+        let trace = steps.iter().find_map(|(id, c)| match c {
+            Command::AttachTrace { trace } => Some((*id, trace)),
             _ => None,
         });
-        let (alarm_id, trace) = trace.unwrap_or_else(|| panic!("no trace: {later:?}"));
+        let (alarm_id, trace) = trace.unwrap_or_else(|| panic!("no trace: {actions:?}"));
         assert_eq!((alarm_id, trace.impact_ms, trace.rate_hz), (99, impact, 100));
         assert!(!trace.trace_mg.is_empty());
-        // A message after the fall with no alarm raised for it yet has nowhere to attach.
-        let mut unraised = Device::new(known(), NOW);
+    }
+
+    fn fall(impact_ms: i64) -> Event {
+        Event::Fall(zhulao_detect::FallAlarm {
+            impact_ms,
+            decision_ms: impact_ms + 900,
+            confidence: 0.9,
+            features: FallFeatures::default(),
+            posture: Posture::Lying,
+        })
+    }
+
+    fn report(impact_ms: i64) -> Event {
+        Event::FallReport(Box::new(zhulao_detect::FallReport {
+            impact_ms,
+            posture_after: Posture::Lying,
+            trace_start_ms: impact_ms - 5_000,
+            trace_mg: vec![[0, 0, 1000]],
+        }))
+    }
+
+    #[test]
+    fn a_fall_and_its_trace_in_one_message_go_to_the_new_alarm_not_an_older_one() {
+        // A stream break (or a 10 s batch) gives the fall, its trace and "got up" together,
+        // while an older fall's alarm is still the last one raised.
+        let mut d = Device::new(known(), NOW);
+        d.last_fall = Some((5, NOW - 86_400_000));
         let mut out = Vec::new();
-        unraised.detected(
-            Event::FallReport(Box::new(zhulao_detect::FallReport {
-                impact_ms: impact,
-                posture_after: Posture::Lying,
-                trace_start_ms: impact - 5_000,
-                trace_mg: vec![[0, 0, 1000]],
-            })),
-            &mut out,
-        );
-        assert!(out.is_empty());
+        for ev in [fall(NOW), report(NOW), Event::FallRecovered { impact_ms: NOW, at_ms: NOW + 9_000 }] {
+            d.detected(ev, &mut out);
+        }
+        let mut next_id = 99;
+        let steps = execute(&mut d, &out, &mut next_id);
+        assert_eq!(steps.len(), 2, "{out:?}");
+        assert!(steps.iter().all(|(id, _)| *id == 99), "attached to the new fall's alarm: {steps:?}");
+        // A trace for an impact no alarm was raised for (got up, walked on) attaches nowhere.
+        let mut out = Vec::new();
+        d.detected(report(NOW + 60_000), &mut out);
+        assert!(execute(&mut d, &out, &mut next_id).is_empty());
     }
 
     #[test]
@@ -618,18 +668,16 @@ mod tests {
         let mut out = Vec::new();
         d.last_fall = Some((5, NOW - 3_000));
         d.detected(Event::FallRecovered { impact_ms: NOW - 3_000, at_ms: NOW }, &mut out);
+        let mut next_id = 99;
         assert_eq!(
-            out,
-            vec![Action::Step {
-                alarm_id: 5,
-                command: Command::Recovered { impact_ms: NOW - 3_000, at_ms: NOW }
-            }]
+            execute(&mut d, &out, &mut next_id),
+            vec![(5, Command::Recovered { impact_ms: NOW - 3_000, at_ms: NOW })]
         );
         // No fall raised by this gateway: nothing to attach it to.
         let mut other = Device::new(known(), NOW);
         let mut out = Vec::new();
         other.detected(Event::FallRecovered { impact_ms: NOW - 3_000, at_ms: NOW }, &mut out);
-        assert!(out.is_empty());
+        assert!(execute(&mut other, &out, &mut next_id).is_empty());
     }
 
     #[test]

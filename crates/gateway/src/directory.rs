@@ -155,6 +155,11 @@ impl Strangers {
     pub(crate) fn note(&mut self, serial: &str, now: Instant) {
         if self.0.len() >= MAX_STRANGERS {
             self.0.retain(|_, t| now.saturating_duration_since(*t) < UNKNOWN_TTL);
+            if self.0.len() >= MAX_STRANGERS {
+                // A flood of invented serials: forget them all (each costs one lookup again)
+                // rather than grow, or scan the table on every insert.
+                self.0.clear();
+            }
         }
         self.0.insert(serial.to_string(), now);
     }
@@ -180,5 +185,10 @@ mod tests {
             s.note(&format!("S{i}"), t0 + UNKNOWN_TTL * 2);
         }
         assert!(!s.0.contains_key("ZL-X"), "expired strangers are dropped when the table is full");
+        // A flood within the TTL: the table stays bounded.
+        for i in 0..3 * MAX_STRANGERS {
+            s.note(&format!("F{i}"), t0 + UNKNOWN_TTL * 3);
+        }
+        assert!(s.0.len() <= MAX_STRANGERS, "{}", s.0.len());
     }
 }

@@ -150,7 +150,11 @@ impl Worker {
                     let r = self.response.wearer_cancelled(device_id, elder_id, &msg_id).await;
                     self.answered(r, "cancel", &msg_id, reply)
                 }
-                Action::Step { alarm_id, command } => {
+                Action::Step { impact_ms, command } => {
+                    let alarm = self.devices.get(serial).and_then(|s| s.device.fall_alarm(impact_ms));
+                    // No alarm was raised for this impact (a got-up or walked-on candidate, or a
+                    // fall raised before this process started): nothing to attach it to.
+                    let Some(alarm_id) = alarm else { continue };
                     match self.response.act(alarm_id, &command, Actor::SYSTEM, "device").await {
                         // A step the alarm's state refuses is not a failure to store.
                         Ok(_) | Err(ActError::Transition(_)) => true,

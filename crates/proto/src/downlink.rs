@@ -210,12 +210,24 @@ impl From<SilentHours> for [ClockTime; 2] {
     }
 }
 
-/// A phone number the device may call (speed dial, SOS call).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A phone number the device may call (speed dial, SOS call). `Debug` shows only the last
+/// four digits, so a logged settings message leaks no phone number.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConfigContact {
     pub name: String,
     /// Digits, optionally with a leading `+` and `-` separators; 3..=20 characters.
     pub phone: String,
+}
+
+impl std::fmt::Debug for ConfigContact {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let digits: Vec<char> = self.phone.chars().filter(char::is_ascii_digit).collect();
+        let tail: String = digits[digits.len().saturating_sub(4)..].iter().collect();
+        f.debug_struct("ConfigContact")
+            .field("name", &self.name)
+            .field("phone", &format!("****{tail}"))
+            .finish()
+    }
 }
 
 /// `down/config`: settings for the device. Every field is optional; an absent field leaves
@@ -324,5 +336,20 @@ pub fn decode_downlink(kind: Kind, payload: &[u8]) -> Result<Downlink, DecodeErr
         Kind::Config => parse_json::<DeviceConfigMsg>(payload)?.validate().map(Downlink::Config),
         Kind::Feedback => parse_json::<Feedback>(payload)?.validate().map(Downlink::Feedback),
         _ => Err(DecodeError::WrongDirection { kind }),
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::*;
+
+    #[test]
+    fn settings_in_a_log_show_no_phone_number() {
+        let c = DeviceConfigMsg {
+            contacts: Some(vec![ConfigContact { name: "王芳".into(), phone: "138-1234-5678".into() }]),
+            ..Default::default()
+        };
+        let debug = format!("{c:?}");
+        assert!(!debug.contains("1234") && debug.contains("****5678"), "{debug}");
     }
 }

@@ -76,10 +76,12 @@ pub(crate) fn step_event(cmd: &Command, actor: Actor, actor_kind: &str) -> NewAl
         Command::AttachTrace { trace } => {
             (serde_json::to_value(trace).unwrap_or_default(), Some(serde_json::json!({ "kind": cmd.name() })))
         }
-        Command::Recovered { impact_ms, at_ms } => {
-            (serde_json::json!({ "impact_ms": impact_ms, "at_ms": at_ms }), None)
-        }
-        Command::WearerCancelled => (serde_json::json!({}), None),
+        // The audit log keeps what it kept before these went through the door: the kind.
+        Command::Recovered { impact_ms, at_ms } => (
+            serde_json::json!({ "impact_ms": impact_ms, "at_ms": at_ms }),
+            Some(serde_json::json!({ "kind": cmd.name() })),
+        ),
+        Command::WearerCancelled => (serde_json::json!({}), Some(serde_json::json!({ "kind": cmd.name() }))),
         _ => (serde_json::to_value(cmd).unwrap_or_default(), None),
     };
     NewAlarmEvent { actor, actor_kind: actor_kind.into(), kind: cmd.name().into(), detail, audit }
@@ -176,6 +178,13 @@ mod tests {
         assert_eq!(e.kind, "fall_trace");
         assert_eq!(e.detail["trace_mg"].as_array().map(Vec::len), Some(4));
         assert_eq!(e.audit, Some(serde_json::json!({ "kind": "fall_trace" })));
+        let e = step_event(&Command::WearerCancelled, Actor::SYSTEM, "device");
+        assert_eq!(e.audit, Some(serde_json::json!({ "kind": "wearer_cancelled" })));
+        let e = step_event(&Command::Recovered { impact_ms: T0, at_ms: T0 + 1 }, Actor::SYSTEM, "device");
+        assert_eq!(
+            (e.kind.as_str(), e.audit),
+            ("recovered", Some(serde_json::json!({ "kind": "recovered" })))
+        );
         let e = step_event(&Command::Answer { by: 3 }, Actor::account(3), "operator");
         assert_eq!((e.kind.as_str(), e.audit), ("answer", None));
     }

@@ -283,8 +283,9 @@ impl Response {
 
     /// The wearer pressed "I'm fine" (device message `msg_id`): noted on every open alarm of
     /// the elder (an operator still calls back; a cancel is not a close), then the message
-    /// is recorded. `false` for a retransmission already handled. A failure leaves the
-    /// message unrecorded, so the device's retransmission notes what is missing.
+    /// is recorded. `false` for a retransmission already handled. At least once: a failure
+    /// partway leaves the message unrecorded, so the device's retransmission notes every open
+    /// alarm again — a note may repeat on the timeline, none is lost.
     pub async fn wearer_cancelled(
         self: &Arc<Self>,
         device_id: i64,

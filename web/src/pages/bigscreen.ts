@@ -352,11 +352,12 @@ export async function bigScreen(root: HTMLElement): Promise<Cleanup> {
   let statsDue = false;
   function markAlarm(a: Record<string, any>) {
     if (a.device_id == null) return;
-    // The alarm carries where the device was (one live event per alarm change, no separate
-    // device event): move its dot there unless that is only the elder's home.
+    // A new alarm carries where the device was (one live event per alarm change, no separate
+    // device event): move its dot there unless that is only the elder's home. (A repeat keeps
+    // the first raise's position, so it does not move the dot back.)
     const i = index.get(a.device_id);
     const at = a.location;
-    if (i !== undefined && at && (at.source === 'fix' || at.source === 'last_known')) {
+    if (a.change === 'raised' && i !== undefined && at && (at.source === 'fix' || at.source === 'last_known')) {
       wm.lat[i] = at.lat;
       wm.lon[i] = at.lon;
     }
