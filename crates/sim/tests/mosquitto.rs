@@ -199,7 +199,15 @@ async fn pooled_run_matches_what_the_broker_delivered() {
         ..SimConfig::default()
     };
     let report = run(cfg, std::future::pending()).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The broker delivers the last messages (the wearers' final statuses) shortly after the
+    // run returns; on a loaded machine that can take longer than a fixed pause.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while (l.got.lock().unwrap().len() as u64) < report.messages_sent
+        && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
     println!("{}", serde_json::to_string_pretty(&report).unwrap());
     report.print_text();
 
@@ -301,7 +309,18 @@ async fn per_wearer_connections_with_sos_acknowledged() {
         ..SimConfig::default()
     };
     let report = run(cfg, std::future::pending()).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Until the broker has delivered the last statuses: the count stops growing (a fixed
+    // pause is too short on a loaded machine).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut last = usize::MAX;
+    while tokio::time::Instant::now() < deadline {
+        let n = l.got.lock().unwrap().len();
+        if n == last {
+            break;
+        }
+        last = n;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
     report.print_text();
     let got = l.got.lock().unwrap().clone();
     let mut serials = HashSet::new();
