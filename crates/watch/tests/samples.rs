@@ -468,3 +468,20 @@ fn iw_errors() {
     assert_eq!(err("IWAP03,0600#").field(), "gsm_status");
     assert_eq!(err("IWAP49,abc#").field(), "heart_rate");
 }
+
+/// A real watch indoors, without a fix, sends its frames with both hemisphere fields empty;
+/// the frame's alarms, battery and the invalid position must still come through (an SOS
+/// sent indoors was refused whole: "malformed field lat_hemisphere").
+#[test]
+fn frames_without_a_fix_and_empty_hemispheres_keep_their_alarms() {
+    let body = "260723,185105,V,00.000000,,00.0000000,,0.00,0.0,0.0,0,100,67,0,0,00010000,1,0,460,0,9336,3981,141,0,0.0";
+    for kind in ["AL", "UD", "UD2", "UD_LTE", "AL_LTE"] {
+        let content = format!("{kind},{body}");
+        let wire = format!("[3G*9705141740*{:04X}*{content}]", content.len());
+        let fs = frames(Protocol::Watch3g, wire.as_bytes());
+        let m = decode(&fs[0]).unwrap_or_else(|e| panic!("{kind}: {e}"));
+        assert_eq!(m.valid, Some(false), "{kind}");
+        assert_eq!(m.battery, Some(67), "{kind}");
+        assert_eq!(m.alarms, vec![zhulao_watch::Alarm::Sos], "{kind}");
+    }
+}

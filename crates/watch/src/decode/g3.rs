@@ -134,7 +134,9 @@ fn position(m: &mut WatchMessage, v: &[&str], options: &DecodeOptions) -> Result
     });
     let lat = num("lat", v[3])?.ok_or(WatchError::MissingField { field: "lat" })?;
     let lat = match v[4].trim() {
-        "N" => lat,
+        // Watches without a fix send both hemispheres empty (`V,00.000000,,00.0000000,,`):
+        // the sign (if any) stands, and `valid` says the position is not one.
+        "N" | "" => lat,
         "S" => -lat.abs(),
         other => return Err(WatchError::bad("lat_hemisphere", other)),
     };
