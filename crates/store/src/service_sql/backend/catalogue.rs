@@ -8,7 +8,7 @@ use zhulao_domain::{Account, FieldError, GeoPoint, Role};
 use zhulao_services::catalogue::{Catalogue, RegionPrice, ServiceItem};
 use zhulao_services::quality::{QualityInputs, QualityScore};
 
-use super::{CHUNK, Db, SqlStore, audit, fetch_account};
+use super::{CHUNK, Db, SqlStore, Tx, audit, fetch_account};
 use crate::Actor;
 use crate::error::{Result, StoreError};
 use crate::query::fetch_one;
@@ -19,6 +19,28 @@ use crate::service_sql::{
 use crate::services::{CaregiverRow, CatalogueStore};
 
 /// The windows of the orders each of `ids` holds.
+/// Inserts a catalogue item unless its code exists; the rows inserted (0 or 1).
+async fn insert_item(tx: &mut Tx, item: &ServiceItem, now: i64) -> Result<u64> {
+    Ok(sqlx::query(
+        "INSERT INTO service_items (code, category, name_zh, name_en, duration_min, skills, \
+         base_price_fen, builtin, active, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) ON CONFLICT (code) DO NOTHING",
+    )
+    .bind(item.code.as_str())
+    .bind(item.category.as_str())
+    .bind(&item.name_zh)
+    .bind(&item.name_en)
+    .bind(item.duration_min as i32)
+    .bind(to_json(&item.skills))
+    .bind(item.base_price.0)
+    .bind(item.builtin)
+    .bind(item.active)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected())
+}
+
 async fn commitments(pool: &sqlx::Pool<Db>, ids: &[i64]) -> Result<HashMap<i64, Vec<(i64, i64)>>> {
     let mut out: HashMap<i64, Vec<(i64, i64)>> = HashMap::new();
     for chunk in ids.chunks(CHUNK) {
@@ -92,24 +114,7 @@ impl CatalogueStore for SqlStore {
         let mut tx = self.begin().await?;
         let mut added = 0;
         for item in items {
-            let n = sqlx::query(
-                "INSERT INTO service_items (code, category, name_zh, name_en, duration_min, skills, \
-                 base_price_fen, builtin, active, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) ON CONFLICT (code) DO NOTHING",
-            )
-            .bind(item.code.as_str())
-            .bind(item.category.as_str())
-            .bind(&item.name_zh)
-            .bind(&item.name_en)
-            .bind(item.duration_min as i32)
-            .bind(to_json(&item.skills))
-            .bind(item.base_price.0)
-            .bind(item.builtin)
-            .bind(item.active)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+            let n = insert_item(&mut tx, item, now).await?;
             if n == 1 {
                 added += 1;
                 audit(
@@ -132,24 +137,7 @@ impl CatalogueStore for SqlStore {
     async fn create_service_item(&self, item: &ServiceItem, actor: Actor) -> Result<ServiceItem> {
         let now = self.clock.now_ms();
         let mut tx = self.begin().await?;
-        let n = sqlx::query(
-            "INSERT INTO service_items (code, category, name_zh, name_en, duration_min, skills, \
-             base_price_fen, builtin, active, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) ON CONFLICT (code) DO NOTHING",
-        )
-        .bind(item.code.as_str())
-        .bind(item.category.as_str())
-        .bind(&item.name_zh)
-        .bind(&item.name_en)
-        .bind(item.duration_min as i32)
-        .bind(to_json(&item.skills))
-        .bind(item.base_price.0)
-        .bind(item.builtin)
-        .bind(item.active)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let n = insert_item(&mut tx, item, now).await?;
         if n == 0 {
             return Err(StoreError::Conflict(FieldError::new(
                 "code",
