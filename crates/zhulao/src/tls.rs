@@ -144,3 +144,26 @@ impl axum::serve::Listener for HttpsListener {
         Ok(self.local)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_text_off_loopback_is_listed_by_option() {
+        let mut s = Settings::default();
+        assert!(exposed_plaintext(&s, false).is_empty(), "the defaults are all loopback");
+        s.listen = "0.0.0.0:8080".parse().unwrap();
+        s.mqtt.listen = "0.0.0.0:18830".parse().unwrap();
+        s.watch.listen_3g = Some("10.8.0.1:5093".parse().unwrap());
+        let options =
+            |s: &Settings, https| exposed_plaintext(s, https).into_iter().map(|(o, _)| o).collect::<Vec<_>>();
+        assert_eq!(options(&s, false), ["--listen", "--mqtt-listen", "--watch-3g-listen"]);
+        assert_eq!(options(&s, true), ["--mqtt-listen", "--watch-3g-listen"], "HTTPS is not plain text");
+        assert!(check_exposure(&s, true).is_err());
+        s.mqtt.url = Some("mqtt://broker:1883".into());
+        assert_eq!(options(&s, true), ["--watch-3g-listen"], "no embedded broker with an external one");
+        s.allow_plaintext = true;
+        assert!(check_exposure(&s, true).is_ok());
+    }
+}
