@@ -324,7 +324,8 @@ where
             // Every whole packet already read.
             while let Ok(h) = mqttbytes::check(buf.iter(), max) {
                 let frame = buf.split_to(h.frame_length());
-                if let Err((action, what)) = allowed(door, hello.version, &serial, h, &frame, &mut aliases) {
+                let verdict = check_packet(&door.root, hello.version, &serial, h, &frame, &mut aliases, max);
+                if let Err((action, what)) = verdict {
                     refused(door, &serial, action, &what);
                     return Err(Closed::Refused);
                 }
@@ -352,24 +353,24 @@ where
 struct TopicAliases(std::collections::HashMap<u16, String>);
 
 /// Whether a packet from device `serial` may pass; `Err((action, topic or filter))` if not.
-fn allowed(
-    door: &Door,
+fn check_packet(
+    root: &str,
     version: Version,
     serial: &str,
     header: mqttbytes::FixedHeader,
     frame: &BytesMut,
     aliases: &mut TopicAliases,
+    max: usize,
 ) -> Result<(), (&'static str, String)> {
-    let root = &door.root;
     let malformed = || ("malformed", String::new());
     match header.packet_type() {
         Ok(PacketType::Publish) => {
             let topic = match version {
-                Version::V4 => match m4::Packet::read(&mut frame.clone(), door.max_packet) {
+                Version::V4 => match m4::Packet::read(&mut frame.clone(), max) {
                     Ok(m4::Packet::Publish(p)) => p.topic,
                     _ => return Err(malformed()),
                 },
-                Version::V5 => match m5::Packet::read(&mut frame.clone(), Some(door.max_packet as u32)) {
+                Version::V5 => match m5::Packet::read(&mut frame.clone(), Some(max as u32)) {
                     Ok(m5::Packet::Publish(p)) => {
                         let named = String::from_utf8(p.topic.to_vec()).map_err(|_| malformed())?;
                         let alias = p.properties.as_ref().and_then(|pr| pr.topic_alias);
@@ -394,11 +395,11 @@ fn allowed(
         }
         Ok(PacketType::Subscribe) => {
             let filters: Vec<String> = match version {
-                Version::V4 => match m4::Packet::read(&mut frame.clone(), door.max_packet) {
+                Version::V4 => match m4::Packet::read(&mut frame.clone(), max) {
                     Ok(m4::Packet::Subscribe(s)) => s.filters.into_iter().map(|f| f.path).collect(),
                     _ => return Err(malformed()),
                 },
-                Version::V5 => match m5::Packet::read(&mut frame.clone(), Some(door.max_packet as u32)) {
+                Version::V5 => match m5::Packet::read(&mut frame.clone(), Some(max as u32)) {
                     Ok(m5::Packet::Subscribe(s)) => s.filters.into_iter().map(|f| f.path).collect(),
                     _ => return Err(malformed()),
                 },
@@ -426,5 +427,78 @@ fn short(s: &str) -> &str {
     match s.char_indices().nth(200) {
         Some((i, _)) => &s[..i],
         None => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn connect_v4(user: &str, pass: &str, will: Option<&str>) -> BytesMut {
+        let mut c = m4::Connect::new(user);
+        c.set_login(user, pass);
+        c.last_will =
+            will.map(|t| m4::LastWill::new(t, b"offline".to_vec(), rumqttc::QoS::AtLeastOnce, true));
+        let mut out = BytesMut::new();
+        c.write(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn a_connect_is_read_and_relayed_with_the_token() {
+        let hello = parse_connect(connect_v4("ZL1", "s3cret", Some("zl/v1/01/ZL1/up/status")), "tok", 4096)
+            .unwrap_or_else(|_| panic!("parsed"));
+        assert_eq!(
+            (hello.version, hello.username.as_str(), hello.password.as_str()),
+            (Version::V4, "ZL1", "s3cret")
+        );
+        assert_eq!(hello.will_topic.as_deref(), Some("zl/v1/01/ZL1/up/status"));
+        let mut relayed = hello.relayed;
+        let Ok(m4::Packet::Connect(c)) = m4::Packet::read(&mut relayed, 4096) else { panic!("relayed") };
+        assert_eq!(c.login.unwrap().password, "tok", "the device's secret never reaches the broker");
+        assert!(c.last_will.is_some(), "the will is kept");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        /// Whatever a client sends as its first packet, the door answers with a verdict, never
+        /// a panic.
+        #[test]
+        fn any_first_packet_gets_a_verdict(body in proptest::collection::vec(any::<u8>(), 0..300), level in 0u8..8) {
+            // A CONNECT fixed header and protocol name, then arbitrary bytes.
+            let mut frame = BytesMut::new();
+            let mut rest = vec![0, 4, b'M', b'Q', b'T', b'T', level];
+            rest.extend_from_slice(&body);
+            frame.extend_from_slice(&[0x10, rest.len() as u8 | if rest.len() > 127 { 0x80 } else { 0 }]);
+            if rest.len() > 127 {
+                frame.extend_from_slice(&[(rest.len() >> 7) as u8]);
+            }
+            frame.extend_from_slice(&rest);
+            let _ = parse_connect(frame, "tok", MAX_CONNECT);
+        }
+
+        /// Whatever a logged-in device sends, each packet is allowed or refused without a panic,
+        /// and a publish is allowed only on the device's own uplink.
+        #[test]
+        fn any_packet_gets_a_verdict(first in any::<u8>(), body in proptest::collection::vec(any::<u8>(), 0..200), v5 in any::<bool>()) {
+            let mut frame = BytesMut::new();
+            frame.extend_from_slice(&[first, body.len() as u8 | if body.len() > 127 { 0x80 } else { 0 }]);
+            if body.len() > 127 {
+                frame.extend_from_slice(&[(body.len() >> 7) as u8]);
+            }
+            frame.extend_from_slice(&body);
+            if let Ok(h) = mqttbytes::check(frame.iter(), 4096) {
+                let verdict = check_packet("zl", if v5 { Version::V5 } else { Version::V4 }, "ZL1", h, &frame, &mut TopicAliases::default(), 4096);
+                if verdict.is_ok() && first >> 4 == 3 {
+                    // An allowed publish is on ZL1's own uplink.
+                    let mut copy = frame.clone();
+                    if !v5 && let Ok(m4::Packet::Publish(p)) = m4::Packet::read(&mut copy, 4096) {
+                        prop_assert!(zhulao_proto::device_may_publish("zl", "ZL1", &p.topic));
+                    }
+                }
+            }
+        }
     }
 }
