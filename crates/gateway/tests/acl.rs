@@ -350,6 +350,73 @@ async fn a_wrong_secret_is_refused(embedded: bool) {
     }
 }
 
+/// The retained status as last will still works through the door: a device that drops off
+/// without saying goodbye is marked offline by its will; a will on another device's topic is
+/// refused with the login.
+async fn the_last_will_marks_a_vanished_device_offline(embedded: bool) {
+    let w = world(embedded, None).await;
+    let v = &w.victim;
+    let status = proto::topic("zl", &v.serial, Direction::Up, Kind::Status);
+    let mut opts = MqttOptions::new(v.serial.clone(), "127.0.0.1", w.port);
+    let offline = br#"{"t":0,"online":false}"#.to_vec();
+    opts.set_credentials(v.serial.clone(), v.secret.clone())
+        .set_keep_alive(Duration::from_secs(5))
+        .set_last_will(rumqttc::LastWill::new(status.clone(), offline, QoS::AtLeastOnce, true));
+    let (c, mut ev) = AsyncClient::new(opts, 16);
+    let online = format!(r#"{{"t":{},"online":true}}"#, w.store.clock().now_ms());
+    c.publish(status, QoS::AtLeastOnce, true, online.into_bytes()).await.unwrap();
+    // Poll until the status is sent and acknowledged, then vanish (no DISCONNECT).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match tokio::time::timeout_at(deadline, ev.poll()).await.expect("the status is acknowledged") {
+            Ok(Event::Incoming(Packet::PubAck(_))) => break,
+            Ok(_) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    let w = &w;
+    let state = |want: bool| async move {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            if w.store.device_state(v.device_id).await.unwrap().is_some_and(|s| s.online == want) {
+                return;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "never online = {want}: {}", w.metrics.render());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    state(true).await;
+    drop(ev);
+    drop(c);
+    state(false).await;
+
+    // A will on another device's status topic: the login itself is refused.
+    let a = &w.attacker;
+    let mut opts = MqttOptions::new(a.serial.clone(), "127.0.0.1", w.port);
+    let forged = proto::topic("zl", &v.serial, Direction::Up, Kind::Status);
+    opts.set_credentials(a.serial.clone(), a.secret.clone()).set_last_will(rumqttc::LastWill::new(
+        forged,
+        br#"{"t":0,"online":true}"#.to_vec(),
+        QoS::AtLeastOnce,
+        true,
+    ));
+    let (_c, mut ev) = AsyncClient::new(opts, 16);
+    let first = tokio::time::timeout(Duration::from_secs(5), ev.poll()).await;
+    if embedded {
+        assert!(
+            !matches!(&first, Ok(Ok(Event::Incoming(Packet::ConnAck(a)))) if a.code == rumqttc::ConnectReturnCode::Success),
+            "a forged will was accepted: {first:?}"
+        );
+        assert_eq!(refused(&w, "will"), 1, "{}", w.metrics.render());
+    }
+    drop(ev);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        w.store.device_state(v.device_id).await.unwrap().is_some_and(|s| !s.online),
+        "the forged will spoke for the victim"
+    );
+}
+
 macro_rules! on_both_brokers {
     ($($name:ident),+) => {
         mod embedded {
@@ -366,7 +433,8 @@ macro_rules! on_both_brokers {
 on_both_brokers!(
     a_device_reads_nothing_of_another,
     a_device_cannot_speak_for_another,
-    a_wrong_secret_is_refused
+    a_wrong_secret_is_refused,
+    the_last_will_marks_a_vanished_device_offline
 );
 
 /// A connection that never logs in, or sends something other than a CONNECT, is closed.
