@@ -407,7 +407,7 @@ async fn the_last_will_marks_a_vanished_device_offline(embedded: bool) {
             !matches!(&first, Ok(Ok(Event::Incoming(Packet::ConnAck(a)))) if a.code == rumqttc::ConnectReturnCode::Success),
             "a forged will was accepted: {first:?}"
         );
-        assert_eq!(refused(&w, "will"), 1, "{}", w.metrics.render());
+        assert_eq!(refused(w, "will"), 1, "{}", w.metrics.render());
     }
     drop(ev);
     tokio::time::sleep(Duration::from_millis(1500)).await;
