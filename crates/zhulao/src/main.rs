@@ -145,7 +145,9 @@ struct SimArgs {
     /// zhulao's HTTP address, to measure latency on the live feed (`http://127.0.0.1:8080`).
     #[arg(long)]
     api: Option<String>,
-    #[arg(long, default_value = "operator1")]
+    /// The account that watches the live feed: one that manages devices (the simulator matches
+    /// alarms to its wearers by serial, which other roles do not see).
+    #[arg(long, default_value = "admin")]
     api_user: String,
     #[arg(long, default_value = zhulao_demo::DEMO_PASSWORD)]
     api_password: String,
