@@ -287,7 +287,7 @@ where
         && crate::broker::device_login(&*door.store, &hello.username, &hello.password).await;
     if !authentic {
         door.metrics.auth_failures.inc();
-        tracing::info!(%peer, serial = %short(&serial), "MQTT login refused");
+        tracing::info!(%peer, serial = ?short(&serial), "MQTT login refused");
         let _ = wr.write_all(&refuse_connack(hello.version)).await;
         // A refused guesser waits a moment before the next try on this connection.
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -419,7 +419,7 @@ fn check_packet(
 
 fn refused(door: &Door, serial: &str, action: &'static str, what: &str) {
     door.metrics.refused.get_or_create(&[("reason", action)]).inc();
-    tracing::warn!(serial, action, topic = %short(what), "MQTT packet outside the device's own topics refused; connection closed");
+    tracing::warn!(serial, action, topic = ?short(what), "MQTT packet outside the device's own topics refused; connection closed");
 }
 
 /// At most 200 characters of something a client sent, for a log line.
