@@ -620,6 +620,9 @@ fn items(msg: &WatchMessage, frame: &Frame, now_ms: i64, metrics: &Metrics) -> V
             Alarm::GeofenceExit => AlarmKind::GeofenceExit,
             // The watch lost its supply and is about to go dark.
             Alarm::PowerCut => AlarmKind::Offline,
+            // An alarm frame whose alarm could not be read: treated as a call for help, the
+            // raw frame on the alarm for the operator to judge.
+            Alarm::Unreadable => AlarmKind::Sos,
             Alarm::GeofenceEnter => continue,
         };
         let code =
@@ -631,16 +634,29 @@ fn items(msg: &WatchMessage, frame: &Frame, now_ms: i64, metrics: &Metrics) -> V
             source: zhulao_alarms::AlarmSource::Watch,
             impact_ms: None,
             ack: false,
-            detail: serde_json::json!({
-                "protocol": frame.protocol.name(),
-                "type": msg.kind,
-                "alarm": code,
-                "time": msg.time,
-                "valid": msg.valid,
-            }),
+            detail: alarm_detail(msg, frame, &code),
         }));
     }
     out
+}
+
+/// What a watch alarm keeps of its frame. A frame that could not be decoded whole keeps
+/// its raw text and the field that could not be read, for the operator.
+fn alarm_detail(msg: &WatchMessage, frame: &Frame, code: &str) -> serde_json::Value {
+    let mut d = serde_json::json!({
+        "protocol": frame.protocol.name(),
+        "type": msg.kind,
+        "alarm": code,
+        "time": msg.time,
+        "valid": msg.valid,
+    });
+    if let Some(e) = &msg.undecoded {
+        d["undecoded"] = serde_json::json!({
+            "code": e.code(), "field": e.field(), "message": e.zh(), "message_en": e.en(),
+        });
+        d["raw"] = String::from_utf8_lossy(&frame.raw).into_owned().into();
+    }
+    d
 }
 
 #[cfg(test)]
