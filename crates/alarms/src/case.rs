@@ -754,7 +754,10 @@ mod tests {
         assert_eq!(fx, [Effect::NotifyOperators { escalated: false }], "the device is not told");
         // Unanswered: operators and the supervisor are alerted, the family is not called.
         let fired = c.fire_due(T0 + 600 * S, &Policy::default());
-        assert!(fired.iter().flat_map(|(_, fx)| fx).all(|e| !matches!(e, Effect::CallFamily { .. })), "{fired:?}");
+        assert!(
+            fired.iter().flat_map(|(_, fx)| fx).all(|e| !matches!(e, Effect::CallFamily { .. })),
+            "{fired:?}"
+        );
         assert!(c.family.started_at.is_none());
         c.apply(&Command::Answer { by: ME }, T0 + 700 * S).unwrap();
         let fx = c

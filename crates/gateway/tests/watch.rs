@@ -43,6 +43,11 @@ struct World {
 }
 
 async fn world(db: testing::TestDb) -> World {
+    world_with(db, |_| {}).await
+}
+
+/// A world whose watch settings `tune` changes; sessions settle at once unless it says otherwise.
+async fn world_with(db: testing::TestDb, tune: impl FnOnce(&mut WatchConfig)) -> World {
     let store = db.store.clone();
     let elder_id = common::one_elder(&*store, "赵桂英").await;
     let mut devices = Vec::new();
@@ -54,11 +59,13 @@ async fn world(db: testing::TestDb) -> World {
     }
     let response = Response::new(store.clone(), Policies::default(), Arc::new(Silent), LiveHub::default());
     let metrics = Metrics::new();
-    let cfg = WatchConfig {
+    let mut cfg = WatchConfig {
         listen_3g: Some("127.0.0.1:0".parse().unwrap()),
         listen_iw: Some("127.0.0.1:0".parse().unwrap()),
+        settle_time: Duration::ZERO,
         ..Default::default()
     };
+    tune(&mut cfg);
     let pipeline = PipelineConfig {
         workers: 2,
         queue: 64,
