@@ -132,6 +132,16 @@ impl UnknownIds {
         }
     }
 
+    /// Whether `ip` has no token left for an unknown-id login (nothing is taken).
+    pub(crate) fn exhausted(&self, ip: IpAddr, now: Instant) -> bool {
+        let ip = ip.to_canonical();
+        let buckets = self.buckets.lock().expect("buckets lock");
+        match buckets.get(&ip) {
+            Some(b) => self.refilled(*b, now) < 1.0,
+            None => false,
+        }
+    }
+
     /// Source addresses tracked now.
     #[cfg(test)]
     fn tracked(&self) -> usize {

@@ -298,17 +298,24 @@ impl WatchLink {
     /// Sends the watch its queued settings if its session may have them now (settled or
     /// confirmed, no conflict) and they were not offered to this session yet.
     pub(crate) async fn offer(&self, device_id: i64) {
-        let (number, elder_id) = {
+        let (number, elder_id, confirmed) = {
             let watches = self.watches.lock().expect("watches lock");
             let Some(w) = watches.get(&device_id) else { return };
             match w.trusted(self.settle) {
-                Some(c) if w.offered != Some(c.number) => (c.number, w.elder_id),
+                Some(c) if w.offered != Some(c.number) => {
+                    (c.number, w.elder_id, w.confirmed == Some(c.number))
+                }
                 _ => return,
             }
         };
         // A conflict another process (or this one before a restart) raised and nobody has
-        // resolved yet holds the settings too.
-        match self.store.open_alarm(elder_id, Some(device_id), AlarmKind::DeviceConflict).await {
+        // resolved yet holds the settings too — unless an operator confirmed this session.
+        let open = if confirmed {
+            Ok(None)
+        } else {
+            self.store.open_alarm(elder_id, Some(device_id), AlarmKind::DeviceConflict).await
+        };
+        match open {
             Ok(Some(row)) if row.device_id == Some(device_id) => {
                 let mut watches = self.watches.lock().expect("watches lock");
                 if let Some(w) = watches.get_mut(&device_id) {

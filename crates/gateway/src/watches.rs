@@ -294,9 +294,10 @@ async fn handle_frame(
         }
         Some(_) => {}
         None => {
-            // Ids not in the directory cost the source address a token: one address cannot
-            // make the gateway look ids up in the database as fast as it sends them.
-            if !shared.pipeline.in_directory(&serial) && !shared.unknown_ids.allow(peer.ip(), Instant::now())
+            // An unknown id costs its source address a token: one address cannot make the
+            // gateway look ids up in the database as fast as it sends them.
+            if !shared.pipeline.in_directory(&serial)
+                && shared.unknown_ids.exhausted(peer.ip(), Instant::now())
             {
                 shared.refuse("unknown_id_rate_limited");
                 shared.metrics.auth_failures.inc();
@@ -305,6 +306,7 @@ async fn handle_frame(
             let device_id = match shared.pipeline.registered(&serial).await {
                 Ok(Some(id)) => id,
                 Ok(None) => {
+                    shared.unknown_ids.allow(peer.ip(), Instant::now());
                     shared.refuse("unknown_device");
                     shared.metrics.auth_failures.inc();
                     // A serial is not personal data: operators need it to register the watch.
