@@ -514,6 +514,11 @@ async fn unknown_ids_are_rate_limited_per_source_address() {
     })
     .await;
     let addr = w.ingest.watch_addr(WatchProtocol::Watch3g).unwrap();
+    // The registered watch has logged in before (the gateway knows it).
+    let mut s = w.connect(WatchProtocol::Watch3g).await;
+    s.write_all(&g3("LK")).await.unwrap();
+    read_frame(&mut s, b']').await.unwrap();
+    drop(s);
     for i in 0..4 {
         let mut s = w.connect(WatchProtocol::Watch3g).await;
         s.write_all(format!("[3G*99000000{i:02}*0002*LK]").as_bytes()).await.unwrap();
@@ -529,7 +534,8 @@ async fn unknown_ids_are_rate_limited_per_source_address() {
     assert!(w.metrics.render().contains(r#"zhulao_rejected_messages_total{reason="unknown_device"} 3"#));
     let mut s = w.connect(WatchProtocol::Watch3g).await;
     s.write_all(&g3("LK")).await.unwrap();
-    assert_eq!(read_frame(&mut s, b']').await.unwrap(), format!("[3G*{WATCH_3G}*0002*LK]"));
+    let reply = read_frame(&mut s, b']').await;
+    assert_eq!(reply, Some(format!("[3G*{WATCH_3G}*0002*LK]")), "{}", w.metrics.render());
 }
 
 #[tokio::test]
