@@ -388,3 +388,21 @@ pub(crate) fn sees_figures(v: &Viewer) -> ApiResult<()> {
         Err(ApiError::Forbidden)
     }
 }
+
+/// A device as the viewer may see it: the serial in full only for roles that manage devices.
+pub(crate) fn device_for(v: &Viewer, mut d: zhulao_domain::Device) -> zhulao_domain::Device {
+    if !zhulao_domain::policy::sees_device_identity(v) {
+        d.serial = zhulao_domain::policy::mask_serial(&d.serial);
+    }
+    d
+}
+
+/// An alarm's JSON (summary, detail or live event) as the viewer may see it: without the
+/// device's serial unless the viewer manages devices.
+pub(crate) fn alarm_json_for(v: &Viewer, data: &mut serde_json::Value) {
+    if !zhulao_domain::policy::sees_device_identity(v)
+        && let Some(o) = data.as_object_mut()
+    {
+        o.remove("serial");
+    }
+}

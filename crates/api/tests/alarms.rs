@@ -199,4 +199,64 @@ async fn the_call_centre_works_an_alarm_through(w: &World) {
     assert_eq!(s, StatusCode::OK);
 }
 
-on_both_backends!(the_call_centre_works_an_alarm_through);
+/// A device's serial (a watch's ID is its login on the watch protocols) is shown in full only
+/// to the roles that manage devices: alarms, their detail and the live feed carry it for them
+/// alone; device lists show others its last four characters.
+async fn serials_only_for_device_managers(w: &World) {
+    let mut feeds = Vec::new();
+    for role in ["admin", "operator", "family", "supervisor"] {
+        feeds.push((role, live(w, role).await));
+    }
+    let raised = w
+        .response
+        .raise(&zhulao_alarms::NewAlarm {
+            kind: zhulao_alarms::AlarmKind::Sos,
+            elder_id: Some(w.e1),
+            device_id: Some(w.d1),
+            serial: Some("ZL-P-1".into()),
+            region_code: "140213050001".into(),
+            location: None,
+            source: zhulao_alarms::AlarmSource::DeviceEvent,
+            impact_ms: None,
+            detail: json!({"type": "sos"}),
+            contacts: 0,
+            msg_id: None,
+        })
+        .await
+        .unwrap();
+    let zhulao_alarms::Raised::New(row) = raised else { panic!("a new alarm") };
+    let id = row.id;
+    for (role, feed) in &mut feeds {
+        let managed = *role == "admin";
+        let Some((event, data)) = next_event(feed, Duration::from_secs(5)).await else {
+            panic!("{role}: no live event")
+        };
+        assert_eq!((event.as_str(), data["data"]["id"].as_i64()), ("alarm", Some(id)), "{role}");
+        assert_eq!(data["data"].get("serial").is_some(), managed, "{role} live: {data}");
+        let (s, page) = w.call(Method::GET, "/api/v1/alarms", Some(w.token(role)), None).await;
+        assert_eq!(s, StatusCode::OK);
+        let text = page.to_string();
+        assert_eq!(text.contains("ZL-P-1"), managed, "{role} list: {text}");
+        let (s, detail) =
+            w.call(Method::GET, &format!("/api/v1/alarms/{id}"), Some(w.token(role)), None).await;
+        assert_eq!(s, StatusCode::OK, "{role}: {detail}");
+        assert_eq!(detail.to_string().contains("ZL-P-1"), managed, "{role} detail: {detail}");
+    }
+    for role in ["admin", "station_staff", "operator", "supervisor", "care_manager"] {
+        let managed = matches!(role, "admin" | "station_staff");
+        let (s, devices) =
+            w.call(Method::GET, &format!("/api/v1/elders/{}/devices", w.e1), Some(w.token(role)), None).await;
+        assert_eq!(s, StatusCode::OK, "{role}: {devices}");
+        let serials: Vec<&str> =
+            devices.as_array().unwrap().iter().map(|d| d["serial"].as_str().unwrap()).collect();
+        assert_eq!(serials.contains(&"ZL-P-1"), managed, "{role}: {serials:?}");
+        if !managed {
+            assert!(serials.contains(&"…-P-1"), "{role}: {serials:?}");
+        }
+        let (_, one) =
+            w.call(Method::GET, &format!("/api/v1/devices/{}", w.d1), Some(w.token(role)), None).await;
+        assert_eq!(one["serial"] == "ZL-P-1", managed, "{role}: {one}");
+    }
+}
+
+on_both_backends!(the_call_centre_works_an_alarm_through, serials_only_for_device_managers);

@@ -19,6 +19,7 @@ pub mod monitoring;
 pub mod phone;
 pub mod policy;
 pub mod region;
+pub mod secret;
 pub mod stats;
 
 pub use account::{Account, AccountInput, NewAccount, Role};
@@ -37,4 +38,5 @@ pub use monitoring::{MonitoringSettings, SafeZone, VitalLimit, VitalSign, ZoneSh
 pub use phone::Phone;
 pub use policy::{Action, ElderScope, Viewer};
 pub use region::{Region, RegionCode, RegionLevel};
+pub use secret::{Secret, redact_url};
 pub use stats::{Count, RegionStats};

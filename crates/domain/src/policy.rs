@@ -171,6 +171,20 @@ pub fn personal_data(v: &Viewer) -> PersonalData {
     }
 }
 
+/// Whether a viewer sees devices' serials and IMEIs in full: only the roles that manage
+/// devices. A watch's ID is its login on the watch protocols, so others see its last four
+/// characters ([`mask_serial`]) and alarms without it.
+pub fn sees_device_identity(v: &Viewer) -> bool {
+    allows(v.role, Action::ManageDevices)
+}
+
+/// A serial or IMEI down to its last four characters: `…1740`.
+pub fn mask_serial(serial: &str) -> String {
+    let n = serial.chars().count();
+    let tail: String = serial.chars().skip(n.saturating_sub(4)).collect();
+    format!("…{tail}")
+}
+
 /// Whether a viewer may write an elder it can see (create checks the target scope too).
 pub fn can_write_elder(v: &Viewer, f: &ElderFacts<'_>) -> bool {
     allows(v.role, Action::WriteElders) && can_see_elder(v, f)

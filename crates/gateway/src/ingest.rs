@@ -25,7 +25,7 @@ pub struct IngestConfig {
     pub host: String,
     pub port: u16,
     pub username: Option<String>,
-    pub password: Option<String>,
+    pub password: Option<zhulao_domain::Secret>,
     /// Stable per instance, so a persistent session survives restarts.
     pub client_id: String,
     /// Keep the session (and the broker's queue for us) across disconnects.
@@ -60,7 +60,7 @@ impl IngestConfig {
             None => (hostport.to_string(), 1883),
         };
         let (username, password) = match cred.map(|c| c.split_once(':').unwrap_or((c, ""))) {
-            Some((u, p)) => (Some(u.to_string()), Some(p.to_string())),
+            Some((u, p)) => (Some(u.to_string()), Some(p.into())),
             None => (None, None),
         };
         Ok(IngestConfig {
@@ -219,7 +219,7 @@ pub(crate) fn connect(cfg: &IngestConfig, metrics: &Metrics) -> (AsyncClient, Ev
         .set_inflight(1000)
         .set_request_channel_capacity(1 << 16);
     if let (Some(u), Some(p)) = (&cfg.username, &cfg.password) {
-        opts.set_credentials(u.clone(), p.clone());
+        opts.set_credentials(u.clone(), p.expose());
     }
     let (client, eventloop) = AsyncClient::new(opts, 1 << 16);
     let link = Arc::new(MqttLink {

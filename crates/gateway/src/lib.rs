@@ -1,5 +1,6 @@
 //! zhulao-gateway: the device side of the platform. An MQTT client reads the uplink stream
-//! from a broker — the embedded one ([`broker`], rumqttd) or an external one (Mosquitto,
+//! from a broker — the embedded one ([`broker`], rumqttd behind a door that lets each device
+//! touch only its own topics) or an external one (Mosquitto,
 //! EMQX) — and TCP listeners serve elderly-care watches speaking the 3G and IW protocols
 //! ([`WatchConfig`]); both feed each device's messages, in order, to one detector worker;
 //! detections and the devices' own alarms become alarms through the response service;
@@ -15,6 +16,7 @@ pub mod broker;
 mod device;
 mod directory;
 mod error;
+mod front;
 mod ingest;
 mod metrics;
 mod pipeline;
@@ -28,7 +30,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use broker::{EmbeddedBroker, InternalLogin};
+pub use broker::{EmbeddedBroker, InternalLogin, Started as BrokerStarted};
 pub use error::GatewayError;
 pub use ingest::{IngestConfig, MqttLink};
 pub use metrics::Metrics;

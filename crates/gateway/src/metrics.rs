@@ -45,6 +45,10 @@ pub struct Metrics {
     /// Logins refused (embedded broker: unknown serial, wrong secret, inactive device; TCP
     /// watches: unregistered id).
     pub auth_failures: Counter,
+    /// Embedded broker: connections and packets refused at its door, by reason (`publish`,
+    /// `subscribe`, `will` outside the device's own topics; `login_timeout`, `malformed`,
+    /// `tls_handshake`, `too_many_connections`).
+    pub refused: Family<Labels, Counter>,
     /// TCP watch connections open now.
     pub watch_connections: Gauge,
     /// Frames cut from TCP watch streams.
@@ -82,6 +86,7 @@ impl Metrics {
             devices: Gauge::default(),
             reconnects: Counter::default(),
             auth_failures: Counter::default(),
+            refused: Family::default(),
             watch_connections: Gauge::default(),
             watch_frames: Counter::default(),
         };
@@ -114,6 +119,11 @@ impl Metrics {
         r.register("devices_active", "Devices with detector state in this instance", m.devices.clone());
         r.register("mqtt_reconnects", "Ingest client (re)connections", m.reconnects.clone());
         r.register("mqtt_auth_failures", "Logins refused by the embedded broker", m.auth_failures.clone());
+        r.register(
+            "mqtt_refused",
+            "Connections and packets refused by the embedded broker, by reason",
+            m.refused.clone(),
+        );
         r.register("watch_connections", "TCP watch connections open", m.watch_connections.clone());
         r.register("watch_frames", "Frames read from TCP watches", m.watch_frames.clone());
         Metrics { registry: Arc::new(r), ..m }

@@ -35,8 +35,8 @@ pub use motion::{
     MotionBatch, Sample, ddps_to_dps, mg_to_g,
 };
 pub use topic::{
-    DEFAULT_ROOT, Direction, Kind, MAX_SERIAL_LEN, SHARDS, Topic, VERSION_LEVEL, downlink_filter,
-    is_valid_serial, parse_topic, shard_of, topic, uplink_filters,
+    DEFAULT_ROOT, Direction, Kind, MAX_SERIAL_LEN, SHARDS, Topic, VERSION_LEVEL, device_may_publish,
+    device_may_subscribe, downlink_filter, is_valid_serial, parse_topic, shard_of, topic, uplink_filters,
 };
 pub use uplink::{
     BatteryReport, DeviceEvent, EventKind, Fix, Heartbeat, LocationReport, MAX_EVENT_ID_LEN, MAX_STATUS_TEXT,

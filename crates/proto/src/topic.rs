@@ -230,6 +230,24 @@ pub fn parse_topic<'a>(root: &str, topic: &'a str) -> Result<Topic<'a>, DecodeEr
     Ok(Topic { shard: found, serial, dir, kind })
 }
 
+/// The access rule for a device logged in as `serial`: it may publish only on its own
+/// uplink topics (`{root}/v1/{shard}/{serial}/up/{kind}`, the last will included).
+pub fn device_may_publish(root: &str, serial: &str, topic: &str) -> bool {
+    matches!(parse_topic(root, topic), Ok(t) if t.serial == serial && t.dir == Direction::Up)
+}
+
+/// The access rule for a device logged in as `serial`: it may subscribe only to its own
+/// downlink, as a whole (`…/{serial}/down/#`, `…/{serial}/down/+`) or one kind at a time.
+/// Every other filter — `#`, `{root}/#`, another serial, a wildcard for the serial or the
+/// shard, `$share/…`, `$SYS/…` — is refused.
+pub fn device_may_subscribe(root: &str, serial: &str, filter: &str) -> bool {
+    let whole = downlink_filter(root, serial);
+    if filter == whole || filter.strip_suffix('+') == whole.strip_suffix('#') {
+        return true;
+    }
+    matches!(parse_topic(root, filter), Ok(t) if t.serial == serial && t.dir == Direction::Down)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -357,5 +375,46 @@ mod tests {
             let level = format!("zl/v1/{:02}/+/up/#", shard_of(serial));
             assert_eq!(a.contains(&level) as u8 + b.contains(&level) as u8, 1);
         }
+    }
+
+    #[test]
+    fn a_device_may_touch_only_its_own_topics() {
+        let me = "ZL0001";
+        let other = "ZL0002";
+        for kind in Kind::UPLINK {
+            assert!(device_may_publish("zl", me, &topic("zl", me, Direction::Up, kind)));
+            assert!(!device_may_publish("zl", me, &topic("zl", other, Direction::Up, kind)));
+        }
+        for kind in Kind::DOWNLINK {
+            let own = topic("zl", me, Direction::Down, kind);
+            assert!(!device_may_publish("zl", me, &own), "a device never writes its own downlink");
+            assert!(!device_may_publish("zl", me, &topic("zl", other, Direction::Down, kind)));
+            assert!(device_may_subscribe("zl", me, &own));
+            assert!(!device_may_subscribe("zl", me, &topic("zl", other, Direction::Down, kind)));
+        }
+        assert!(device_may_subscribe("zl", me, &downlink_filter("zl", me)));
+        let shard = format!("{:02}", shard_of(me));
+        assert!(device_may_subscribe("zl", me, &format!("zl/v1/{shard}/{me}/down/+")));
+        for f in [
+            "#".to_string(),
+            "+".to_string(),
+            "zl/#".to_string(),
+            "zl/v1/#".to_string(),
+            format!("zl/v1/{shard}/#"),
+            format!("zl/v1/{shard}/+/down/#"),
+            format!("zl/v1/+/{me}/down/#"),
+            format!("zl/v1/{shard}/{me}/#"),
+            format!("zl/v1/{shard}/{me}/up/#"),
+            format!("zl/v1/{shard}/{me}/+/config"),
+            format!("$share/g/zl/v1/{shard}/{me}/down/#"),
+            "$SYS/#".to_string(),
+            downlink_filter("zl", other),
+            downlink_filter("other", me),
+        ] {
+            assert!(!device_may_subscribe("zl", me, &f), "{f}");
+        }
+        assert!(!device_may_publish("zl", me, "zl/v1/#"));
+        let wrong_shard = format!("{:02}", (shard_of(me) + 1) % SHARDS);
+        assert!(!device_may_publish("zl", me, &format!("zl/v1/{wrong_shard}/{me}/up/event")));
     }
 }

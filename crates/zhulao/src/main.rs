@@ -8,6 +8,7 @@ mod demo_services;
 mod platform;
 mod server;
 mod settings;
+mod tls;
 
 use std::io::Read;
 use std::sync::Arc;
@@ -144,7 +145,9 @@ struct SimArgs {
     /// zhulao's HTTP address, to measure latency on the live feed (`http://127.0.0.1:8080`).
     #[arg(long)]
     api: Option<String>,
-    #[arg(long, default_value = "operator1")]
+    /// The account that watches the live feed: one that manages devices (the simulator matches
+    /// alarms to its wearers by serial, which other roles do not see).
+    #[arg(long, default_value = "admin")]
     api_user: String,
     #[arg(long, default_value = zhulao_demo::DEMO_PASSWORD)]
     api_password: String,
@@ -207,7 +210,7 @@ async fn main() -> anyhow::Result<()> {
             if demo::already_loaded(&store).await? {
                 println!(
                     "演示数据已存在 / demo district already loaded in {} (use --fresh to rebuild)",
-                    redact(&s.database_url)
+                    zhulao_domain::redact_url(&s.database_url)
                 );
                 let district =
                     zhulao_demo::generate(seed, store.clock().today(), zhulao_demo::DemoSize { elders });
@@ -235,7 +238,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Migrate(common) => {
             let s = common.settings(Settings::default())?;
             open(&s.database_url).await?;
-            println!("schema is up to date: {}", redact(&s.database_url));
+            println!("schema is up to date: {}", zhulao_domain::redact_url(&s.database_url));
             Ok(())
         }
         Command::CreateAdmin { common, username } => {
@@ -335,23 +338,12 @@ async fn main() -> anyhow::Result<()> {
 async fn open(url: &str) -> anyhow::Result<Arc<dyn zhulao_store::Store>> {
     zhulao_store::open(url, Arc::new(SystemClock))
         .await
-        .with_context(|| format!("opening database {}", redact(url)))
-}
-
-/// A database URL without its password, for messages.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => match url[s + 3..at].split_once(':') {
-            Some((user, _)) => format!("{}{}:***{}", &url[..s + 3], user, &url[at..]),
-            None => url.to_string(),
-        },
-        _ => url.to_string(),
-    }
+        .with_context(|| format!("opening database {}", zhulao_domain::redact_url(url)))
 }
 
 fn remove_sqlite(url: &str) -> anyhow::Result<()> {
     let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) else {
-        anyhow::bail!("--fresh only deletes SQLite demo databases, not {}", redact(url));
+        anyhow::bail!("--fresh only deletes SQLite demo databases, not {}", zhulao_domain::redact_url(url));
     };
     let path = path.split('?').next().unwrap_or(path);
     for suffix in ["", "-wal", "-shm"] {
@@ -364,16 +356,22 @@ fn remove_sqlite(url: &str) -> anyhow::Result<()> {
 }
 
 async fn serve(store: Arc<dyn zhulao_store::Store>, s: &Settings) -> anyhow::Result<()> {
+    let tls = tls::server_config(s)?;
+    tls::check_exposure(s, tls.is_some())?;
     let listener = server::bind(s.listen).await?;
     let addr = listener.local_addr()?;
-    let p = platform::start(store, s).await?;
+    let p = platform::start(store, s, tls.as_ref()).await?;
+    let web = if tls.is_some() { "https" } else { "http" };
     println!(
-        "zhulao 已启动 / serving on http://{addr}  (console: http://{addr}/, API: http://{addr}/api/v1, OpenAPI: http://{addr}/api/openapi.json)"
+        "zhulao 已启动 / serving on {web}://{addr}  (console: {web}://{addr}/, API: {web}://{addr}/api/v1, OpenAPI: {web}://{addr}/api/openapi.json)"
     );
     if let Some(url) = &p.device_url {
         println!("设备接入 / devices connect to {url} (MQTT; protocol in docs/device-protocol.md)");
     }
-    server::run(listener, app(p.state), server::shutdown_signal()).await
+    if let Some(a) = p.broker.as_ref().and_then(|b| b.tls) {
+        println!("设备加密接入 / devices connect over TLS to mqtts://{a}");
+    }
+    server::run(listener, tls, app(p.state), server::shutdown_signal()).await
 }
 
 /// Serves the demo with a small simulator in-process: 20 wearers on the embedded broker, one
@@ -384,6 +382,8 @@ async fn serve_demo(
     seed: u64,
     elders: usize,
 ) -> anyhow::Result<()> {
+    let tls = tls::server_config(s)?;
+    tls::check_exposure(s, tls.is_some())?;
     let listener = server::bind(s.listen).await?;
     let addr = listener.local_addr()?;
     // The demo's caregivers have no phones: keep them on duty where they are, as their
@@ -398,9 +398,10 @@ async fn serve_demo(
             }
         }
     });
-    let p = platform::start(store, s).await?;
+    let p = platform::start(store, s, tls.as_ref()).await?;
+    let web = if tls.is_some() { "https" } else { "http" };
     println!(
-        "zhulao 已启动 / serving on http://{addr}  (控制台 console: http://{addr}/, API: http://{addr}/api/v1)"
+        "zhulao 已启动 / serving on {web}://{addr}  (控制台 console: {web}://{addr}/, API: {web}://{addr}/api/v1)"
     );
     if let Some(url) = p.device_url.clone() {
         println!(
@@ -425,7 +426,7 @@ async fn serve_demo(
             }
         });
     }
-    server::run(listener, app(p.state), server::shutdown_signal()).await
+    server::run(listener, tls, app(p.state), server::shutdown_signal()).await
 }
 
 /// The API with the web console behind it.
@@ -452,13 +453,4 @@ fn print_logins(s: &Settings) {
          -d '{{\"username\":\"admin\",\"password\":\"{pw}\"}}'\n",
         s.listen
     );
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn redacts_passwords() {
-        assert_eq!(super::redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
-        assert_eq!(super::redact("sqlite://zhulao.db"), "sqlite://zhulao.db");
-    }
 }

@@ -109,7 +109,7 @@ type MaybeChannel = Option<Arc<dyn Channel>>;
 fn channels(s: &NotifySettings) -> anyhow::Result<(MaybeChannel, MaybeChannel)> {
     let webhook: MaybeChannel = match (&s.webhook_url, &s.webhook_secret) {
         (Some(url), Some(secret)) => Some(Arc::new(zhulao_notify::WebhookChannel::new(
-            zhulao_notify::WebhookConfig::new(url.clone(), secret.clone()),
+            zhulao_notify::WebhookConfig::new(url.clone(), secret.expose()),
         )?)),
         (Some(_), None) => anyhow::bail!("notify.webhook_secret is required with notify.webhook_url"),
         _ => None,
@@ -126,8 +126,10 @@ fn channels(s: &NotifySettings) -> anyhow::Result<(MaybeChannel, MaybeChannel)> 
                 cfg.port = p;
             }
             if let (Some(u), Some(p)) = (&s.smtp_username, &s.smtp_password) {
-                cfg.credentials =
-                    Some(zhulao_notify::SmtpCredentials { username: u.clone(), password: p.clone() });
+                cfg.credentials = Some(zhulao_notify::SmtpCredentials {
+                    username: u.clone(),
+                    password: p.expose().to_string(),
+                });
             }
             Some(Arc::new(zhulao_notify::SmtpChannel::new(cfg)?))
         }
@@ -142,44 +144,64 @@ pub struct Platform {
     /// Where devices (and the simulator) connect: `mqtt://host:port`.
     pub device_url: Option<String>,
     _ingest: Option<zhulao_gateway::Ingest>,
+    /// The embedded broker, when no external one is configured.
+    pub broker: Option<zhulao_gateway::BrokerStarted>,
 }
 
 /// Starts the response service, the gateway and the timers.
-pub async fn start(store: Arc<dyn Store>, s: &Settings) -> anyhow::Result<Platform> {
+pub async fn start(
+    store: Arc<dyn Store>,
+    s: &Settings,
+    tls: Option<&Arc<rustls::ServerConfig>>,
+) -> anyhow::Result<Platform> {
     let hub = LiveHub::new(16_384);
     let (webhook, smtp) = channels(&s.notify)?;
     let notifier = Arc::new(ChannelNotifier { webhook, smtp, hub: hub.clone() });
     let response = Response::new(store.clone(), s.alarms.clone(), notifier, hub);
     let metrics = Metrics::new();
+    let mut broker = None;
     let mqtt = if s.mqtt.enabled {
         let client_id = format!("zhulao-{}", s.mqtt.instance);
         let (mut cfg, device_url) = match &s.mqtt.url {
-            Some(url) => (IngestConfig::from_url(url, &client_id)?, url.clone()),
+            Some(url) => {
+                let cfg = IngestConfig::from_url(url, &client_id)?;
+                tracing::info!(broker = %zhulao_domain::redact_url(url), "external MQTT broker");
+                // Devices log in with their own credentials: the address alone.
+                let devices = format!("mqtt://{}:{}", cfg.host, cfg.port);
+                (cfg, devices)
+            }
             None => {
-                let login = zhulao_gateway::broker::start(
+                let started = zhulao_gateway::broker::start(
                     &EmbeddedBroker {
                         listen_v4: s.mqtt.listen,
                         listen_v5: s.mqtt.listen_v5,
+                        listen_tls: tls.map(|_| s.mqtt.listen_tls),
+                        tls: tls.cloned(),
                         max_connections: 100_000,
+                        topic_root: s.mqtt.topic_root.clone(),
+                        login_timeout: Duration::from_secs(s.mqtt.login_timeout_s.max(1)),
                     },
                     store.clone(),
                     metrics.clone(),
-                )?;
-                let addr = s.mqtt.listen;
-                let host =
-                    if addr.ip().is_unspecified() { "127.0.0.1".to_string() } else { addr.ip().to_string() };
-                let mut cfg = IngestConfig::from_url(&format!("mqtt://{host}:{}", addr.port()), &client_id)?;
-                cfg.username = Some(login.username);
-                cfg.password = Some(login.password);
+                )
+                .await?;
+                let mut cfg = IngestConfig::from_url(&format!("mqtt://{}", started.internal), &client_id)?;
+                cfg.username = Some(started.login.username.clone());
+                cfg.password = Some(started.login.password.clone().into());
                 // The embedded broker lives and dies with this process: nothing to resume.
                 cfg.persistent_session = false;
-                (cfg, format!("mqtt://{host}:{}", addr.port()))
+                let addr = started.plain;
+                let host =
+                    if addr.ip().is_unspecified() { "127.0.0.1".to_string() } else { addr.ip().to_string() };
+                let url = format!("mqtt://{host}:{}", addr.port());
+                broker = Some(started);
+                (cfg, url)
             }
         };
         cfg.topic_root = s.mqtt.topic_root.clone();
         cfg.shards = s.mqtt.shard_range()?;
         cfg.workers = s.mqtt.workers.max(1);
-        tracing::info!(broker = %device_url, shards = ?cfg.shards, "device gateway starting");
+        tracing::info!(devices = %device_url, shards = ?cfg.shards, "device gateway starting");
         Some((cfg, device_url))
     } else {
         None
@@ -218,7 +240,7 @@ pub async fn start(store: Arc<dyn Store>, s: &Settings) -> anyhow::Result<Platfo
     let render: zhulao_api::MetricsRender =
         Arc::new(move || with_effect_failures(metrics.render(), responder.failed_effects()));
     let state = zhulao_api::AppState::with(store, response.clone(), Some(render)).with_orders(orders);
-    Ok(Platform { state, device_url, _ingest: ingest })
+    Ok(Platform { state, device_url, _ingest: ingest, broker })
 }
 
 /// The gateway's metrics with the response service's failed effects (notifications,

@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
@@ -20,13 +21,21 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
     })
 }
 
-/// Serves `app` on `listener` until `shutdown` completes, then drains in-flight requests.
+/// Serves `app` on `listener` — HTTPS with `tls`, else plain HTTP — until `shutdown`
+/// completes, then drains in-flight requests.
 pub async fn run(
     listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
     app: axum::Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await.context("HTTP server")
+    match tls {
+        Some(config) => {
+            let https = crate::tls::HttpsListener::new(listener, config)?;
+            axum::serve(https, app).with_graceful_shutdown(shutdown).await.context("HTTPS server")
+        }
+        None => axum::serve(listener, app).with_graceful_shutdown(shutdown).await.context("HTTP server"),
+    }
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -4,7 +4,9 @@
 //! and `[services]` sections (see `docs/configuration.md`).
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use zhulao_domain::Secret;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -28,6 +30,22 @@ pub struct Settings {
     /// `[services.pay]` … (every key has a default).
     #[serde(default)]
     pub services: zhulao_orders::ServicesConfig,
+    /// HTTPS and the embedded broker's TLS port (`[tls]`).
+    #[serde(default)]
+    pub tls: TlsSettings,
+    /// Serve plain text (no TLS) on addresses other than loopback: HTTP without `[tls]`, the
+    /// embedded broker's plain ports, the watch ports. Off by default: such a listener is
+    /// refused at start with a message naming this option; with it, a warning is printed.
+    #[serde(default)]
+    pub allow_plaintext: bool,
+}
+
+/// A certificate chain and its private key, PEM files (e.g. from the district's CA or ACME).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct TlsSettings {
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
 }
 
 /// The device gateway.
@@ -44,6 +62,10 @@ pub struct MqttSettings {
     pub listen: SocketAddr,
     /// Where the embedded broker listens for MQTT 5.
     pub listen_v5: Option<SocketAddr>,
+    /// Where the embedded broker listens for MQTT over TLS (3.1.1 and 5), when `[tls]` is set.
+    pub listen_tls: SocketAddr,
+    /// A device connection that has not logged in within this many seconds is closed.
+    pub login_timeout_s: u64,
     pub topic_root: String,
     /// This instance's name: its MQTT client id is `zhulao-<instance>`, its persistent
     /// session on an external broker survives restarts.
@@ -61,6 +83,8 @@ impl Default for MqttSettings {
             url: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 18830)),
             listen_v5: Some(SocketAddr::from(([127, 0, 0, 1], 18831))),
+            listen_tls: SocketAddr::from(([127, 0, 0, 1], 18832)),
+            login_timeout_s: 10,
             topic_root: "zl".into(),
             instance: "1".into(),
             shards: "0-63".into(),
@@ -216,13 +240,13 @@ impl WatchGuardArgs {
 #[serde(default)]
 pub struct NotifySettings {
     pub webhook_url: Option<String>,
-    pub webhook_secret: Option<String>,
+    pub webhook_secret: Option<Secret>,
     pub smtp_host: Option<String>,
     pub smtp_port: Option<u16>,
     /// `none`, `starttls` or `tls`.
     pub smtp_tls: Option<String>,
     pub smtp_username: Option<String>,
-    pub smtp_password: Option<String>,
+    pub smtp_password: Option<Secret>,
     pub smtp_from: Option<String>,
 }
 
@@ -236,6 +260,8 @@ impl Default for Settings {
             notify: NotifySettings::default(),
             alarms: zhulao_response::Policies::default(),
             services: zhulao_orders::ServicesConfig::default(),
+            tls: TlsSettings::default(),
+            allow_plaintext: false,
         }
     }
 }
@@ -261,6 +287,19 @@ pub struct CommonArgs {
     /// Where the embedded broker listens for MQTT 5 (default 127.0.0.1:18831).
     #[arg(long)]
     pub mqtt_listen_v5: Option<SocketAddr>,
+    /// Where the embedded broker listens for MQTT over TLS (default 127.0.0.1:18832; needs --tls-cert).
+    #[arg(long)]
+    pub mqtt_tls_listen: Option<SocketAddr>,
+    /// TLS certificate chain (PEM): serves HTTPS and the embedded broker's TLS port.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Allow plain-text listeners (HTTP without TLS, the broker's plain ports, watch ports) on
+    /// addresses other than loopback.
+    #[arg(long)]
+    pub allow_plaintext: bool,
     /// The device shards this instance consumes, e.g. `0-31` (default all, `0-63`).
     #[arg(long)]
     pub mqtt_shards: Option<String>,
@@ -302,6 +341,15 @@ impl CommonArgs {
         }
         if let Some(l) = self.mqtt_listen_v5 {
             s.mqtt.listen_v5 = Some(l);
+        }
+        if let Some(l) = self.mqtt_tls_listen {
+            s.mqtt.listen_tls = l;
+        }
+        if let (Some(c), Some(k)) = (&self.tls_cert, &self.tls_key) {
+            s.tls = TlsSettings { cert: Some(c.clone()), key: Some(k.clone()) };
+        }
+        if self.allow_plaintext {
+            s.allow_plaintext = true;
         }
         if let Some(sh) = &self.mqtt_shards {
             s.mqtt.shards = sh.clone();

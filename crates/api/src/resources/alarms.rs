@@ -9,12 +9,12 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use zhulao_alarms::{AlarmKind, Assessment, Command, Outcome, TravelMode, response_stats};
 use zhulao_alarms::{AlarmLocation, AlarmRow, AlarmSource, LocationSource, NewAlarm, Raised};
-use zhulao_domain::{Action, FieldError, GeoPoint, Role};
+use zhulao_domain::{Action, FieldError, GeoPoint, Role, Viewer};
 use zhulao_response::{ResponderPosition, alarm_summary};
 use zhulao_store::AlarmFilter;
 
 use crate::AppState;
-use crate::access::{alarm_scope, sees_figures, visible_alarm};
+use crate::access::{alarm_json_for, alarm_scope, sees_figures, visible_alarm};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult, WithField};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, optional_json};
@@ -40,13 +40,15 @@ pub struct AlarmView {
     pub location_gcj02: Option<[f64; 2]>,
 }
 
-async fn alarm_view(state: &AppState, a: &AlarmRow) -> ApiResult<AlarmView> {
+async fn alarm_view(state: &AppState, v: &Viewer, a: &AlarmRow) -> ApiResult<AlarmView> {
     let elder_name = match a.elder_id {
         Some(e) => Some(state.store.elder(e).await?.record.name),
         None => None,
     };
+    let mut alarm = alarm_summary(a);
+    alarm_json_for(v, &mut alarm);
     Ok(AlarmView {
-        alarm: alarm_summary(a),
+        alarm,
         elder_name,
         location_gcj02: a.location.map(|l| {
             let (lat, lon) = zhulao_proto::coords::wgs84_to_gcj02(l.lat, l.lon);
@@ -99,7 +101,7 @@ pub async fn list_alarms(
     let rows = state.store.list_alarms(&f).await?;
     let mut items = Vec::with_capacity(rows.items.len());
     for a in &rows.items {
-        items.push(alarm_view(&state, a).await?);
+        items.push(alarm_view(&state, &user.viewer(), a).await?);
     }
     Ok(Json(PageView { items, total: rows.total, page, per_page }))
 }
@@ -159,17 +161,16 @@ pub async fn get_alarm(
         .into_iter()
         .map(|n| serde_json::to_value(n).unwrap_or_default());
     Ok(Json(AlarmDetail {
-        view: alarm_view(&state, &a).await?,
+        view: alarm_view(&state, &user.viewer(), &a).await?,
         case: serde_json::to_value(&a.case).unwrap_or_default(),
         // What decided a vital-sign alarm (the measured values) is health data too.
-        detail: if health {
-            let mut d = a.detail.clone();
+        detail: {
+            let mut d = if health { a.detail.clone() } else { serde_json::json!({}) };
             if let Some(o) = d.as_object_mut() {
                 o.insert("serial".into(), a.serial.clone().into());
             }
+            alarm_json_for(&v, &mut d);
             d
-        } else {
-            serde_json::json!({ "serial": a.serial })
         },
         timeline: timeline.collect(),
         notifications: notifications.collect(),
@@ -288,7 +289,7 @@ pub async fn alarm_step(
                     None => {
                         state.response.dispatch_nearest_now(&a).await?;
                         let a = state.store.alarm(id).await?;
-                        return Ok(Json(alarm_view(&state, &a).await?));
+                        return Ok(Json(alarm_view(&state, &user.viewer(), &a).await?));
                     }
                 },
                 "called-120" => Command::Called120 { by: me },
@@ -325,7 +326,7 @@ pub async fn alarm_step(
         _ => return Err(ApiError::NotFound("route")),
     };
     let saved = state.response.act(id, &cmd, user.actor(), actor_kind).await?;
-    Ok(Json(alarm_view(&state, &saved).await?))
+    Ok(Json(alarm_view(&state, &user.viewer(), &saved).await?))
 }
 
 /// An alarm the call centre raises itself (a phone call from an elder without a device).
@@ -374,7 +375,7 @@ pub async fn raise_alarm(
         Raised::Duplicate { alarm_id } => alarm_id.unwrap_or_default(),
     };
     let a = state.store.alarm(id).await?;
-    Ok((StatusCode::CREATED, Json(alarm_view(&state, &a).await?)))
+    Ok((StatusCode::CREATED, Json(alarm_view(&state, &user.viewer(), &a).await?)))
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]

@@ -10,7 +10,7 @@ use zhulao_domain::{Action, Coded, Device, DeviceBinding, DeviceInput, FieldErro
 use zhulao_store::DeviceFilter;
 
 use crate::AppState;
-use crate::access::{device_filter, visible_device, visible_elder};
+use crate::access::{device_filter, device_for, visible_device, visible_elder};
 use crate::auth::{self, CurrentUser};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Paging};
@@ -37,7 +37,8 @@ pub async fn list_devices(
     user.require(Action::ReadDevices)?;
     let (offset, limit) = p.bounds();
     let f = DeviceFilter { offset, limit, ..device_filter(&user.viewer()) };
-    Ok(Json(PageView::from_store(state.store.list_devices(&f).await?, |d| d)))
+    let v = user.viewer();
+    Ok(Json(PageView::from_store(state.store.list_devices(&f).await?, |d| device_for(&v, d))))
 }
 
 #[utoipa::path(get, path = "/api/v1/devices/{id}", responses((status = 200, body = Device)))]
@@ -47,7 +48,7 @@ pub async fn get_device(
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Device>> {
     user.require(Action::ReadDevices)?;
-    Ok(Json(visible_device(&state, &user, id).await?))
+    Ok(Json(device_for(&user.viewer(), visible_device(&state, &user, id).await?)))
 }
 
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
@@ -133,7 +134,8 @@ pub async fn elder_devices(
         offset: 0,
         limit: 100,
     };
-    Ok(Json(state.store.list_devices(&f).await?.items))
+    let v = user.viewer();
+    Ok(Json(state.store.list_devices(&f).await?.items.into_iter().map(|d| device_for(&v, d)).collect()))
 }
 
 /// Settings to push to a device; the SOS contacts come from the bound elder's record.

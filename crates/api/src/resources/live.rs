@@ -13,7 +13,7 @@ use axum::routing::get;
 use zhulao_domain::Action;
 
 use crate::AppState;
-use crate::access::{alarm_scope, position_digits, round_to, visible_live};
+use crate::access::{alarm_json_for, alarm_scope, position_digits, round_to, visible_live};
 use crate::auth::CurrentUser;
 use crate::error::ApiResult;
 
@@ -27,25 +27,32 @@ pub(crate) fn routes() -> Router<AppState> {
 pub async fn live(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Response> {
     user.require(Action::ReadAlarms)?;
     let scope = alarm_scope(&state, &user.viewer()).await?;
-    let digits = position_digits(&user.viewer());
+    let viewer = user.viewer();
+    let digits = position_digits(&viewer);
+    let viewer = std::sync::Arc::new(viewer);
     let rx = state.response.hub().subscribe();
-    let stream = futures_util::stream::unfold((rx, scope), move |(mut rx, scope)| async move {
-        loop {
-            match rx.recv().await {
-                Ok(mut e) => {
-                    if visible_live(&scope, &e) {
-                        if e.topic == "device" {
-                            coarsen_position(&mut e.data, digits);
+    let stream = futures_util::stream::unfold((rx, scope), move |(mut rx, scope)| {
+        let viewer = viewer.clone();
+        async move {
+            loop {
+                match rx.recv().await {
+                    Ok(mut e) => {
+                        if visible_live(&scope, &e) {
+                            if e.topic == "device" {
+                                coarsen_position(&mut e.data, digits);
+                            } else if e.topic == "alarm" {
+                                alarm_json_for(&viewer, &mut e.data);
+                            }
+                            let ev = SseEvent::default().event(e.topic).json_data(&e).unwrap_or_default();
+                            return Some((Ok::<_, Infallible>(ev), (rx, scope)));
                         }
-                        let ev = SseEvent::default().event(e.topic).json_data(&e).unwrap_or_default();
-                        return Some((Ok::<_, Infallible>(ev), (rx, scope)));
                     }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        let ev = SseEvent::default().event("lagged").data(format!("{{\"missed\":{n}}}"));
+                        return Some((Ok(ev), (rx, scope)));
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
                 }
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                    let ev = SseEvent::default().event("lagged").data(format!("{{\"missed\":{n}}}"));
-                    return Some((Ok(ev), (rx, scope)));
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
             }
         }
     });

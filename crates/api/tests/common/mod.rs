@@ -34,6 +34,8 @@ pub struct World {
     pub store: Arc<dyn Store>,
     pub clock: ManualClock,
     pub app: Router,
+    /// The app's response service (raises alarms as the gateway would).
+    pub response: Arc<zhulao_response::Response>,
     /// Bearer tokens in `ROLES` order.
     pub tokens: Vec<String>,
     /// Account ids in `ROLES` order.
@@ -166,12 +168,15 @@ pub async fn world(backend: Backend) -> Option<World> {
         devices.push(d.id);
     }
 
-    let app = app(AppState::new(s.clone()));
+    let state = AppState::new(s.clone());
+    let response = state.response.clone();
+    let app = app(state);
     let mut w = World {
         db,
         store: s,
         clock,
         app,
+        response,
         tokens: Vec::new(),
         ids,
         station_a,
