@@ -17,6 +17,7 @@ code_enum! {
         Offline = ("offline", "设备离线", "Device offline"),
         LowBattery = ("low_battery", "电量低", "Low battery"),
         GeofenceExit = ("geofence_exit", "离开安全区域", "Left safe zone"),
+        DeviceConflict = ("device_conflict", "设备冲突", "Device conflict"),
     }
 }
 
@@ -26,9 +27,19 @@ impl AlarmKind {
         match self {
             AlarmKind::Fall | AlarmKind::Sos => 1,
             AlarmKind::Bedside | AlarmKind::Vital | AlarmKind::Inactivity | AlarmKind::GeofenceExit => 2,
-            AlarmKind::DeviceRemoved | AlarmKind::Offline => 3,
+            // Someone may be impersonating the wearer's device: after the people in danger,
+            // before the devices' own troubles.
+            AlarmKind::DeviceConflict | AlarmKind::DeviceRemoved | AlarmKind::Offline => 3,
             AlarmKind::LowBattery => 4,
         }
+    }
+
+    /// Whether the alarm concerns the wearer, so the device is told how it goes and the family
+    /// is called when nobody answers. A device conflict (two connections claiming one watch)
+    /// is for the operators alone: nothing goes to the device (either connection may be an
+    /// impostor) and the family cannot help.
+    pub fn concerns_wearer(self) -> bool {
+        self != AlarmKind::DeviceConflict
     }
 }
 
@@ -392,6 +403,8 @@ const S: i64 = 1000;
 impl AlarmCase {
     /// A new alarm, queued for operators. The effects alert the console and tell the device.
     pub fn raise(kind: AlarmKind, now: i64, contacts: usize) -> (AlarmCase, Vec<Effect>) {
+        // The family is not called for an alarm that does not concern the wearer.
+        let contacts = if kind.concerns_wearer() { contacts } else { 0 };
         let case = AlarmCase {
             contacts,
             kind,
@@ -419,7 +432,16 @@ impl AlarmCase {
             trace_at: None,
             recovered_at: None,
         };
-        (case, Self::raised_effects())
+        let effects = case.for_kind(Self::raised_effects());
+        (case, effects)
+    }
+
+    /// Drops what does not apply to this kind of alarm ([`AlarmKind::concerns_wearer`]).
+    fn for_kind(&self, mut fx: Vec<Effect>) -> Vec<Effect> {
+        if !self.kind.concerns_wearer() {
+            fx.retain(|e| !matches!(e, Effect::DeviceFeedback { .. } | Effect::CallFamily { .. }));
+        }
+        fx
     }
 
     /// What follows a raise (or a repeat merged into an open alarm): the console is told, and
@@ -586,7 +608,7 @@ impl AlarmCase {
                 self.recovered_at = Some(*at_ms);
             }
         }
-        Ok(fx)
+        Ok(self.for_kind(fx))
     }
 
     /// When the next timer comes due, and which. `None` when nothing is pending.
@@ -724,6 +746,27 @@ mod tests {
 
     const T0: i64 = 1_800_000_000_000;
     const ME: i64 = 7;
+
+    #[test]
+    fn a_device_conflict_is_for_operators_alone() {
+        let (mut c, fx) = AlarmCase::raise(AlarmKind::DeviceConflict, T0, 3);
+        assert_eq!(c.priority, 3);
+        assert_eq!(fx, [Effect::NotifyOperators { escalated: false }], "the device is not told");
+        // Unanswered: operators and the supervisor are alerted, the family is not called.
+        let fired = c.fire_due(T0 + 600 * S, &Policy::default());
+        assert!(
+            fired.iter().flat_map(|(_, fx)| fx).all(|e| !matches!(e, Effect::CallFamily { .. })),
+            "{fired:?}"
+        );
+        assert!(c.family.started_at.is_none());
+        c.apply(&Command::Answer { by: ME }, T0 + 700 * S).unwrap();
+        let fx = c
+            .apply(&Command::Close { by: ME, outcome: Outcome::Other, notes: String::new() }, T0 + 800 * S)
+            .unwrap();
+        assert!(fx.is_empty(), "{fx:?}");
+        assert!(!c.is_open());
+        assert!(AlarmKind::Sos.concerns_wearer() && !AlarmKind::DeviceConflict.concerns_wearer());
+    }
 
     fn fired(c: &mut AlarmCase, now: i64) -> Vec<Timer> {
         c.fire_due(now, &Policy::default()).into_iter().map(|(t, _)| t).collect()

@@ -189,7 +189,9 @@ impl From<LedgerError> for ApiError {
 impl From<CommandRefused> for ApiError {
     fn from(e: CommandRefused) -> Self {
         match e {
-            CommandRefused::NotConnected => ApiError::Conflict(e.to_field_error("device")),
+            CommandRefused::NotConnected | CommandRefused::DeviceConflict | CommandRefused::NotSettled => {
+                ApiError::Conflict(e.to_field_error("device"))
+            }
             e => ApiError::field(e.to_field_error("command")),
         }
     }

@@ -21,18 +21,21 @@ mod ingest;
 mod metrics;
 mod pipeline;
 mod settings;
+mod watch_guard;
+mod watch_link;
 mod watches;
 mod worker;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 pub use broker::{EmbeddedBroker, InternalLogin, Started as BrokerStarted};
 pub use error::GatewayError;
 pub use ingest::{IngestConfig, MqttLink};
 pub use metrics::Metrics;
 pub use pipeline::PipelineConfig;
-pub use watches::{WatchConfig, WatchLink};
+pub use watches::{SourceNet, UnknownIdLimit, WatchConfig, WatchLink};
 pub use zhulao_watch::Protocol as WatchProtocol;
 
 use zhulao_response::{CommandRefused, DeviceLink, DeviceMessage, Response};
@@ -117,7 +120,12 @@ pub fn start_gateway(
     let client = mqtt.as_ref().map(|cfg| ingest::connect(cfg, &metrics));
     let side = client.as_ref().map(|(_, _, side)| side.clone());
     let (pipeline, mut tasks) = pipeline::Pipeline::start(pipeline_cfg, &response, &metrics);
-    let watch_link = Arc::new(WatchLink::new(metrics.clone()));
+    let watch_link = Arc::new(WatchLink::new(
+        metrics.clone(),
+        response.store().clone(),
+        watches.map_or(Duration::from_secs(60), |w| w.settle_time),
+        watches.is_some_and(|w| w.same_address_replaces),
+    ));
     let mut watch_addrs = Vec::new();
     if let Some(w) = watches {
         let (addrs, t) = watches::listen(w, pipeline.clone(), watch_link.clone(), metrics.clone())?;

@@ -167,8 +167,14 @@ impl Pipeline {
         true
     }
 
-    pub(crate) fn store(&self) -> &Arc<dyn Store> {
-        &self.store
+    /// Whether the directory knows `serial` (no database lookup).
+    pub(crate) fn in_directory(&self, serial: &str) -> bool {
+        self.directory.read().expect("directory lock").contains_key(serial)
+    }
+
+    /// The elder `serial` is bound to, as the directory knows.
+    pub(crate) fn elder_of(&self, serial: &str) -> Option<i64> {
+        self.directory.read().expect("directory lock").get(serial).and_then(|k| k.elder_id)
     }
 
     /// The registry id of an active device, from the directory or else the database.

@@ -6,30 +6,29 @@
 //! Commands (SOS numbers, phone book, report interval, find, silent hours, heart-rate
 //! interval) go to the connection that holds the watch.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use chrono::{FixedOffset, NaiveTime, Utc};
-use serde::Deserialize;
+use chrono::{FixedOffset, Utc};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
-use zhulao_alarms::{AlarmKind, Feedback};
+use zhulao_alarms::AlarmKind;
 use zhulao_proto::{self as proto, Kind, Uplink};
-use zhulao_response::{CommandRefused, DeviceMessage};
-use zhulao_watch::{
-    Alarm, Contact, DecodeOptions, Frame, Framer, Protocol, Target, WatchCommand, WatchMessage,
-};
+use zhulao_watch::{Alarm, DecodeOptions, Frame, Framer, Protocol, WatchMessage};
 
 use crate::device::Trigger;
 use crate::error::GatewayError;
 use crate::metrics::Metrics;
 use crate::pipeline::{Inbound, Item, Outcome, Payload, Pipeline, Reply};
+use crate::watch_guard::UnknownIds;
+pub use crate::watch_guard::{SourceNet, UnknownIdLimit};
+pub use crate::watch_link::WatchLink;
+use crate::watch_link::{Attached, Conn, Outbound};
 
-/// Where watches connect and how their frames are read.
+/// Where watches connect, how their frames are read, and who may connect.
 #[derive(Debug, Clone)]
 pub struct WatchConfig {
     /// The 3G-watch protocol (`[3G*id*len*…]`); `None`: not served.
@@ -45,6 +44,22 @@ pub struct WatchConfig {
     pub max_frame: usize,
     /// Connections beyond this are refused at once.
     pub max_connections: usize,
+    /// A connection that has not logged in (sent a frame with a registered watch id) within
+    /// this long is closed.
+    pub login_timeout: Duration,
+    /// Queued settings (SOS numbers, phone book …) go only to a session that has lasted this
+    /// long, or that an operator confirmed.
+    pub settle_time: Duration,
+    /// Source networks that may connect (a private APN); empty: any. Others are closed at
+    /// accept.
+    pub allow_from: Vec<SourceNet>,
+    /// Logins with watch ids the registry does not know, per source address.
+    pub unknown_id_limit: UnknownIdLimit,
+    /// A login from the same source address as the watch's live connection replaces it
+    /// instead of raising a device conflict (for a private APN, where each watch has its own
+    /// address and reconnects after a network change leave a dead connection behind). Off by
+    /// default: any second login is a conflict.
+    pub same_address_replaces: bool,
 }
 
 impl Default for WatchConfig {
@@ -56,256 +71,17 @@ impl Default for WatchConfig {
             idle_timeout: Duration::from_secs(20 * 60),
             max_frame: zhulao_watch::DEFAULT_MAX_FRAME,
             max_connections: 100_000,
+            login_timeout: Duration::from_secs(10),
+            settle_time: Duration::from_secs(60),
+            allow_from: Vec::new(),
+            unknown_id_limit: UnknownIdLimit::default(),
+            same_address_replaces: false,
         }
     }
 }
 
-/// One connected watch.
-struct Conn {
-    /// Distinguishes a reconnection from the connection it replaces.
-    number: u64,
-    protocol: Protocol,
-    maker: String,
-    /// The id the watch uses in its frames (its registered serial).
-    serial: String,
-    /// The 3G sequence field, when the watch sends one (replies and commands repeat it).
-    index: Option<String>,
-    tx: mpsc::Sender<Vec<u8>>,
-}
-
-/// Reaches connected watches: commands, settings and alarm feedback.
-pub struct WatchLink {
-    conns: RwLock<HashMap<i64, Conn>>,
-    /// Settings for watches not connected now, sent when they next log in (in memory).
-    pending: Mutex<HashMap<i64, Vec<WatchCommand>>>,
-    /// Devices that have connected over TCP since this process started.
-    known: RwLock<std::collections::HashSet<i64>>,
-    journal: AtomicU32,
-    metrics: Metrics,
-}
-
-impl std::fmt::Debug for WatchLink {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WatchLink").finish_non_exhaustive()
-    }
-}
-
-impl WatchLink {
-    pub(crate) fn new(metrics: Metrics) -> Self {
-        WatchLink {
-            conns: RwLock::default(),
-            pending: Mutex::default(),
-            known: RwLock::default(),
-            journal: AtomicU32::new(1),
-            metrics,
-        }
-    }
-
-    /// Whether `device_id` is a TCP watch (connected now or since this process started).
-    pub fn is_watch(&self, device_id: i64) -> bool {
-        self.known.read().expect("known lock").contains(&device_id)
-    }
-
-    /// Watches connected now.
-    pub fn connected(&self) -> usize {
-        self.conns.read().expect("conns lock").len()
-    }
-
-    fn encode(&self, conn: &Conn, command: &WatchCommand) -> Result<Vec<u8>, zhulao_watch::CommandError> {
-        let target = Target {
-            protocol: conn.protocol,
-            maker: &conn.maker,
-            device_id: &conn.serial,
-            index: conn.index.as_deref(),
-            serial: self.journal.fetch_add(1, Ordering::Relaxed) % 1_000_000,
-        };
-        zhulao_watch::encode_for(&target, command)
-    }
-
-    /// Sends `commands` to the watch if it is connected; else keeps settings for its next login.
-    fn deliver(&self, device_id: i64, commands: Vec<WatchCommand>, keep: bool) -> Result<(), CommandRefused> {
-        let conns = self.conns.read().expect("conns lock");
-        let Some(conn) = conns.get(&device_id) else {
-            if keep {
-                self.pending.lock().expect("pending lock").insert(device_id, commands);
-                return Ok(());
-            }
-            return Err(CommandRefused::NotConnected);
-        };
-        let mut frames = Vec::with_capacity(commands.len());
-        for c in &commands {
-            frames.push(self.encode(conn, c).map_err(|e| CommandRefused::Invalid {
-                code: e.code(),
-                zh: e.zh(),
-                en: e.en(),
-            })?);
-        }
-        for f in frames {
-            if conn.tx.try_send(f).is_err() {
-                self.metrics.downlink_dropped.inc();
-            }
-        }
-        Ok(())
-    }
-
-    /// Registers the connection and sends the settings kept in memory for it; whether there were any.
-    fn attach(&self, device_id: i64, conn: Conn) -> bool {
-        self.known.write().expect("known lock").insert(device_id);
-        let pending = self.pending.lock().expect("pending lock").remove(&device_id);
-        self.conns.write().expect("conns lock").insert(device_id, conn);
-        let had = pending.is_some();
-        if let Some(commands) = pending {
-            let _ = self.deliver(device_id, commands, true);
-        }
-        had
-    }
-
-    fn detach(&self, device_id: i64, number: u64) {
-        let mut conns = self.conns.write().expect("conns lock");
-        if conns.get(&device_id).is_some_and(|c| c.number == number) {
-            conns.remove(&device_id);
-        }
-    }
-
-    /// A platform downlink, in the watch's terms: settings become SOS numbers, the phone
-    /// book, the report interval and silent hours; feedback becomes a text on the screen
-    /// (3G); acknowledgements were already sent as the protocol's replies.
-    pub(crate) fn send(&self, device_id: i64, msg: DeviceMessage) {
-        match msg {
-            DeviceMessage::Ack { .. } => {}
-            DeviceMessage::Feedback { state, .. } => {
-                let text = match state {
-                    Feedback::Received => "平台已收到您的求助",
-                    Feedback::Answered => "值班人员已接警",
-                    Feedback::HelpOnTheWay => "救助人员正在赶来",
-                    Feedback::ResponderOnSite => "救助人员已到达",
-                    Feedback::Closed => "求助已处理完毕",
-                };
-                let protocol = self.conns.read().expect("conns lock").get(&device_id).map(|c| c.protocol);
-                if protocol == Some(Protocol::Watch3g) {
-                    let _ = self.deliver(device_id, vec![WatchCommand::Message(text.into())], false);
-                }
-            }
-            DeviceMessage::Config { config: cfg, .. } => {
-                let protocol = self.conns.read().expect("conns lock").get(&device_id).map(|c| c.protocol);
-                let _ = self.deliver(device_id, config_commands(&cfg, protocol), true);
-            }
-        }
-    }
-
-    /// A command from the API (`{"command": "find_device"}`, `{"command": "report_interval",
-    /// "seconds": 60}` …) to a connected watch.
-    pub(crate) fn command(&self, device_id: i64, request: &serde_json::Value) -> Result<(), CommandRefused> {
-        let command = parse_command(request)?;
-        self.deliver(device_id, vec![command], false)
-    }
-}
-
-/// The watch commands that carry a device configuration. Silent hours exist only in the 3G
-/// protocol; heart-rate thresholds and fall sensitivity have no watch command.
-fn config_commands(cfg: &proto::DeviceConfigMsg, protocol: Option<Protocol>) -> Vec<WatchCommand> {
-    let mut out = Vec::new();
-    if let Some(contacts) = &cfg.contacts {
-        let phones: Vec<String> =
-            contacts.iter().map(|c| c.phone.chars().filter(|ch| *ch != '-').collect()).collect();
-        let mut sos: [Option<String>; 3] = Default::default();
-        for (slot, p) in sos.iter_mut().zip(&phones) {
-            *slot = Some(p.clone());
-        }
-        out.push(WatchCommand::SosNumbers(sos));
-        out.push(WatchCommand::Phonebook(
-            contacts
-                .iter()
-                .zip(phones)
-                .take(10)
-                .map(|(c, phone)| Contact { name: c.name.clone(), phone })
-                .collect(),
-        ));
-    }
-    if let Some(s) = cfg.report_interval_s {
-        out.push(WatchCommand::ReportInterval { seconds: s });
-    }
-    if let Some(silent) = &cfg.silent
-        && protocol != Some(Protocol::Iw)
-        && let (Some(a), Some(b)) = (
-            NaiveTime::from_hms_opt(silent.start.hour().into(), silent.start.minute().into(), 0),
-            NaiveTime::from_hms_opt(silent.end.hour().into(), silent.end.minute().into(), 0),
-        )
-    {
-        out.push(WatchCommand::SilentHours(vec![(a, b)]));
-    }
-    out
-}
-
-/// The API's command request.
-#[derive(Debug, Deserialize)]
-#[serde(tag = "command", rename_all = "snake_case", deny_unknown_fields)]
-enum CommandRequest {
-    SosNumbers { numbers: Vec<String> },
-    Phonebook { contacts: Vec<PhonebookEntry> },
-    ReportInterval { seconds: u32 },
-    FindDevice,
-    LocateNow,
-    SilentHours { periods: Vec<[String; 2]> },
-    HeartRateInterval { minutes: u32 },
-    MeasureHeartRate,
-    Message { text: String },
-    Reboot,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PhonebookEntry {
-    name: String,
-    phone: String,
-}
-
-fn invalid(code: &'static str, zh: &str, en: &str) -> CommandRefused {
-    CommandRefused::Invalid { code, zh: zh.into(), en: en.into() }
-}
-
-fn parse_command(v: &serde_json::Value) -> Result<WatchCommand, CommandRefused> {
-    let req: CommandRequest = serde_json::from_value(v.clone()).map_err(|e| {
-        invalid(
-            "bad_command",
-            "命令格式不正确（command 应为 sos_numbers、phonebook、report_interval、find_device、locate_now、silent_hours、heart_rate_interval、measure_heart_rate、message 或 reboot）",
-            &format!("malformed command: {e}"),
-        )
-    })?;
-    Ok(match req {
-        CommandRequest::SosNumbers { numbers } => {
-            if numbers.len() > 3 {
-                return Err(invalid("too_many", "SOS 号码最多 3 个", "at most 3 SOS numbers"));
-            }
-            let mut slots: [Option<String>; 3] = Default::default();
-            for (s, n) in slots.iter_mut().zip(numbers) {
-                *s = Some(n);
-            }
-            WatchCommand::SosNumbers(slots)
-        }
-        CommandRequest::Phonebook { contacts } => WatchCommand::Phonebook(
-            contacts.into_iter().map(|c| Contact { name: c.name, phone: c.phone }).collect(),
-        ),
-        CommandRequest::ReportInterval { seconds } => WatchCommand::ReportInterval { seconds },
-        CommandRequest::FindDevice => WatchCommand::FindDevice,
-        CommandRequest::LocateNow => WatchCommand::LocateNow,
-        CommandRequest::SilentHours { periods } => {
-            let t = |s: &str| {
-                NaiveTime::parse_from_str(s, "%H:%M")
-                    .map_err(|_| invalid("bad_time", "时间应为 HH:MM", "times must be HH:MM"))
-            };
-            let mut out = Vec::new();
-            for [a, b] in &periods {
-                out.push((t(a)?, t(b)?));
-            }
-            WatchCommand::SilentHours(out)
-        }
-        CommandRequest::HeartRateInterval { minutes } => WatchCommand::HeartRateInterval { minutes },
-        CommandRequest::MeasureHeartRate => WatchCommand::MeasureHeartRate,
-        CommandRequest::Message { text } => WatchCommand::Message(text),
-        CommandRequest::Reboot => WatchCommand::Reboot,
-    })
-}
+/// How often settled sessions are offered their settings and closed conflicts looked at.
+const SWEEP: Duration = Duration::from_millis(500);
 
 /// The bound addresses with their protocols, and the accept loops.
 pub(crate) type Listening = (Vec<(Protocol, SocketAddr)>, Vec<tokio::task::JoinHandle<()>>);
@@ -327,7 +103,9 @@ pub(crate) fn listen(
         metrics,
         connections: AtomicU64::new(0),
         numbers: AtomicU64::new(0),
+        unknown_ids: UnknownIds::new(cfg.unknown_id_limit),
     });
+    tasks.push(tokio::spawn(shared.link.clone().sweep(SWEEP)));
     for (protocol, addr, flag) in [
         (Protocol::Watch3g, cfg.listen_3g, "--watch-3g-listen"),
         (Protocol::Iw, cfg.listen_iw, "--watch-iw-listen"),
@@ -356,6 +134,13 @@ struct Shared {
     metrics: Metrics,
     connections: AtomicU64,
     numbers: AtomicU64,
+    unknown_ids: UnknownIds,
+}
+
+impl Shared {
+    fn refuse(&self, reason: &'static str) {
+        self.metrics.rejected.get_or_create(&[("reason", reason)]).inc();
+    }
 }
 
 async fn accept(listener: TcpListener, protocol: Protocol, shared: Arc<Shared>) {
@@ -369,8 +154,14 @@ async fn accept(listener: TcpListener, protocol: Protocol, shared: Arc<Shared>) 
                 continue;
             }
         };
+        if !shared.cfg.allow_from.is_empty() && !shared.cfg.allow_from.iter().any(|n| n.contains(peer.ip())) {
+            // Not from the deployment's networks (a private APN): closed unread.
+            shared.refuse("source_not_allowed");
+            tracing::debug!(%peer, "watch connection from outside the allowed networks closed");
+            continue;
+        }
         if shared.connections.load(Ordering::Relaxed) >= shared.cfg.max_connections as u64 {
-            shared.metrics.rejected.get_or_create(&[("reason", "too_many_connections")]).inc();
+            shared.refuse("too_many_connections");
             continue;
         }
         let _ = stream.set_nodelay(true);
@@ -378,7 +169,7 @@ async fn accept(listener: TcpListener, protocol: Protocol, shared: Arc<Shared>) 
         tokio::spawn(async move {
             shared.connections.fetch_add(1, Ordering::Relaxed);
             shared.metrics.watch_connections.inc();
-            let why = serve(stream, protocol, &shared).await;
+            let why = serve(stream, peer, protocol, &shared).await;
             shared.connections.fetch_sub(1, Ordering::Relaxed);
             shared.metrics.watch_connections.dec();
             tracing::debug!(%peer, reason = why, "watch connection closed");
@@ -394,16 +185,26 @@ struct Bound {
 }
 
 /// Serves one connection until it closes; returns why it closed.
-async fn serve(stream: TcpStream, protocol: Protocol, shared: &Shared) -> &'static str {
+async fn serve(stream: TcpStream, peer: SocketAddr, protocol: Protocol, shared: &Shared) -> &'static str {
     let (mut rd, mut wr) = stream.into_split();
-    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(16);
+    let (tx, mut rx) = mpsc::channel::<Outbound>(16);
     let mut framer = Framer::new(protocol, shared.cfg.max_frame);
     let mut buf = vec![0u8; 1024];
     let mut bound: Option<Bound> = None;
+    // Until it logs in, a connection has the login timeout in all; then the idle timeout per read.
+    let login_by = tokio::time::Instant::now() + shared.cfg.login_timeout;
     let reason = loop {
+        let wait = match bound {
+            Some(_) => tokio::time::Instant::now() + shared.cfg.idle_timeout,
+            None => login_by,
+        };
         tokio::select! {
-            read = tokio::time::timeout(shared.cfg.idle_timeout, rd.read(&mut buf)) => {
+            read = tokio::time::timeout_at(wait, rd.read(&mut buf)) => {
                 let n = match read {
+                    Err(_) if bound.is_none() => {
+                        shared.refuse("login_timeout");
+                        break "login_timeout";
+                    }
                     Err(_) => break "idle",
                     Ok(Err(_)) => break "error",
                     Ok(Ok(0)) => break "closed",
@@ -419,7 +220,7 @@ async fn serve(stream: TcpStream, protocol: Protocol, shared: &Shared) -> &'stat
                             continue;
                         }
                     };
-                    match handle_frame(&frame, protocol, shared, &mut bound, &tx).await {
+                    match handle_frame(&frame, protocol, peer, shared, &mut bound, &tx).await {
                         Ok(Some(reply)) => {
                             if wr.write_all(&reply).await.is_err() {
                                 close = Some("error");
@@ -437,11 +238,14 @@ async fn serve(stream: TcpStream, protocol: Protocol, shared: &Shared) -> &'stat
                     break why;
                 }
             }
-            Some(out) = rx.recv() => {
-                if wr.write_all(&out).await.is_err() {
-                    break "error";
+            Some(out) = rx.recv() => match out {
+                Outbound::Frame(bytes) => {
+                    if wr.write_all(&bytes).await.is_err() {
+                        break "error";
+                    }
                 }
-            }
+                Outbound::Close => break "closed_by_operator",
+            },
         }
     };
     if let Some(b) = bound {
@@ -455,9 +259,10 @@ async fn serve(stream: TcpStream, protocol: Protocol, shared: &Shared) -> &'stat
 async fn handle_frame(
     frame: &Frame,
     protocol: Protocol,
+    peer: SocketAddr,
     shared: &Shared,
     bound: &mut Option<Bound>,
-    tx: &mpsc::Sender<Vec<u8>>,
+    tx: &mpsc::Sender<Outbound>,
 ) -> Result<Option<Vec<u8>>, &'static str> {
     shared.metrics.watch_frames.inc();
     let now = Utc::now();
@@ -473,22 +278,36 @@ async fn handle_frame(
             return Ok(None);
         }
     };
+    if msg.is_partial() {
+        shared.metrics.decode_errors.get_or_create(&[("code", "partial_alarm_frame")]).inc();
+    }
     let Some(serial) = msg.device_id.clone() else {
         // An IW frame before the login: the watch does not know it must log in again.
-        shared.metrics.rejected.get_or_create(&[("reason", "not_logged_in")]).inc();
+        shared.refuse("not_logged_in");
         return Err("not_logged_in");
     };
+    let mut conflict = None;
     match bound {
         Some(b) if b.serial != serial => {
-            shared.metrics.rejected.get_or_create(&[("reason", "device_mismatch")]).inc();
+            shared.refuse("device_mismatch");
             return Ok(None);
         }
         Some(_) => {}
         None => {
+            // An unknown id costs its source address a token: one address cannot make the
+            // gateway look ids up in the database as fast as it sends them.
+            if !shared.pipeline.in_directory(&serial)
+                && shared.unknown_ids.exhausted(peer.ip(), Instant::now())
+            {
+                shared.refuse("unknown_id_rate_limited");
+                shared.metrics.auth_failures.inc();
+                return Err("rate_limited");
+            }
             let device_id = match shared.pipeline.registered(&serial).await {
                 Ok(Some(id)) => id,
                 Ok(None) => {
-                    shared.metrics.rejected.get_or_create(&[("reason", "unknown_device")]).inc();
+                    shared.unknown_ids.allow(peer.ip(), Instant::now());
+                    shared.refuse("unknown_device");
                     shared.metrics.auth_failures.inc();
                     // A serial is not personal data: operators need it to register the watch.
                     tracing::info!(serial = %serial, protocol = protocol.name(), "unregistered watch refused");
@@ -500,8 +319,9 @@ async fn handle_frame(
                 }
             };
             let number = shared.numbers.fetch_add(1, Ordering::Relaxed);
-            let had_pending = shared.link.attach(
+            let attached = shared.link.attach(
                 device_id,
+                shared.pipeline.elder_of(&serial),
                 Conn {
                     number,
                     protocol,
@@ -509,35 +329,39 @@ async fn handle_frame(
                     serial: serial.clone(),
                     index: frame.index.clone(),
                     tx: tx.clone(),
+                    peer,
+                    since: Instant::now(),
+                    since_ms: now.timestamp_millis(),
                 },
             );
-            // Settings pushed while the watch was away are also queued in the database, so
-            // they survive a restart; this process's own copy (the same push) goes first.
-            match shared.pipeline.store().take_device_config(device_id).await {
-                Ok(Some(payload)) if !had_pending => {
-                    // Stored as the device protocol's `down/config`: decoded (and checked) once.
-                    match proto::decode_downlink(Kind::Config, payload.as_bytes()) {
-                        Ok(proto::Downlink::Config(config)) => shared
-                            .link
-                            .send(device_id, DeviceMessage::Config { serial: serial.clone(), config }),
-                        _ => tracing::warn!(device_id, "queued settings unreadable; dropped"),
-                    }
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::warn!(error = %e, "queued settings could not be read; sent at the next login")
-                }
-            }
             *bound = Some(Bound { device_id, serial: serial.clone(), number });
+            if let Attached::Conflict(conns) = attached {
+                tracing::warn!(device_id, %peer, "a second connection logged in as a connected watch: device conflict");
+                conflict = Some(conns);
+            }
+            // Settings go out when the session has settled (the link's sweep), not here.
+            if let Some(b) = bound.as_ref() {
+                let link = shared.link.clone();
+                let id = b.device_id;
+                tokio::spawn(async move { link.offer(id).await });
+            }
         }
     }
-    let items = items(&msg, frame, now.timestamp_millis(), &shared.metrics);
+    let b = bound.as_ref().expect("logged in");
+    if let Some(c) = &msg.confirms {
+        shared.link.receipt(b.device_id, b.number, c);
+    }
+    let suspect = shared.link.in_conflict(b.device_id).then_some(Suspect { number: b.number, peer });
+    let mut items = items(&msg, frame, now.timestamp_millis(), &shared.metrics, suspect.as_ref());
+    if let Some(conns) = conflict {
+        items.push(conflict_alarm(b.number, &conns, frame));
+    }
     let (done, committed) = oneshot::channel();
     let inbound = Inbound {
         serial,
         received: Instant::now(),
         payload: Payload::Decoded { items, kind: "watch" },
-        reply: Box::new(WatchReply(done)),
+        reply: Box::new(WatchReply { done, link: shared.link.clone(), device_id: b.device_id }),
     };
     if !shared.pipeline.submit(inbound, &shared.metrics).await {
         return Err("shutdown");
@@ -549,13 +373,57 @@ async fn handle_frame(
     Ok(msg.reply_bytes().map(<[u8]>::to_vec))
 }
 
+/// A connection of a watch in conflict: whatever it sends may be an impostor's.
+struct Suspect {
+    number: u64,
+    peer: SocketAddr,
+}
+
+/// The device-conflict alarm a contending login raises (merged into the open one while it is
+/// open), with every connection that claims the watch, for the operator.
+fn conflict_alarm(number: u64, conns: &[(u64, SocketAddr, i64)], frame: &Frame) -> Item {
+    let list: Vec<serde_json::Value> = conns
+        .iter()
+        .map(|(n, peer, since)| serde_json::json!({ "connection": n, "peer": peer.to_string(), "since_ms": since }))
+        .collect();
+    Item::Alarm(Trigger {
+        kind: AlarmKind::DeviceConflict,
+        msg_id: format!("w:conflict:{number}:{:016x}", fingerprint(&frame.raw)),
+        fix: None,
+        source: zhulao_alarms::AlarmSource::Watch,
+        impact_ms: None,
+        ack: true,
+        detail: serde_json::json!({
+            "protocol": frame.protocol.name(),
+            "login": number,
+            "connections": list,
+            "resolve": "确认要保留的连接（设备命令 confirm_session，带 connection 编号），或结案以断开全部连接 / \
+                        confirm the connection to keep (device command confirm_session with its connection number), \
+                        or close this alarm to drop them all",
+        }),
+    })
+}
+
 /// How a frame is answered: the connection writes the protocol's reply only once everything
-/// the frame caused is committed (a watch sends an unanswered alarm again).
-struct WatchReply(oneshot::Sender<bool>);
+/// the frame caused is committed (a watch sends an unanswered alarm again). The conflict
+/// alarm's id goes to the link, which watches for an operator closing it.
+struct WatchReply {
+    done: oneshot::Sender<bool>,
+    link: Arc<WatchLink>,
+    device_id: i64,
+}
 
 impl Reply for WatchReply {
+    fn event_accepted(&self, msg_id: &str, alarm_id: Option<i64>) {
+        if msg_id.starts_with("w:conflict:")
+            && let Some(id) = alarm_id
+        {
+            self.link.conflict_alarm(self.device_id, id);
+        }
+    }
+
     fn finish(self: Box<Self>, outcome: Outcome) {
-        let _ = self.0.send(outcome == Outcome::Committed);
+        let _ = self.done.send(outcome == Outcome::Committed);
     }
 }
 
@@ -566,13 +434,38 @@ fn fingerprint(bytes: &[u8]) -> u64 {
 
 /// What a decoded watch message asks of the platform: "still here", then its position,
 /// battery, vital signs and alarms.
-fn items(msg: &WatchMessage, frame: &Frame, now_ms: i64, metrics: &Metrics) -> Vec<Item> {
+///
+/// From a connection of a watch in conflict (`suspect`) only "still here" and the alarms: no
+/// position, battery or vital sign reaches the device's state or its detectors, and the
+/// alarms are raised without the frame's fix (the last position known before, or the home),
+/// the fix the frame claimed kept in the alarm's detail with the connection that sent it.
+fn items(
+    msg: &WatchMessage,
+    frame: &Frame,
+    now_ms: i64,
+    metrics: &Metrics,
+    suspect: Option<&Suspect>,
+) -> Vec<Item> {
     let t_ms = msg.time.map_or(now_ms, |t| t.timestamp_millis());
     let mut out = vec![Item::Uplink(Uplink::Heartbeat(proto::Heartbeat { t_ms: Some(now_ms) }))];
     let fix = match (msg.valid, msg.lat, msg.lon) {
         (Some(true), Some(lat), Some(lon)) => Some((lat, lon, t_ms)),
         _ => None,
     };
+    if let Some(s) = suspect {
+        let conflict = serde_json::json!({
+            "connection": s.number,
+            "peer": s.peer.to_string(),
+            "reported": { "lat": msg.lat, "lon": msg.lon, "valid": msg.valid },
+        });
+        out.extend(alarm_items(msg, frame, None).into_iter().map(|mut i| {
+            if let Item::Alarm(t) = &mut i {
+                t.detail["conflict"] = conflict.clone();
+            }
+            i
+        }));
+        return out;
+    }
     if let Some((lat, lon, t)) = fix {
         out.push(Item::Uplink(Uplink::Location(proto::LocationReport {
             t_ms: t,
@@ -610,6 +503,13 @@ fn items(msg: &WatchMessage, frame: &Frame, now_ms: i64, metrics: &Metrics) -> V
             }
         }
     }
+    out.extend(alarm_items(msg, frame, fix));
+    out
+}
+
+/// The frame's alarms, with `fix` as their position.
+fn alarm_items(msg: &WatchMessage, frame: &Frame, fix: Option<(f64, f64, i64)>) -> Vec<Item> {
+    let mut out = Vec::new();
     let id = fingerprint(&frame.raw);
     for alarm in &msg.alarms {
         let kind = match alarm {
@@ -620,6 +520,9 @@ fn items(msg: &WatchMessage, frame: &Frame, now_ms: i64, metrics: &Metrics) -> V
             Alarm::GeofenceExit => AlarmKind::GeofenceExit,
             // The watch lost its supply and is about to go dark.
             Alarm::PowerCut => AlarmKind::Offline,
+            // An alarm frame whose alarm could not be read: treated as a call for help, the
+            // raw frame on the alarm for the operator to judge.
+            Alarm::Unreadable => AlarmKind::Sos,
             Alarm::GeofenceEnter => continue,
         };
         let code =
@@ -631,71 +534,34 @@ fn items(msg: &WatchMessage, frame: &Frame, now_ms: i64, metrics: &Metrics) -> V
             source: zhulao_alarms::AlarmSource::Watch,
             impact_ms: None,
             ack: false,
-            detail: serde_json::json!({
-                "protocol": frame.protocol.name(),
-                "type": msg.kind,
-                "alarm": code,
-                "time": msg.time,
-                "valid": msg.valid,
-            }),
+            detail: alarm_detail(msg, frame, &code),
         }));
     }
     out
 }
 
+/// What a watch alarm keeps of its frame. A frame that could not be decoded whole keeps
+/// its raw text and the field that could not be read, for the operator.
+fn alarm_detail(msg: &WatchMessage, frame: &Frame, code: &str) -> serde_json::Value {
+    let mut d = serde_json::json!({
+        "protocol": frame.protocol.name(),
+        "type": msg.kind,
+        "alarm": code,
+        "time": msg.time,
+        "valid": msg.valid,
+    });
+    if let Some(e) = &msg.undecoded {
+        d["undecoded"] = serde_json::json!({
+            "code": e.code(), "field": e.field(), "message": e.zh(), "message_en": e.en(),
+        });
+        d["raw"] = String::from_utf8_lossy(&frame.raw).into_owned().into();
+    }
+    d
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn api_commands_parse_and_refuse_clearly() {
-        let c = parse_command(&serde_json::json!({"command": "report_interval", "seconds": 60})).unwrap();
-        assert_eq!(c, WatchCommand::ReportInterval { seconds: 60 });
-        let c =
-            parse_command(&serde_json::json!({"command": "silent_hours", "periods": [["22:00", "06:30"]]}))
-                .unwrap();
-        assert!(matches!(c, WatchCommand::SilentHours(p) if p.len() == 1));
-        let c = parse_command(&serde_json::json!({"command": "sos_numbers", "numbers": ["13800000000"]}))
-            .unwrap();
-        assert_eq!(c, WatchCommand::SosNumbers([Some("13800000000".into()), None, None]));
-        for bad in [
-            serde_json::json!({"command": "explode"}),
-            serde_json::json!({"command": "report_interval"}),
-            serde_json::json!({"command": "silent_hours", "periods": [["25:00", "06:00"]]}),
-            serde_json::json!({"command": "sos_numbers", "numbers": ["1", "2", "3", "4"]}),
-        ] {
-            match parse_command(&bad) {
-                Err(CommandRefused::Invalid { zh, .. }) => assert!(!zh.is_empty()),
-                other => panic!("{bad} gave {other:?}"),
-            }
-        }
-    }
-
-    #[test]
-    fn config_becomes_sos_numbers_phonebook_interval_and_silent_hours() {
-        let cfg = proto::DeviceConfigMsg {
-            report_interval_s: Some(300),
-            contacts: Some(vec![
-                proto::ConfigContact { name: "王芳".into(), phone: "138-0000-0001".into() },
-                proto::ConfigContact { name: "李强".into(), phone: "13900000002".into() },
-            ]),
-            silent: Some(proto::SilentHours {
-                start: proto::ClockTime::new(22, 0).unwrap(),
-                end: proto::ClockTime::new(6, 30).unwrap(),
-            }),
-            ..Default::default()
-        };
-        let cmds = config_commands(&cfg, Some(Protocol::Watch3g));
-        assert_eq!(
-            cmds[0],
-            WatchCommand::SosNumbers([Some("13800000001".into()), Some("13900000002".into()), None])
-        );
-        assert!(matches!(&cmds[1], WatchCommand::Phonebook(p) if p.len() == 2 && p[0].name == "王芳"));
-        assert_eq!(cmds[2], WatchCommand::ReportInterval { seconds: 300 });
-        assert!(matches!(&cmds[3], WatchCommand::SilentHours(_)));
-        // IW has no silent-hours command.
-        assert_eq!(config_commands(&cfg, Some(Protocol::Iw)).len(), 3);
-    }
 
     #[test]
     fn alarm_frames_map_to_alarms_with_a_stable_id_and_no_fix_when_invalid() {
@@ -705,8 +571,8 @@ mod tests {
         let frame = framer.next_frame().unwrap().unwrap();
         let msg = zhulao_watch::decode(&frame).unwrap();
         let m = Metrics::new();
-        let a = items(&msg, &frame, 0, &m);
-        let b = items(&msg, &frame, 5, &m);
+        let a = items(&msg, &frame, 0, &m, None);
+        let b = items(&msg, &frame, 5, &m, None);
         let alarms: Vec<_> = a
             .iter()
             .filter_map(|i| match i {

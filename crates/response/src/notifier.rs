@@ -70,6 +70,12 @@ pub enum CommandRefused {
     NotConnected,
     /// The device's protocol has no such commands.
     Unsupported,
+    /// Two connections claim the watch: nothing goes to it until an operator resolves the
+    /// device-conflict alarm (confirms one connection, or closes the alarm).
+    DeviceConflict,
+    /// The watch's session is too new to be sent numbers or contacts (it has not lasted the
+    /// settle time, and no operator confirmed it).
+    NotSettled,
     /// The command is malformed or the device's protocol refuses it.
     Invalid { code: &'static str, zh: String, en: String },
 }
@@ -79,6 +85,8 @@ impl zhulao_domain::Coded for CommandRefused {
         match self {
             CommandRefused::NotConnected => "device_not_connected",
             CommandRefused::Unsupported => "unsupported",
+            CommandRefused::DeviceConflict => "device_conflict",
+            CommandRefused::NotSettled => "session_not_settled",
             CommandRefused::Invalid { code, .. } => code,
         }
     }
@@ -86,6 +94,12 @@ impl zhulao_domain::Coded for CommandRefused {
         match self {
             CommandRefused::NotConnected => "手表当前未连接，请稍后再试".into(),
             CommandRefused::Unsupported => "该设备不支持远程命令，请使用设备设置".into(),
+            CommandRefused::DeviceConflict => {
+                "该手表有多个连接同时登录（设备冲突），请先处理设备冲突警情：确认要保留的连接，或结案以断开全部连接".into()
+            }
+            CommandRefused::NotSettled => {
+                "该手表刚刚连接，尚未通过稳定期，暂不下发号码和通讯录；请稍后再试或由值班人员确认该连接".into()
+            }
             CommandRefused::Invalid { zh, .. } => zh.into(),
         }
     }
@@ -93,11 +107,22 @@ impl zhulao_domain::Coded for CommandRefused {
         match self {
             CommandRefused::NotConnected => "the watch is not connected now; try again later".into(),
             CommandRefused::Unsupported => "this device takes settings (/config), not commands".into(),
+            CommandRefused::DeviceConflict => {
+                "several connections claim this watch (device conflict): resolve the device-conflict alarm first — confirm the connection to keep, or close the alarm to drop them all".into()
+            }
+            CommandRefused::NotSettled => {
+                "the watch has just connected: numbers and contacts wait until its session has settled or an operator confirmed it".into()
+            }
             CommandRefused::Invalid { en, .. } => en.into(),
         }
     }
     fn field(&self) -> Option<&str> {
-        Some(if *self == CommandRefused::NotConnected { "device" } else { "command" })
+        Some(match self {
+            CommandRefused::NotConnected | CommandRefused::DeviceConflict | CommandRefused::NotSettled => {
+                "device"
+            }
+            _ => "command",
+        })
     }
 }
 

@@ -581,9 +581,13 @@ macro_rules! alarm_store {
             }
 
             async fn queue_device_config(&self, device_id: i64, payload: &str) -> Result<()> {
+                // `queued_at` is the version `clear_device_config` checks: it always moves on,
+                // even for two pushes within one millisecond.
                 sqlx::query(
                     "INSERT INTO device_pending_config (device_id, payload, queued_at) VALUES ($1, $2, $3) \
-                     ON CONFLICT (device_id) DO UPDATE SET payload = excluded.payload, queued_at = excluded.queued_at",
+                     ON CONFLICT (device_id) DO UPDATE SET payload = excluded.payload, \
+                     queued_at = CASE WHEN excluded.queued_at > device_pending_config.queued_at \
+                     THEN excluded.queued_at ELSE device_pending_config.queued_at + 1 END",
                 )
                 .bind(device_id)
                 .bind(payload)
@@ -593,11 +597,20 @@ macro_rules! alarm_store {
                 Ok(())
             }
 
-            async fn take_device_config(&self, device_id: i64) -> Result<Option<String>> {
-                Ok(sqlx::query_scalar("DELETE FROM device_pending_config WHERE device_id = $1 RETURNING payload")
+            async fn pending_device_config(&self, device_id: i64) -> Result<Option<(String, i64)>> {
+                Ok(sqlx::query_as("SELECT payload, queued_at FROM device_pending_config WHERE device_id = $1")
                     .bind(device_id)
                     .fetch_optional(&self.pool)
                     .await?)
+            }
+
+            async fn clear_device_config(&self, device_id: i64, queued_at: i64) -> Result<bool> {
+                let done = sqlx::query("DELETE FROM device_pending_config WHERE device_id = $1 AND queued_at = $2")
+                    .bind(device_id)
+                    .bind(queued_at)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() > 0)
             }
 
             async fn device_state(&self, device_id: i64) -> Result<Option<DeviceState>> {

@@ -148,8 +148,12 @@ pub trait DeviceStateStore: Send + Sync {
     /// Keeps the latest settings pushed to a device (its protocol's encoding) until a
     /// transport that does not keep them itself — a TCP watch logging in — takes them.
     async fn queue_device_config(&self, device_id: i64, payload: &str) -> Result<()>;
-    /// Takes (removes and returns) the device's queued settings.
-    async fn take_device_config(&self, device_id: i64) -> Result<Option<String>>;
+    /// The device's queued settings with when they were queued (their version), left in
+    /// place: they are removed only once the device confirmed them ([`Self::clear_device_config`]).
+    async fn pending_device_config(&self, device_id: i64) -> Result<Option<(String, i64)>>;
+    /// Removes the device's queued settings if they are still the ones queued at `queued_at`
+    /// (settings queued since are kept for the next delivery); whether they were removed.
+    async fn clear_device_config(&self, device_id: i64, queued_at: i64) -> Result<bool>;
     /// Every active device bound to an active elder in `scope`, with its latest state, in
     /// device id order (the big screen's map).
     async fn wearer_states(&self, scope: &zhulao_domain::ElderScope) -> Result<Vec<WearerState>>;

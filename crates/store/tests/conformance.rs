@@ -354,11 +354,20 @@ async fn actions_on_devices_are_audited(s: Arc<dyn Store>, clock: ManualClock) {
     assert_eq!((entry.at, entry.actor_id), (T0 + 3, Some(fx.manager)));
     assert_eq!(entry.after.as_ref().unwrap(), &detail);
     assert!(entry.before.is_none());
-    // Settings queued for a device are taken once, the latest winning.
+    // Settings queued for a device stay until the device confirmed them, the latest winning;
+    // a confirmation of older settings does not remove newer ones (even within a millisecond).
+    assert_eq!(s.pending_device_config(d).await.unwrap(), None);
     s.queue_device_config(d, r#"{"report_interval_s":60}"#).await.unwrap();
+    let (_, first) = s.pending_device_config(d).await.unwrap().unwrap();
     s.queue_device_config(d, r#"{"report_interval_s":600}"#).await.unwrap();
-    assert_eq!(s.take_device_config(d).await.unwrap().as_deref(), Some(r#"{"report_interval_s":600}"#));
-    assert_eq!(s.take_device_config(d).await.unwrap(), None);
+    let (payload, second) = s.pending_device_config(d).await.unwrap().unwrap();
+    assert_eq!(payload, r#"{"report_interval_s":600}"#);
+    assert!(second > first);
+    assert_eq!(s.pending_device_config(d).await.unwrap(), Some((payload, second)), "reading keeps them");
+    assert!(!s.clear_device_config(d, first).await.unwrap(), "older settings confirmed: newer kept");
+    assert!(s.pending_device_config(d).await.unwrap().is_some());
+    assert!(s.clear_device_config(d, second).await.unwrap());
+    assert_eq!(s.pending_device_config(d).await.unwrap(), None);
 }
 
 async fn elder_filters_and_scopes(s: Arc<dyn Store>, _clock: ManualClock) {

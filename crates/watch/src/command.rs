@@ -8,6 +8,7 @@
 use crate::Protocol;
 use crate::error::CommandError;
 use crate::frame::MAX_ID_LEN;
+use crate::message::Confirmation;
 use chrono::{NaiveTime, Timelike};
 
 /// A phone-book entry.
@@ -89,6 +90,61 @@ impl<'a> Target<'a> {
     /// A target without sequence field, journal number 1.
     pub fn new(protocol: Protocol, maker: &'a str, device_id: &'a str) -> Self {
         Target { protocol, maker, device_id, index: None, serial: 1 }
+    }
+}
+
+/// The 3G command words (upper case) a watch sends back bare to confirm a command.
+pub(crate) const WORDS_3G: [&str; 15] = [
+    "SOS",
+    "SOS1",
+    "SOS2",
+    "SOS3",
+    "PHB",
+    "PHB2",
+    "UPLOAD",
+    "FIND",
+    "CR",
+    "SILENCETIME",
+    "HRTSTART",
+    "MESSAGE",
+    "RESET",
+    "WORK",
+    "PEDO",
+];
+
+/// What the watch sends back to confirm `command` sent to `target` (one per frame
+/// [`encode_for`] writes): the 3G word (`SOS`, `PHB` and `PHB2` …), or the IW command with the
+/// target's journal number. Empty for raw ([`WatchCommand::Custom`]) commands.
+pub fn confirmations(target: &Target<'_>, command: &WatchCommand) -> Vec<Confirmation> {
+    let word = |w: &str| Confirmation { command: w.to_string(), journal: None };
+    match target.protocol {
+        Protocol::Watch3g => match command {
+            WatchCommand::SosNumbers(_) => vec![word("SOS")],
+            WatchCommand::SosNumber { slot, .. } => vec![word(&format!("SOS{slot}"))],
+            WatchCommand::Phonebook(c) if c.len() > 5 => vec![word("PHB"), word("PHB2")],
+            WatchCommand::Phonebook(_) => vec![word("PHB")],
+            WatchCommand::ReportInterval { .. } => vec![word("UPLOAD")],
+            WatchCommand::FindDevice => vec![word("FIND")],
+            WatchCommand::LocateNow => vec![word("CR")],
+            WatchCommand::SilentHours(_) => vec![word("SILENCETIME")],
+            WatchCommand::HeartRateInterval { .. } | WatchCommand::MeasureHeartRate => vec![word("HRTSTART")],
+            WatchCommand::Message(_) => vec![word("MESSAGE")],
+            WatchCommand::Reboot => vec![word("RESET")],
+            WatchCommand::Custom(_) => Vec::new(),
+        },
+        Protocol::Iw => {
+            let code = match command {
+                WatchCommand::SosNumbers(_) => "BP12",
+                WatchCommand::Phonebook(_) => "BP14",
+                WatchCommand::ReportInterval { .. } => "BP15",
+                WatchCommand::LocateNow => "BP16",
+                WatchCommand::HeartRateInterval { .. } => "BP86",
+                WatchCommand::MeasureHeartRate => "BPXL",
+                WatchCommand::Reboot => "BP18",
+                _ => return Vec::new(),
+            };
+            vec![Confirmation { command: code.into(), journal: Some(target.serial % 1_000_000) }]
+        }
     }
 }
 

@@ -41,11 +41,39 @@ pub fn decode(frame: &Frame) -> Result<WatchMessage, WatchError> {
 }
 
 /// Decodes a frame. Unknown message types decode to a message with just the identity fields and
-/// no reply; malformed fields are a [`WatchError`]. Never panics.
+/// no reply; malformed fields are a [`WatchError`] — except in a frame that carries an alarm,
+/// which decodes to its alarms and whatever else could be read, the first unreadable field in
+/// [`WatchMessage::undecoded`] (an alarm is never lost to an odd field). Fields left out at the
+/// end, empty or zero positions and hemispheres left out are not errors: the position is
+/// marked invalid. Never panics.
 pub fn decode_with(frame: &Frame, options: &DecodeOptions) -> Result<WatchMessage, WatchError> {
-    match frame.protocol {
-        Protocol::Watch3g => g3::decode(frame, options),
-        Protocol::Iw => iw::decode(frame, options),
+    let m = match frame.protocol {
+        Protocol::Watch3g => g3::decode(frame, options)?,
+        Protocol::Iw => iw::decode(frame, options)?,
+    };
+    match m.undecoded {
+        Some(e) if m.alarms.is_empty() => Err(e),
+        _ => Ok(m),
+    }
+}
+
+/// The first error met while reading a frame field by field; reading goes on past it.
+#[derive(Debug, Default)]
+pub(crate) struct Soft {
+    pub first: Option<WatchError>,
+}
+
+impl Soft {
+    /// The value, or `None` with the error noted.
+    pub fn ok<T>(&mut self, r: Result<Option<T>, WatchError>) -> Option<T> {
+        r.unwrap_or_else(|e| {
+            self.note(e);
+            None
+        })
+    }
+
+    pub fn note(&mut self, e: WatchError) {
+        self.first.get_or_insert(e);
     }
 }
 

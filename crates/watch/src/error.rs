@@ -137,6 +137,20 @@ impl WatchError {
     }
 }
 
+/// How [`crate::WatchMessage::undecoded`] is written in JSON: `{"code", "field", "message",
+/// "message_en"}`.
+pub(crate) fn serialize_partial<S: serde::Serializer>(
+    e: &Option<WatchError>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::Serialize;
+    e.as_ref()
+        .map(|e| {
+            serde_json::json!({ "code": e.code(), "field": e.field(), "message": e.zh(), "message_en": e.en() })
+        })
+        .serialize(s)
+}
+
 fn field_zh(field: &str) -> &'static str {
     match field {
         "date" => "日期",

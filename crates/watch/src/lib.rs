@@ -32,11 +32,11 @@ mod frame;
 mod message;
 mod stream;
 
-pub use command::{Contact, Target, WatchCommand, encode_command, encode_for};
+pub use command::{Contact, Target, WatchCommand, confirmations, encode_command, encode_for};
 pub use decode::{DecodeOptions, decode, decode_with};
 pub use error::{CommandError, FrameError, WatchError};
 pub use frame::{DEFAULT_MAX_FRAME, Frame, Framer};
-pub use message::{Alarm, CellTower, WatchMessage, Wifi};
+pub use message::{Alarm, CellTower, Confirmation, WatchMessage, Wifi};
 pub use stream::{Stats, decode_stream, decode_stream_with};
 
 use serde::Serialize;

@@ -21,6 +21,31 @@ pub enum Alarm {
     GeofenceEnter,
     /// External power cut (trackers with a supply).
     PowerCut,
+    /// An alarm frame (3G `AL…`, IW `AP10`) whose alarm field could not be read (left out or
+    /// malformed): the watch raised something, and the operator must see it.
+    Unreadable,
+}
+
+/// A command the watch confirms having received: the command word as the server sent it
+/// (3G `SOS`, `PHB`, `PHB2`, `UPLOAD` …, upper case; IW `BP12`, `BP14` …) and, for IW, the
+/// journal number the watch echoes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct Confirmation {
+    pub command: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub journal: Option<u32>,
+}
+
+impl Confirmation {
+    /// Whether this confirmation (from the watch) answers `sent` (what the server expects):
+    /// the same command, and the same journal number when both carry one.
+    pub fn answers(&self, sent: &Confirmation) -> bool {
+        self.command == sent.command
+            && match (self.journal, sent.journal) {
+                (Some(a), Some(b)) => a == b,
+                _ => true,
+            }
+    }
 }
 
 /// One cell tower heard by the watch.
@@ -93,6 +118,15 @@ pub struct WatchMessage {
     pub wifi: Vec<Wifi>,
     /// The exact frame the server must send back, or `None` when none is due.
     pub reply: Option<String>,
+    /// The server command this frame confirms, when it is the watch's receipt for one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confirms: Option<Confirmation>,
+    /// An alarm-bearing frame that could not be decoded whole: the first field that could
+    /// not be read. The message keeps its alarms and whatever else was read, with the
+    /// position marked invalid when the position was the problem. `None` for a frame decoded
+    /// whole (frames without alarms that cannot be decoded whole are errors instead).
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "crate::error::serialize_partial")]
+    pub undecoded: Option<crate::error::WatchError>,
 }
 
 impl WatchMessage {
@@ -122,12 +156,19 @@ impl WatchMessage {
             cells: Vec::new(),
             wifi: Vec::new(),
             reply: None,
+            confirms: None,
+            undecoded: None,
         }
     }
 
     /// The reply as bytes to write to the socket.
     pub fn reply_bytes(&self) -> Option<&[u8]> {
         self.reply.as_deref().map(str::as_bytes)
+    }
+
+    /// Whether the frame carried an alarm but could not be decoded whole ([`Self::undecoded`]).
+    pub fn is_partial(&self) -> bool {
+        self.undecoded.is_some()
     }
 
     /// Whether the message carries a position (latitude and longitude).

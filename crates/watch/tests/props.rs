@@ -179,6 +179,35 @@ proptest! {
     }
 
     #[test]
+    fn alarm_frames_keep_their_alarm_whatever_one_field_holds(field in 0usize..24, value in "[ -+\\--Z^-~]{0,12}") {
+        // A real SOS frame (status bit 16) with one field other than its type, hemispheres
+        // and status word replaced by any text without a separator: still the SOS.
+        let mut v: Vec<String> = "AL,220414,134652,A,22.571707,N,113.8613968,E,0.1,0.0,100,7,60,90,1000,50,00010000,4,1,460,0,9360,4082,131"
+            .split(',').map(String::from).collect();
+        let i = 1 + field % (v.len() - 1);
+        prop_assume!(![5, 7, 16].contains(&i));
+        v[i] = value.clone();
+        let content = v.join(",");
+        let wire = format!("[3G*1*{:04x}*{content}]", content.len());
+        let mut f = Framer::new(Protocol::Watch3g, 16 * 1024);
+        f.push(wire.as_bytes());
+        let frame = f.next_frame().unwrap().unwrap();
+        let m = decode(&frame).map_err(|e| TestCaseError::fail(format!("{wire}: {e}")))?;
+        prop_assert!(m.alarms.contains(&zhulao_watch::Alarm::Sos), "{wire}: {:?}", m.alarms);
+        prop_assert!(m.valid == Some(true) || m.valid == Some(false));
+        // The same for an IW alarm: any text in its fixed part.
+        let body = "080524A2232.9806N11404.9355E000.1061830323.8706000908000502";
+        let at = field % body.len();
+        let mut wire = format!("IWAP10{}{}{}", &body[..at], value.replace('#', ""), &body[at..]);
+        wire.push_str(",460,0,9520,3671,01,zh-cn,00#");
+        let mut f = Framer::new(Protocol::Iw, 16 * 1024);
+        f.push(wire.as_bytes());
+        let frame = f.next_frame().unwrap().unwrap();
+        let m = decode(&frame).map_err(|e| TestCaseError::fail(format!("{wire}: {e}")))?;
+        prop_assert_eq!(m.alarms, vec![zhulao_watch::Alarm::Sos], "{}", wire);
+    }
+
+    #[test]
     fn decode_stream_writes_json_lines(data in stream(G3_FRAMES)) {
         let mut out = Vec::new();
         let stats = decode_stream(Protocol::Watch3g, &data[..], &mut out).unwrap();

@@ -280,14 +280,22 @@ fn malformed_fields_are_errors() {
     assert_eq!((e.code(), e.field()), ("bad_field", "lat"));
     let e = err("[3G*1*0050*UD,010124,080000,X,22.5,N,114.0,E,0,0,0,5,80,50,10,0,00000000,0,0]");
     assert_eq!(e.field(), "valid");
-    let e = err("[3G*1*0050*UD,010124,080000,A,22.5,N,114.0,E,0,0,0,5,80]");
-    assert_eq!((e.code(), e.field()), ("missing_field", "battery"));
+    // A bad hemisphere letter is malformed (one left out is not: see below).
+    let e = err("[3G*1*0050*UD,010124,080000,A,22.5,Q,114.0,E,0,0,0,5,80,50,10,0,00000000,0,0]");
+    assert_eq!((e.code(), e.field()), ("bad_field", "lat_hemisphere"));
     let e = err("[3G*1*0050*UD,0101,080000,A,22.5,N,114.0,E,0,0,0,5,80,50,10,0,00000000,0,0]");
     assert_eq!(e.field(), "date");
     let e = err("[3G*1*0050*UD,010124,080000,A,22.5,N,114.0,E,0,0,0,5,80,50,10,0,zz,0,0]");
     assert_eq!(e.field(), "status");
     assert_eq!(err("[3G*1*0008*heart,x7]").field(), "heart_rate");
     assert_eq!(err("[3G*1*0008*oxygen,1,170]").code(), "out_of_range");
+    // A malformed battery in a frame without an alarm.
+    let e = err("[3G*1*0050*UD,010124,080000,A,22.5,N,114.0,E,0,0,0,5,80,5x,10,0,00000000,0,0]");
+    assert_eq!(e.field(), "battery");
+    // Fields left out at the end are not an error: what is there is read.
+    let m = g3("[3G*1*0050*UD,010124,080000,A,22.5,N,114.0,E,0,0,0,5,80]");
+    assert_eq!((m.valid, m.battery, m.rssi), (Some(true), None, Some(80)));
+    assert!(m.alarms.is_empty() && m.undecoded.is_none());
     // A date that does not exist is "no time", not an error.
     let m = g3("[3G*1*0050*UD,000000,000000,V,0,N,0,E,0,0,0,0,80,50,10,0,00000000,0,0]");
     assert_eq!(m.time, None);
@@ -463,7 +471,10 @@ fn iw_errors() {
         "out_of_range"
     );
     assert_eq!(err("IWAP01080524A22x2.9806N11404.9355E000.1061830323.87060009080001#").field(), "lat");
-    assert_eq!(err("IWAP01080524A2232.9806N11404.9355E000.1#").code(), "missing_field");
+    assert_eq!(err("IWAP01080524A2232.9806N11404.9355E0x0.1061830323.87060009080001#").field(), "speed_kmh");
+    // Fields left out at the end are not an error.
+    let m = iw("IWAP01080524A2232.9806N11404.9355E000.1#");
+    assert_eq!((m.valid, m.speed_kmh, m.battery), (Some(true), Some(0.1), None));
     assert_eq!(err("IWAP00#").field(), "device_id");
     assert_eq!(err("IWAP03,0600#").field(), "gsm_status");
     assert_eq!(err("IWAP49,abc#").field(), "heart_rate");
@@ -484,4 +495,112 @@ fn frames_without_a_fix_and_empty_hemispheres_keep_their_alarms() {
         assert_eq!(m.battery, Some(67), "{kind}");
         assert_eq!(m.alarms, vec![zhulao_watch::Alarm::Sos], "{kind}");
     }
+}
+
+/// Field frames never lose an alarm: empty or zero positions, hemispheres or trailing fields
+/// left out, and malformed fields in a frame that carries an alarm still give the frame's
+/// alarms and battery, with the position invalid and the unreadable field named. A frame
+/// without an alarm and with a malformed field stays an error.
+#[test]
+fn odd_field_frames_keep_their_alarms() {
+    let g3_msg = |content: &str| g3(&format!("[3G*9705141740*{:04X}*{content}]", content.len()));
+    // A zero position is no fix, whatever the flag says.
+    let m = g3_msg("AL,260723,185105,A,0.000000,N,0.0000000,E,0.00,0.0,0.0,0,100,67,0,0,00010000,0");
+    assert_eq!((m.valid, m.battery, m.alarms.clone()), (Some(false), Some(67), vec![Alarm::Sos]));
+    // Both hemisphere fields left out (not empty: absent), fields after them still in place.
+    let m = g3_msg(
+        "AL,260723,185105,V,00.000000,00.0000000,0.00,0.0,0.0,0,100,67,0,0,00010000,1,0,460,0,9336,3981,141",
+    );
+    assert_eq!((m.valid, m.battery, m.alarms.clone()), (Some(false), Some(67), vec![Alarm::Sos]));
+    assert_eq!(m.cells.len(), 1);
+    assert!(m.undecoded.is_none());
+    // Empty position fields.
+    let m = g3_msg("UD,260723,185105,V,,,,,0.00,0.0,0.0,0,100,55,0,0,00200000");
+    assert_eq!((m.valid, m.lat, m.battery), (Some(false), None, Some(55)));
+    assert_eq!(m.alarms, [Alarm::Fall]);
+    // Trailing fields left out after the status word, and the status word itself.
+    let m = g3_msg("AL,260723,185105,V,0,N,0,E,0,0,0,0,100,41,0,0,00010000");
+    assert_eq!((m.alarms.clone(), m.battery), (vec![Alarm::Sos], Some(41)));
+    let m = g3_msg("AL,260723,185105,V,0,N,0,E,0,0,0,0,100,41");
+    assert_eq!((m.alarms.clone(), m.battery), (vec![Alarm::Unreadable], Some(41)));
+    assert_eq!(m.reply.as_deref(), Some("[3G*9705141740*0002*AL]"));
+    // A malformed position in an alarm frame: the alarm, the battery, an invalid position,
+    // and the field that could not be read.
+    let m = g3_msg("AL,260723,185105,A,nan,N,113.1,E,0.00,0.0,0.0,0,100,67,0,0,00010000,0");
+    assert_eq!((m.valid, m.lat, m.battery), (Some(false), None, Some(67)));
+    assert_eq!(m.alarms, [Alarm::Sos]);
+    let e = m.undecoded.as_ref().expect("the unreadable field is named");
+    assert_eq!((e.code(), e.field()), ("bad_field", "lat"));
+    let json = serde_json::to_value(&m).unwrap();
+    assert_eq!(json["undecoded"]["field"], "lat", "{json}");
+    // A malformed status word in an alarm frame: an unreadable alarm, never none.
+    let m = g3_msg("AL,260723,185105,A,22.5,N,113.1,E,0.00,0.0,0.0,0,100,67,0,0,zz,0");
+    assert_eq!((m.alarms.clone(), m.valid), (vec![Alarm::Unreadable], Some(true)));
+    assert_eq!(m.undecoded.as_ref().map(|e| e.field()), Some("status"));
+    // The same malformed position without an alarm is an error.
+    let fs = frames(
+        Protocol::Watch3g,
+        b"[3G*1*0050*UD,260723,185105,A,nan,N,113.1,E,0.00,0.0,0.0,0,100,67,0,0,00000000,0]",
+    );
+    assert_eq!(decode(&fs[0]).unwrap_err().field(), "lat");
+
+    // IW: an invalid fix with zero fields.
+    let m = iw("IWAP01240131V0000.0000N00000.0000E000.0123456000.0006000005000102,460,0,9520,3671#");
+    assert_eq!((m.valid, m.battery), (Some(false), Some(50)));
+    // An AP10 alarm without a fix, zero and empty positions, hemispheres left out.
+    for fix in ["V0000.0000N00000.0000E", "VNE", "V0000.000000000.0000", "A0000.0000N00000.0000E"] {
+        let wire = format!("IWAP10240131{fix}000.0123456000.0006000005000102,460,0,9520,3671,01,zh-cn,00#");
+        let m = iw(&wire);
+        assert_eq!(
+            (m.valid, m.battery, m.alarms.clone()),
+            (Some(false), Some(50), vec![Alarm::Sos]),
+            "{wire}"
+        );
+        assert!(m.undecoded.is_none(), "{wire}: {:?}", m.undecoded);
+        assert_eq!(m.reply.as_deref(), Some("IWBP10#"));
+    }
+    // Hemispheres left out of a real position: read by the fixed widths.
+    let m =
+        iw("IWAP10080524A2232.980611404.9355000.1061830323.8706000908000502,460,0,9520,3671,05,zh-cn,00#");
+    assert_eq!((m.valid, m.alarms.clone()), (Some(true), vec![Alarm::Fall]));
+    assert!(close(m.lat, 22.54968) && close(m.lon, 114.0822583));
+    // The fixed part cut short after the position: the alarm still comes through.
+    let m = iw("IWAP10240131V0000.0000N00000.0000E,460,0,9520,3671,01,zh-cn,00#");
+    assert_eq!((m.alarms.clone(), m.battery), (vec![Alarm::Sos], None));
+    // A malformed fixed part: the alarm code after it is read all the same.
+    let m =
+        iw("IWAP10240131A22x2.9806N11404.9355E000.1061830323.87060009080001,460,0,9520,3671,05,zh-cn,00#");
+    assert_eq!((m.valid, m.alarms.clone()), (Some(false), vec![Alarm::Fall]));
+    assert_eq!(m.undecoded.as_ref().map(|e| e.field()), Some("lat"));
+    // The alarm code left out (trailing fields omitted): an unreadable alarm.
+    let m = iw("IWAP10240131V0000.0000N00000.0000E000.0123456000.0006000005000102#");
+    assert_eq!((m.alarms.clone(), m.battery), (vec![Alarm::Unreadable], Some(50)));
+    let m = iw("IWAP10240131V0000.0000N00000.0000E000.0123456000.0006000005000102,460,0,9520,3671,x1#");
+    assert_eq!(m.alarms, [Alarm::Unreadable]);
+    assert_eq!(m.undecoded.as_ref().map(|e| e.field()), Some("alarm"));
+    // Not an alarm frame: a malformed field is an error.
+    let fs = frames(
+        Protocol::Iw,
+        b"IWAP01240131A22x2.9806N11404.9355E000.1061830323.87060009080001,460,0,9520,3671#",
+    );
+    assert_eq!(decode(&fs[0]).unwrap_err().field(), "lat");
+}
+
+/// The watch's receipts for server commands name the command they confirm, and match what
+/// the encoder says to expect.
+#[test]
+fn command_receipts_are_recognised() {
+    use zhulao_watch::{Target, WatchCommand, confirmations};
+    let t = Target::new(Protocol::Watch3g, "3G", "8800000015");
+    let want = confirmations(&t, &WatchCommand::ReportInterval { seconds: 600 });
+    let got = g3("[3G*8800000015*0006*UPLOAD]").confirms.expect("a receipt");
+    assert!(got.answers(&want[0]), "{got:?} {want:?}");
+    assert!(g3("[3G*8800000015*0003*PHB]").confirms.is_some_and(|c| c.command == "PHB"));
+    assert!(g3("[3G*8800000015*0002*LK]").confirms.is_none());
+    let t = Target { serial: 80835, ..Target::new(Protocol::Iw, "IW", "353456789012345") };
+    let want = confirmations(&t, &WatchCommand::SosNumbers([Some("1".into()), None, None]));
+    let got = iw("IWAP12,080835,+491773329827,+491773329826,+49306618438#").confirms.unwrap();
+    assert!(got.answers(&want[0]), "{got:?} {want:?}");
+    let other = iw("IWAP12,080836#").confirms.unwrap();
+    assert!(!other.answers(&want[0]), "another journal number");
 }

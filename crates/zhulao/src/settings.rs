@@ -119,11 +119,36 @@ pub struct WatchSettings {
     pub utc_offset_minutes: i32,
     /// A connection silent this long is closed.
     pub idle_timeout_s: u64,
+    /// A connection that has not logged in within this long is closed.
+    pub login_timeout_s: u64,
+    /// Queued settings (SOS numbers, phone book …) go only to a session that has lasted this
+    /// long, or that an operator confirmed (`confirm_session`).
+    pub settle_time_s: u64,
+    /// Source networks (CIDR) that may connect, e.g. a private APN's range; empty: any.
+    pub allow_from: Vec<String>,
+    /// Logins with unknown watch ids one source address may try at once …
+    pub unknown_id_burst: u32,
+    /// … and then one every this many seconds.
+    pub unknown_id_every_s: u64,
+    /// A login from the address of the watch's live connection replaces it instead of raising
+    /// a device conflict (private APNs, where each watch has its own address).
+    pub same_address_replaces: bool,
 }
 
 impl Default for WatchSettings {
     fn default() -> Self {
-        WatchSettings { listen_3g: None, listen_iw: None, utc_offset_minutes: 0, idle_timeout_s: 1200 }
+        WatchSettings {
+            listen_3g: None,
+            listen_iw: None,
+            utc_offset_minutes: 0,
+            idle_timeout_s: 1200,
+            login_timeout_s: 10,
+            settle_time_s: 60,
+            allow_from: Vec::new(),
+            unknown_id_burst: 5,
+            unknown_id_every_s: 12,
+            same_address_replaces: false,
+        }
     }
 }
 
@@ -136,13 +161,76 @@ impl WatchSettings {
         let utc_offset = chrono::FixedOffset::east_opt(self.utc_offset_minutes * 60).ok_or_else(|| {
             anyhow::anyhow!("watch.utc_offset_minutes 应在 ±1439 之内 / must be within ±1439")
         })?;
+        let allow_from = self
+            .allow_from
+            .iter()
+            .map(|n| {
+                n.parse::<zhulao_gateway::SourceNet>().map_err(|e| anyhow::anyhow!("watch.allow_from: {e}"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
         Ok(Some(zhulao_gateway::WatchConfig {
             listen_3g: self.listen_3g,
             listen_iw: self.listen_iw,
             utc_offset,
             idle_timeout: std::time::Duration::from_secs(self.idle_timeout_s.max(30)),
+            login_timeout: std::time::Duration::from_secs(self.login_timeout_s.max(1)),
+            settle_time: std::time::Duration::from_secs(self.settle_time_s),
+            allow_from,
+            unknown_id_limit: zhulao_gateway::UnknownIdLimit {
+                burst: self.unknown_id_burst,
+                every: std::time::Duration::from_secs(self.unknown_id_every_s),
+            },
+            same_address_replaces: self.same_address_replaces,
             ..Default::default()
         }))
+    }
+}
+
+/// `zhulao serve` flags for who may reach the watch ports and what their sessions get
+/// (the `[watch]` section's keys of the same names).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct WatchGuardArgs {
+    /// Close a watch connection that has not logged in within this many seconds (default 10).
+    #[arg(long = "watch-login-timeout")]
+    pub watch_login_timeout: Option<u64>,
+    /// Send queued settings only to a watch session that has lasted this many seconds, or that an operator confirmed (default 60).
+    #[arg(long = "watch-settle-time")]
+    pub watch_settle_time: Option<u64>,
+    /// Accept watch connections only from this network (CIDR; repeat for several; default any).
+    #[arg(long = "watch-allow-from")]
+    pub watch_allow_from: Vec<String>,
+    /// Logins with unknown watch ids allowed per source address at once (default 5) …
+    #[arg(long = "watch-unknown-id-burst")]
+    pub watch_unknown_id_burst: Option<u32>,
+    /// … then one every this many seconds (default 12).
+    #[arg(long = "watch-unknown-id-every")]
+    pub watch_unknown_id_every: Option<u64>,
+    /// A login from the address of the watch's live connection replaces it (private APN) instead of raising a device conflict.
+    #[arg(long = "watch-same-address-replaces")]
+    pub watch_same_address_replaces: bool,
+}
+
+impl WatchGuardArgs {
+    /// Lays the flags over the settings.
+    pub fn apply(&self, w: &mut WatchSettings) {
+        if let Some(v) = self.watch_login_timeout {
+            w.login_timeout_s = v;
+        }
+        if let Some(v) = self.watch_settle_time {
+            w.settle_time_s = v;
+        }
+        if !self.watch_allow_from.is_empty() {
+            w.allow_from.clone_from(&self.watch_allow_from);
+        }
+        if let Some(v) = self.watch_unknown_id_burst {
+            w.unknown_id_burst = v;
+        }
+        if let Some(v) = self.watch_unknown_id_every {
+            w.unknown_id_every_s = v;
+        }
+        if self.watch_same_address_replaces {
+            w.same_address_replaces = true;
+        }
     }
 }
 
@@ -230,6 +318,8 @@ pub struct CommonArgs {
     /// Serve IW-protocol watches over TCP on this address (off by default).
     #[arg(long = "watch-iw-listen")]
     pub watch_iw_listen: Option<SocketAddr>,
+    #[command(flatten)]
+    pub watch_guard: WatchGuardArgs,
 }
 
 impl CommonArgs {
@@ -279,6 +369,7 @@ impl CommonArgs {
         if let Some(l) = self.watch_iw_listen {
             s.watch.listen_iw = Some(l);
         }
+        self.watch_guard.apply(&mut s.watch);
         s.watch.config()?;
         s.mqtt.shard_range()?;
         if let Some(url) = &self.database_url {

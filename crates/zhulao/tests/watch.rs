@@ -41,6 +41,8 @@ fn serve(db: &str, watch_addr: &str) -> (Killed, String) {
         Command::new(env!("CARGO_BIN_EXE_zhulao"))
             .args(["serve", "--database-url", db, "--listen", &format!("127.0.0.1:{http}"), "--no-mqtt"])
             .args(["--watch-3g-listen", watch_addr])
+            // Sessions settle after 1 s here (60 s by default); logins within 2 s.
+            .args(["--watch-settle-time", "1", "--watch-login-timeout", "2"])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .spawn()
@@ -120,17 +122,28 @@ async fn a_watch_logs_in_is_found_and_raises_an_sos() {
         .unwrap();
     assert_eq!(r.status(), 202);
 
-    let mut s = TcpStream::connect(&watch_addr).await.unwrap();
-    s.write_all(b"[3G*8800000015*000A*LK,0,0,95]").await.unwrap();
-    let mut got = vec![read_frame(&mut s).await, read_frame(&mut s).await];
-    got.sort();
-    assert_eq!(got[0], "[3G*8800000015*0002*LK]");
-    assert!(got[1].starts_with("[3G*8800000015*") && got[1].ends_with("*UPLOAD,600]"), "{got:?}");
-    // Taken: a second login gets no settings again.
-    drop(s);
+    // A connection that never logs in is closed after the login timeout.
+    let mut idle = TcpStream::connect(&watch_addr).await.unwrap();
+    let mut b = [0u8; 8];
+    let n =
+        tokio::time::timeout(Duration::from_secs(5), idle.read(&mut b)).await.expect("closed").unwrap_or(0);
+    assert_eq!(n, 0, "an idle unauthenticated connection is closed");
+
     let mut s = TcpStream::connect(&watch_addr).await.unwrap();
     s.write_all(b"[3G*8800000015*000A*LK,0,0,95]").await.unwrap();
     assert_eq!(read_frame(&mut s).await, "[3G*8800000015*0002*LK]");
+    // The settings once the session has settled.
+    let upload = read_frame(&mut s).await;
+    assert!(upload.starts_with("[3G*8800000015*") && upload.ends_with("*UPLOAD,600]"), "{upload}");
+    // The watch confirms them: they leave the queue, and the next login gets none.
+    s.write_all(b"[3G*8800000015*0006*UPLOAD]").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    drop(s);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut s = TcpStream::connect(&watch_addr).await.unwrap();
+    s.write_all(b"[3G*8800000015*000A*LK,0,0,95]").await.unwrap();
+    assert_eq!(read_frame(&mut s).await, "[3G*8800000015*0002*LK]");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
 
     let r = command(serde_json::json!({"command": "find_device"})).await.unwrap();
     assert_eq!(r.status(), 202);

@@ -61,7 +61,8 @@ async fn alarm_view(state: &AppState, v: &Viewer, a: &AlarmRow) -> ApiResult<Ala
 #[serde(default)]
 pub struct AlarmQuery {
     pub open: Option<bool>,
-    /// fall, sos, bedside, vital, inactivity, device_removed, offline, low_battery, geofence_exit.
+    /// fall, sos, bedside, vital, inactivity, device_removed, offline, low_battery, geofence_exit,
+    /// device_conflict.
     pub kind: Option<String>,
     pub elder_id: Option<i64>,
     /// Raised at or after (Unix ms).

@@ -53,7 +53,7 @@ pub struct WearerMap {
 
 /// Alarms that colour a wearer red: everything but the device's own troubles.
 fn marks_wearer(kind: AlarmKind) -> bool {
-    !matches!(kind, AlarmKind::Offline | AlarmKind::LowBattery)
+    !matches!(kind, AlarmKind::Offline | AlarmKind::LowBattery | AlarmKind::DeviceConflict)
 }
 
 /// The wearer map: every bound device of an active elder in the viewer's scope, with its

@@ -1,10 +1,12 @@
 //! The 3G protocol's messages (Traccar's `WatchProtocolDecoder`).
 
-use super::{DecodeOptions, battery, coordinate, heart_rate, pressure, spo2, status_alarms, temperature};
+use super::{
+    DecodeOptions, Soft, battery, coordinate, heart_rate, pressure, spo2, status_alarms, temperature,
+};
 use crate::error::WatchError;
 use crate::fields::{self, dec_or_hex, fit, int, num, six_digits, uint};
 use crate::frame::Frame;
-use crate::message::{CellTower, WatchMessage, Wifi};
+use crate::message::{CellTower, Confirmation, WatchMessage, Wifi};
 
 /// Builds a 3G frame: `[MK*ID*LLLL*CONTENT]` (with the sequence field when the watch sent one),
 /// `LLLL` being the content length in four lower-case hex digits, as Traccar writes it.
@@ -41,8 +43,9 @@ pub(super) fn decode(frame: &Frame, options: &DecodeOptions) -> Result<WatchMess
             }
         }
         t if t.starts_with("UD") || t.starts_with("AL") || t.starts_with("WT") => {
-            position(&mut m, &values(), options)?;
-            if t.starts_with("AL") {
+            let alarm_frame = t.starts_with("AL");
+            position(&mut m, &values(), options, alarm_frame);
+            if alarm_frame {
                 m.reply = reply("AL");
             }
         }
@@ -94,6 +97,10 @@ pub(super) fn decode(frame: &Frame, options: &DecodeOptions) -> Result<WatchMess
         "JXTK" => m.reply = reply("JXTKR,1"),
         // Voice and image payloads are recognised but not decoded here.
         "TK" | "IMG" => {}
+        // The watch's receipt for a server command: the same word back.
+        t if crate::command::WORDS_3G.contains(&t) => {
+            m.confirms = Some(Confirmation { command: t.to_string(), journal: None });
+        }
         _ => {}
     }
     Ok(m)
@@ -102,66 +109,109 @@ pub(super) fn decode(frame: &Frame, options: &DecodeOptions) -> Result<WatchMess
 /// UD / UD2 / UD3 / UD_LTE / UD_WCDMA / WT / AL / AL_LTE / ALCUSTOMER1 …:
 /// `ddMMyy,HHmmss,A|V,lat,N|S,lon,E|W,speed,course,altitude,satellites,rssi,battery,steps,
 /// tumbles,status(hex),<cells>,<wifi>,…`
-fn position(m: &mut WatchMessage, v: &[&str], options: &DecodeOptions) -> Result<(), WatchError> {
-    const NAMES: [&str; 16] = [
-        "date",
-        "time",
-        "valid",
-        "lat",
-        "lat_hemisphere",
-        "lon",
-        "lon_hemisphere",
-        "speed_kmh",
-        "course",
-        "altitude",
-        "satellites",
-        "rssi",
-        "battery",
-        "steps",
-        "tumbles",
-        "status",
-    ];
-    if v.len() < NAMES.len() {
-        return Err(WatchError::MissingField { field: NAMES[v.len()] });
+///
+/// Read field by field, so that one bad field does not hide the others: a field left out at
+/// the end is `None`; a hemisphere left out (the next field is already a number) is skipped;
+/// an empty, zero or unreadable position is kept invalid (`valid: false`). The first field
+/// that cannot be read is noted in `m.undecoded` (the caller refuses the frame unless it
+/// carries an alarm). An alarm frame (`AL…`) whose status word is left out or unreadable
+/// reports [`Alarm::Unreadable`](crate::Alarm::Unreadable).
+fn position(m: &mut WatchMessage, v: &[&str], options: &DecodeOptions, alarm_frame: bool) {
+    let mut soft = Soft::default();
+    let at = |i: usize| v.get(i).copied();
+    if let (Some(d), Some(t)) = (at(0), at(1)) {
+        let date = soft.ok(six_digits("date", d).map(Some));
+        let hms = soft.ok(six_digits("time", t).map(Some));
+        if let (Some((day, month, year)), Some(hms)) = (date, hms) {
+            m.time = fields::datetime(day, month, year, hms, options.utc_offset);
+        }
     }
-    let (day, month, year) = six_digits("date", v[0])?;
-    let hms = six_digits("time", v[1])?;
-    m.time = fields::datetime(day, month, year, hms, options.utc_offset);
-    m.valid = Some(match v[2].trim() {
-        "A" => true,
-        "V" => false,
-        other => return Err(WatchError::bad("valid", other)),
-    });
-    let lat = num("lat", v[3])?.ok_or(WatchError::MissingField { field: "lat" })?;
-    let lat = match v[4].trim() {
-        // Watches without a fix send both hemispheres empty (`V,00.000000,,00.0000000,,`):
-        // the sign (if any) stands, and `valid` says the position is not one.
-        "N" | "" => lat,
-        "S" => -lat.abs(),
-        other => return Err(WatchError::bad("lat_hemisphere", other)),
+    let flag = match at(2).map(str::trim) {
+        Some("A") => Some(true),
+        Some("V") | Some("") | None => Some(false),
+        Some(other) => {
+            soft.note(WatchError::bad("valid", other));
+            None
+        }
     };
-    let lon = num("lon", v[5])?.ok_or(WatchError::MissingField { field: "lon" })?;
-    let lon = match v[6].trim() {
-        // Some watches leave the hemisphere out; the sign (if any) stands.
-        "E" | "" => lon,
-        "W" => -lon.abs(),
-        other => return Err(WatchError::bad("lon_hemisphere", other)),
-    };
-    m.lat = Some(coordinate("lat", v[3], lat, 90.0)?);
-    m.lon = Some(coordinate("lon", v[5], lon, 180.0)?);
-    m.speed_kmh = num("speed_kmh", v[7])?;
-    m.course = num("course", v[8])?;
-    m.altitude = num("altitude", v[9])?;
-    m.satellites = fit("satellites", v[10], uint("satellites", v[10])?)?;
-    m.rssi = fit("rssi", v[11], int("rssi", v[11])?)?;
-    m.battery = battery(v[12])?;
-    m.steps = fit("steps", v[13], uint("steps", v[13])?)?;
-    uint("tumbles", v[14])?;
-    if let Some(status) = fields::hex("status", v[15])? {
-        status_alarms(status, m);
+    // Latitude, its hemisphere unless left out, longitude, its hemisphere unless left out.
+    let mut i = 3;
+    let mut coordinate_of =
+        |i: &mut usize, name: &'static str, hemi: &'static str, limit: f64, neg: &str, pos: &str| {
+            let raw = at(*i)?;
+            *i += 1;
+            let value = soft.ok(num(name, raw));
+            let sign = match at(*i).map(str::trim) {
+                Some(h) if h == pos || h.is_empty() => {
+                    *i += 1;
+                    1.0
+                }
+                Some(h) if h == neg => {
+                    *i += 1;
+                    -1.0
+                }
+                // Left out: the next field is already a number.
+                Some(h) if num(hemi, h).is_ok() => 1.0,
+                Some(h) => {
+                    *i += 1;
+                    soft.note(WatchError::bad(hemi, h));
+                    return None;
+                }
+                None => 1.0,
+            };
+            let value = value?;
+            let value = if sign < 0.0 { -value.abs() } else { value };
+            soft.ok(coordinate(name, raw, value, limit).map(Some))
+        };
+    let lat = coordinate_of(&mut i, "lat", "lat_hemisphere", 90.0, "S", "N");
+    let lon = coordinate_of(&mut i, "lon", "lon_hemisphere", 180.0, "W", "E");
+    m.lat = lat;
+    m.lon = lon;
+    // A fix only with both coordinates, and never at exactly 0°, 0° (what a watch without a
+    // fix sends, whatever its flag says).
+    let located = matches!((lat, lon), (Some(a), Some(b)) if a != 0.0 || b != 0.0);
+    m.valid = Some(flag == Some(true) && located);
+    let rest = &v[i.min(v.len())..];
+    let at = |k: usize| rest.get(k).copied();
+    if let Some(s) = at(0) {
+        m.speed_kmh = soft.ok(num("speed_kmh", s));
     }
-    network(m, &v[16..]);
-    Ok(())
+    if let Some(s) = at(1) {
+        m.course = soft.ok(num("course", s));
+    }
+    if let Some(s) = at(2) {
+        m.altitude = soft.ok(num("altitude", s));
+    }
+    if let Some(s) = at(3) {
+        m.satellites = soft.ok(uint("satellites", s).and_then(|x| fit("satellites", s, x)));
+    }
+    if let Some(s) = at(4) {
+        m.rssi = soft.ok(int("rssi", s).and_then(|x| fit("rssi", s, x)));
+    }
+    if let Some(s) = at(5) {
+        m.battery = soft.ok(battery(s));
+    }
+    if let Some(s) = at(6) {
+        m.steps = soft.ok(uint("steps", s).and_then(|x| fit("steps", s, x)));
+    }
+    if let Some(s) = at(7) {
+        soft.ok(uint("tumbles", s));
+    }
+    match at(8).map(|s| fields::hex("status", s)) {
+        Some(Ok(Some(status))) => status_alarms(status, m),
+        Some(Ok(None)) | None if alarm_frame => m.add_alarm(crate::Alarm::Unreadable),
+        Some(Ok(None)) | None => {}
+        Some(Err(e)) => {
+            soft.note(e);
+            if alarm_frame {
+                m.add_alarm(crate::Alarm::Unreadable);
+            }
+        }
+    }
+    if rest.len() > 9 {
+        network(m, &rest[9..]);
+    }
+    m.undecoded = soft.first;
 }
 
 /// `cells,[timing advance,mcc,mnc,(lac,cid,rssi)×cells],wifis,(ssid,mac,rssi)×wifis,…`, read as

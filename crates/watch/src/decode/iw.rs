@@ -1,10 +1,12 @@
 //! The IW protocol's messages (Traccar's `TrvProtocolDecoder`, `IW` prefix).
 
-use super::{DecodeOptions, battery, coordinate, heart_rate, offset_hours, pressure, spo2, temperature};
+use super::{
+    DecodeOptions, Soft, battery, coordinate, heart_rate, offset_hours, pressure, spo2, temperature,
+};
 use crate::error::WatchError;
 use crate::fields::{self, dec_or_hex, fit, int, num, six_digits, uint};
 use crate::frame::{Frame, MAX_ID_LEN};
-use crate::message::{Alarm, CellTower, WatchMessage, Wifi};
+use crate::message::{Alarm, CellTower, Confirmation, WatchMessage, Wifi};
 
 /// Frames from the watch that acknowledge a server command: no reply is due (Traccar's
 /// `IGNORE_RESPONSE`).
@@ -23,6 +25,10 @@ pub(super) fn decode(frame: &Frame, options: &DecodeOptions) -> Result<WatchMess
     let text = String::from_utf8_lossy(body);
     // `IWAPxx,123456`: the watch confirming command 123456; nothing to answer.
     if is_journal_ack(&text) || ACKS.contains(&upper.as_str()) {
+        let journal = text.strip_prefix(',').and_then(|t| t.split(',').next()).and_then(|j| {
+            (j.len() == 6 && j.bytes().all(|b| b.is_ascii_digit())).then(|| j.parse().ok()).flatten()
+        });
+        m.confirms = Some(Confirmation { command: format!("B{}", upper.get(1..).unwrap_or("")), journal });
         return Ok(m);
     }
     let values = || text.strip_prefix(',').unwrap_or(&text).split(',').collect::<Vec<_>>();
@@ -41,7 +47,7 @@ pub(super) fn decode(frame: &Frame, options: &DecodeOptions) -> Result<WatchMess
             });
         }
         "AP01" | "AP10" => {
-            position(&mut m, body, options)?;
+            position(&mut m, body, options, upper == "AP10");
             m.reply = ack();
         }
         "AP02" => {
@@ -149,6 +155,39 @@ impl<'a> Cursor<'a> {
         Ok((s, stop))
     }
 
+    /// Bytes left.
+    fn rest(&self) -> usize {
+        self.b.len() - self.i
+    }
+
+    /// A latitude (`ddmm.mmmm`, `deg_digits` 2) or longitude (`dddmm.mmmm`, 3) up to its
+    /// hemisphere letter in `stops`, or `width` bytes when the letter is left out. `None`
+    /// for an empty one (a watch without a fix), or when the part ends before it.
+    fn coordinate(
+        &mut self,
+        stops: &[u8],
+        width: usize,
+        field: &'static str,
+        deg_digits: usize,
+    ) -> Result<Option<(&'a str, f64)>, WatchError> {
+        if self.rest() == 0 {
+            return Ok(None);
+        }
+        let found = self.b[self.i..].iter().take(17).position(|b| stops.contains(b));
+        let (s, negative) = match found {
+            Some(_) => {
+                let (s, stop) = self.until(stops, field)?;
+                (s, stop == stops[1])
+            }
+            None => (self.take(width.min(self.rest()), field)?, false),
+        };
+        if s.trim().is_empty() {
+            return Ok(None);
+        }
+        let v = degrees_minutes(field, s, deg_digits)?;
+        Ok(Some((s, if negative { -v } else { v })))
+    }
+
     fn digits(&mut self, n: usize, field: &'static str) -> Result<u64, WatchError> {
         let s = self.take(n, field)?;
         if !s.bytes().all(|b| b.is_ascii_digit()) {
@@ -176,51 +215,94 @@ fn degrees_minutes(field: &'static str, s: &str, deg_digits: usize) -> Result<f6
 /// `IWAP01` / `IWAP10`: `yyMMdd A|V ddmm.mmmm N|S dddmm.mmmm E|W sss.s HHmmss ccc.cc gsm(3)
 /// satellites(3) battery(3) acc(1) arm(2) mode(2) [digits],mcc,mnc,lac,cid[,alarm][,…][,wifi]`
 /// with the fixed part unseparated, e.g. `080524A2232.9806N11404.9355E000.1061830323.87060009080…`.
-fn position(m: &mut WatchMessage, body: &[u8], options: &DecodeOptions) -> Result<(), WatchError> {
-    let mut c = Cursor { b: body, i: 0 };
-    let (year, month, day) = six_digits("date", c.take(6, "date")?)?;
-    m.valid = Some(match c.take(1, "valid")? {
-        "A" => true,
-        "V" => false,
-        other => return Err(WatchError::bad("valid", other)),
-    });
-    let (lat_s, ns) = c.until(b"NS", "lat")?;
-    let lat = degrees_minutes("lat", lat_s, 2)?;
-    let lat = if ns == b'S' { -lat } else { lat };
-    let (lon_s, ew) = c.until(b"EW", "lon")?;
-    let lon = degrees_minutes("lon", lon_s, 3)?;
-    let lon = if ew == b'W' { -lon } else { lon };
-    m.lat = Some(coordinate("lat", lat_s, lat, 90.0)?);
-    m.lon = Some(coordinate("lon", lon_s, lon, 180.0)?);
-    m.speed_kmh = num("speed_kmh", c.take(5, "speed_kmh")?)?;
-    let hms = six_digits("time", c.take(6, "time")?)?;
-    m.time = fields::datetime(day, month, year, hms, options.utc_offset);
-    m.course = num("course", c.take(6, "course")?)?;
-    m.rssi = Some(c.digits(3, "rssi")? as i32);
-    m.satellites = Some(c.digits(3, "satellites")? as u16);
-    m.battery = battery(c.take(3, "battery")?)?;
-    // acc, arm state, working mode, then optional digits up to the comma: not kept.
-    let rest = &body[c.i..];
-    let Some(comma) = rest.iter().position(|&b| b == b',') else { return Ok(()) };
-    let tail = String::from_utf8_lossy(&rest[comma + 1..]);
-    let v: Vec<&str> = tail.split(',').collect();
+///
+/// Lenient where real watches are: an empty or zero position is kept invalid, a hemisphere
+/// left out is read by the fixed widths (`ddmm.mmmm`, `dddmm.mmmm`), fields left out at the
+/// end are `None`. The first field that cannot be read is noted in `m.undecoded`, and the
+/// fixed part is not read past it (its widths no longer line up); the cell and the alarm
+/// code after the first comma are read all the same. An `AP10` whose alarm code is left out
+/// or unreadable reports [`Alarm::Unreadable`].
+fn position(m: &mut WatchMessage, body: &[u8], options: &DecodeOptions, alarm_frame: bool) {
+    let mut soft = Soft::default();
+    let comma = body.iter().position(|&b| b == b',');
+    let fixed = &body[..comma.unwrap_or(body.len())];
+    if let Err(e) = fixed_part(m, fixed, options) {
+        soft.note(e);
+    }
+    let located = matches!((m.lat, m.lon), (Some(a), Some(b)) if a != 0.0 || b != 0.0);
+    m.valid = Some(m.valid == Some(true) && located);
+    let tail = comma.map(|c| String::from_utf8_lossy(&body[c + 1..]).into_owned()).unwrap_or_default();
+    let v: Vec<&str> = if comma.is_some() { tail.split(',').collect() } else { Vec::new() };
     m.cells.extend(cell(&v));
-    // An alarm code right after the cell: 01 SOS, 05/06 fall (Traccar's reading).
-    if let Some(code) = v.get(4).map(|s| s.trim())
-        && code.len() == 2
-        && code.bytes().all(|b| b.is_ascii_digit())
-    {
-        match code {
+    // The alarm code right after the cell: 01 SOS, 05/06 fall (Traccar's reading), 00 none.
+    match v.get(4).map(|s| s.trim()) {
+        Some(code) if code.len() == 2 && code.bytes().all(|b| b.is_ascii_digit()) => match code {
             "01" => m.add_alarm(Alarm::Sos),
             "05" | "06" => m.add_alarm(Alarm::Fall),
             _ => {}
+        },
+        Some(code) if alarm_frame => {
+            soft.note(WatchError::bad("alarm", code));
+            m.add_alarm(Alarm::Unreadable);
         }
+        None if alarm_frame => m.add_alarm(Alarm::Unreadable),
+        _ => {}
     }
     // Wi-Fi: `name|mac|signal&name|mac|signal…` from the first field holding a '|'.
     if let Some(first) = v.iter().skip(4).position(|s| s.contains('|')) {
         let wifi = v[4 + first..].join(",");
         wifi_list(m, &wifi);
     }
+    m.undecoded = soft.first;
+}
+
+/// The fixed-width part up to the first comma; stops at the first field it cannot read (or
+/// at its end: fields left out are `None`).
+fn fixed_part(m: &mut WatchMessage, fixed: &[u8], options: &DecodeOptions) -> Result<(), WatchError> {
+    let mut c = Cursor { b: fixed, i: 0 };
+    if c.rest() == 0 {
+        return Ok(());
+    }
+    let (year, month, day) = six_digits("date", c.take(6, "date")?)?;
+    m.valid = match c.b.get(c.i) {
+        Some(b'A') => Some(true),
+        Some(b'V') => Some(false),
+        None => return Ok(()),
+        Some(_) => return Err(WatchError::bad("valid", &String::from_utf8_lossy(&c.b[c.i..c.i + 1]))),
+    };
+    c.i += 1;
+    let lat = c.coordinate(b"NS", 9, "lat", 2)?;
+    let lon = c.coordinate(b"EW", 10, "lon", 3)?;
+    if let (Some((lat_s, lat)), Some((lon_s, lon))) = (lat, lon) {
+        m.lat = Some(coordinate("lat", lat_s, lat, 90.0)?);
+        m.lon = Some(coordinate("lon", lon_s, lon, 180.0)?);
+    }
+    if c.rest() == 0 {
+        return Ok(());
+    }
+    m.speed_kmh = num("speed_kmh", c.take(5, "speed_kmh")?)?;
+    if c.rest() == 0 {
+        return Ok(());
+    }
+    let hms = six_digits("time", c.take(6, "time")?)?;
+    m.time = fields::datetime(day, month, year, hms, options.utc_offset);
+    if c.rest() == 0 {
+        return Ok(());
+    }
+    m.course = num("course", c.take(6, "course")?)?;
+    if c.rest() == 0 {
+        return Ok(());
+    }
+    m.rssi = Some(c.digits(3, "rssi")? as i32);
+    if c.rest() == 0 {
+        return Ok(());
+    }
+    m.satellites = Some(c.digits(3, "satellites")? as u16);
+    if c.rest() == 0 {
+        return Ok(());
+    }
+    m.battery = battery(c.take(3, "battery")?)?;
+    // acc, arm state, working mode, then optional digits up to the comma: not kept.
     Ok(())
 }
 
