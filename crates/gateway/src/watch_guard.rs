@@ -10,25 +10,12 @@ use std::time::{Duration, Instant};
 
 /// A source network in CIDR notation (`10.64.0.0/10`, `2001:db8::/32`, or one address).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SourceNet {
-    addr: IpAddr,
-    prefix: u8,
-}
+pub struct SourceNet(ipnet::IpNet);
 
 impl SourceNet {
     /// Whether `ip` lies in this network (an IPv4 address mapped into IPv6 counts as IPv4).
     pub fn contains(&self, ip: IpAddr) -> bool {
-        match (self.addr, ip.to_canonical()) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
-                u32::from(net) & mask == u32::from(ip) & mask
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
-                u128::from(net) & mask == u128::from(ip) & mask
-            }
-            _ => false,
-        }
+        self.0.contains(&ip.to_canonical())
     }
 }
 
@@ -36,28 +23,22 @@ impl std::str::FromStr for SourceNet {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = || {
-            format!(
-                "网段“{s}”格式不正确，应为 CIDR，如 10.64.0.0/10 / bad network '{s}': use CIDR, e.g. 10.64.0.0/10"
-            )
+        let s = s.trim();
+        let net = match s.parse::<ipnet::IpNet>() {
+            Ok(n) => Ok(n),
+            // One address: a network of one.
+            Err(_) if !s.contains('/') => s.parse::<IpAddr>().map(ipnet::IpNet::from).map_err(|_| ()),
+            Err(_) => Err(()),
         };
-        let (addr, prefix) = match s.trim().split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (s.trim(), None),
-        };
-        let addr: IpAddr = addr.parse().map_err(|_| bad())?;
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(bad)?,
-            None => max,
-        };
-        Ok(SourceNet { addr, prefix })
+        net.map(SourceNet).map_err(|()| {
+            format!("网段“{s}”格式不正确，应为 CIDR，如 10.64.0.0/10 / bad network '{s}': use CIDR, e.g. 10.64.0.0/10")
+        })
     }
 }
 
 impl std::fmt::Display for SourceNet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.addr, self.prefix)
+        self.0.fmt(f)
     }
 }
 
