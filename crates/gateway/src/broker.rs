@@ -132,7 +132,7 @@ fn random_token() -> String {
 
 /// Starts the broker on its own threads (rumqttd runs its own runtime) on loopback, and the
 /// device-facing door ([`crate::front`]) on the configured addresses in the caller's runtime.
-/// Returns once the broker accepts connections.
+/// rumqttd binds its ports on its own thread a moment later; the door waits for it.
 pub async fn start(
     cfg: &EmbeddedBroker,
     store: Arc<dyn Store>,
@@ -205,16 +205,6 @@ pub async fn start(
             tracing::error!(error = %e, "embedded MQTT broker stopped");
         }
     })?;
-    // Wait (briefly) until rumqttd listens, so the first device is not turned away.
-    for addr in [upstream_v4, upstream_v5] {
-        for _ in 0..200 {
-            if tokio::net::TcpStream::connect(addr).await.is_ok() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
-
     let door = Arc::new(crate::front::Door {
         root: cfg.topic_root.clone(),
         relay_token,

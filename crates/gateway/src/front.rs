@@ -305,7 +305,18 @@ where
         Version::V4 => door.upstream_v4,
         Version::V5 => door.upstream_v5,
     };
-    let broker = TcpStream::connect(upstream).await.map_err(|_| Closed::Upstream)?;
+    // rumqttd binds its loopback ports on its own thread just after start: wait for it briefly.
+    let mut tries = 0;
+    let broker = loop {
+        match TcpStream::connect(upstream).await {
+            Ok(b) => break b,
+            Err(_) if tries < 30 => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(_) => return Err(Closed::Upstream),
+        }
+    };
     let _ = broker.set_nodelay(true);
     let (mut brd, mut bwr) = broker.into_split();
     bwr.write_all(&hello.relayed).await.map_err(|_| Closed::Upstream)?;
