@@ -257,6 +257,17 @@ async fn serials_only_for_device_managers(w: &World) {
             w.call(Method::GET, &format!("/api/v1/devices/{}", w.d1), Some(w.token(role)), None).await;
         assert_eq!(one["serial"] == "ZL-P-1", managed, "{role}: {one}");
     }
+    // Keeping one connection of a watch in conflict is the call centre's to do as well; other
+    // device commands are not.
+    let command = |role: &'static str, body: serde_json::Value| async move {
+        w.call(Method::POST, &format!("/api/v1/devices/{}/commands", w.d1), Some(w.token(role)), Some(body))
+            .await
+            .0
+    };
+    let confirm = json!({"command": "confirm_session", "connection": 1});
+    assert_ne!(command("operator", confirm.clone()).await, StatusCode::FORBIDDEN);
+    assert_eq!(command("family", confirm).await, StatusCode::FORBIDDEN);
+    assert_eq!(command("operator", json!({"command": "find_device"})).await, StatusCode::FORBIDDEN);
 }
 
 on_both_backends!(the_call_centre_works_an_alarm_through, serials_only_for_device_managers);

@@ -166,6 +166,42 @@ export async function callCentre(root: HTMLElement, params: Record<string, strin
     }
   };
 
+  // A device conflict: the connections claiming the watch, each with a button to keep it. A
+  // frame that could not be fully read: its raw text, for the operator.
+  const deviceCard = (d: any, isOpen: boolean) => {
+    const det = d.detail ?? {};
+    const conns: any[] = Array.isArray(det.connections) ? det.connections : [];
+    const deviceId = d.alarm.device_id;
+    const keep = async (n: number) => {
+      say('');
+      try {
+        await post(`/api/v1/devices/${deviceId}/commands`, { command: 'confirm_session', connection: n });
+        say(t('c_conflict_kept', { n }));
+        await loadDetail();
+      } catch (e) {
+        say(e instanceof ApiError ? e.text() : String(e), true);
+      }
+    };
+    const parts = [];
+    if (d.alarm.kind === 'device_conflict' && conns.length) {
+      parts.push(
+        h('h3', null, t('c_conflict')),
+        h('p', { class: 'muted' }, t('c_conflict_help')),
+        h(
+          'ul',
+          { class: 'responders', 'data-testid': 'conflict' },
+          conns.map((c) => h('li', null, t('c_conflict_conn', { n: c.connection, peer: c.peer, since: fmtTime(c.since_ms) }), ' ', isOpen && deviceId != null ? h('button', { class: 'small', 'data-testid': `keep-${c.connection}`, onclick: () => void keep(c.connection) }, t('c_conflict_keep')) : null)),
+        ),
+      );
+    }
+    if (typeof det.raw === 'string') {
+      parts.push(h('h3', null, t('c_raw_frame')), h('pre', { class: 'raw', 'data-testid': 'raw-frame' }, det.raw));
+      const f = det.undecoded?.field;
+      if (f) parts.push(h('p', { class: 'muted' }, t('c_raw_field', { f })));
+    }
+    return parts.length ? h('div', { class: 'card' }, parts) : null;
+  };
+
   const timers = () => {
     if (!detail) return null;
     const c = detail.case;
@@ -284,6 +320,7 @@ export async function callCentre(root: HTMLElement, params: Record<string, strin
             : h('p', { class: 'muted' }, isOpen ? t('c_no_responders') : t('dash')),
         ),
       ),
+      deviceCard(d, isOpen),
       h(
         'div',
         { class: 'cc-grid two' },
