@@ -53,6 +53,9 @@ pub struct Metrics {
     pub watch_connections: Gauge,
     /// Frames cut from TCP watch streams.
     pub watch_frames: Counter,
+    /// Watch session events, by event: `device_conflict`, `session_confirmed`,
+    /// `conflict_closed`, `settings_confirmed`, `replaced_same_address`.
+    pub watch_sessions: Family<Labels, Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -89,6 +92,7 @@ impl Metrics {
             refused: Family::default(),
             watch_connections: Gauge::default(),
             watch_frames: Counter::default(),
+            watch_sessions: Family::default(),
         };
         r.register("device_messages", "Device messages received, by kind", m.messages.clone());
         r.register("motion_samples", "Motion samples fed to detectors", m.samples.clone());
@@ -126,6 +130,11 @@ impl Metrics {
         );
         r.register("watch_connections", "TCP watch connections open", m.watch_connections.clone());
         r.register("watch_frames", "Frames read from TCP watches", m.watch_frames.clone());
+        r.register(
+            "watch_sessions",
+            "Watch session events (conflicts, confirmations), by event",
+            m.watch_sessions.clone(),
+        );
         Metrics { registry: Arc::new(r), ..m }
     }
 

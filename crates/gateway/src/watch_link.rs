@@ -213,7 +213,7 @@ impl WatchLink {
             w.offered = None;
             w.confirmed = None;
             w.delivery = None;
-            self.metrics.rejected.get_or_create(&[("reason", "replaced_same_address")]).inc();
+            self.metrics.watch_sessions.get_or_create(&[("event", "replaced_same_address")]).inc();
         }
         let outcome = if w.conflict.is_some() {
             Attached::Held
@@ -227,12 +227,12 @@ impl WatchLink {
         w.conns.push(conn);
         match outcome {
             Attached::Conflict(_) => {
-                self.metrics.rejected.get_or_create(&[("reason", "device_conflict")]).inc();
+                self.metrics.watch_sessions.get_or_create(&[("event", "device_conflict")]).inc();
                 Attached::Conflict(w.conns.iter().map(|c| (c.number, c.peer, c.since_ms)).collect())
             }
             Attached::Held if w.conns.len() > 1 => {
                 // Yet another connection: the operators hear of it too.
-                self.metrics.rejected.get_or_create(&[("reason", "device_conflict")]).inc();
+                self.metrics.watch_sessions.get_or_create(&[("event", "device_conflict")]).inc();
                 Attached::Conflict(w.conns.iter().map(|c| (c.number, c.peer, c.since_ms)).collect())
             }
             other => other,
@@ -284,7 +284,7 @@ impl WatchLink {
             }
             d.version
         };
-        self.metrics.rejected.get_or_create(&[("reason", "settings_confirmed")]).inc();
+        self.metrics.watch_sessions.get_or_create(&[("event", "settings_confirmed")]).inc();
         if let Some(version) = done {
             let store = self.store.clone();
             tokio::spawn(async move {
@@ -424,7 +424,7 @@ impl WatchLink {
         w.confirmed = None;
         w.offered = None;
         w.delivery = None;
-        self.metrics.rejected.get_or_create(&[("reason", "conflict_closed")]).inc();
+        self.metrics.watch_sessions.get_or_create(&[("event", "conflict_closed")]).inc();
         tracing::info!(device_id, alarm_id, "device conflict closed by an operator; connections dropped");
     }
 
@@ -463,7 +463,7 @@ impl WatchLink {
             w.offered = None;
             w.delivery = None;
         }
-        self.metrics.rejected.get_or_create(&[("reason", "session_confirmed")]).inc();
+        self.metrics.watch_sessions.get_or_create(&[("event", "session_confirmed")]).inc();
         Ok(())
     }
 

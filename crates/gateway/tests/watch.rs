@@ -348,7 +348,7 @@ async fn a_second_login_raises_a_conflict_and_leaks_no_setting() {
     assert_eq!(conns.len(), 2, "{}", conflict.detail);
     assert!(conns[1]["peer"].as_str().unwrap().starts_with("127.0.0.2:"), "{}", conflict.detail);
     let real_number = conns[0]["connection"].as_u64().unwrap();
-    assert!(w.metrics.render().contains(r#"zhulao_rejected_messages_total{reason="device_conflict"} 1"#));
+    assert!(w.metrics.render().contains(r#"zhulao_watch_sessions_total{event="device_conflict"} 1"#));
     // The real watch is still connected and answered.
     real.write_all(&g3("LK")).await.unwrap();
     assert_eq!(read_frame(&mut real, b']').await.unwrap(), format!("[3G*{WATCH_3G}*0002*LK]"));
