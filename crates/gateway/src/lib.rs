@@ -125,6 +125,7 @@ pub fn start_gateway(
         response.store().clone(),
         watches.map_or(Duration::from_secs(60), |w| w.settle_time),
         watches.is_some_and(|w| w.same_address_replaces),
+        watches.and_then(|w| w.replace_silent_after),
     ));
     let mut watch_addrs = Vec::new();
     if let Some(w) = watches {

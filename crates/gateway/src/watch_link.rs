@@ -58,6 +58,8 @@ pub(crate) struct Conn {
     pub since: Instant,
     /// The same, Unix ms (for the operator).
     pub since_ms: i64,
+    /// When it last sent a frame (Unix ms), kept by the connection task.
+    pub heard_ms: Arc<std::sync::atomic::AtomicI64>,
 }
 
 /// Settings sent to a connection, waiting for the watch's receipts.
@@ -121,6 +123,7 @@ pub struct WatchLink {
     store: Arc<dyn Store>,
     settle: Duration,
     same_address_replaces: bool,
+    replace_silent_after: Option<Duration>,
 }
 
 impl std::fmt::Debug for WatchLink {
@@ -135,6 +138,7 @@ impl WatchLink {
         store: Arc<dyn Store>,
         settle: Duration,
         same_address_replaces: bool,
+        replace_silent_after: Option<Duration>,
     ) -> Self {
         WatchLink {
             watches: Mutex::default(),
@@ -145,6 +149,7 @@ impl WatchLink {
             store,
             settle,
             same_address_replaces,
+            replace_silent_after,
         }
     }
 
@@ -214,6 +219,26 @@ impl WatchLink {
             w.confirmed = None;
             w.delivery = None;
             self.metrics.watch_sessions.get_or_create(&[("event", "replaced_same_address")]).inc();
+        }
+        if let Some(silent) = self.replace_silent_after
+            && w.conflict.is_none()
+            && !w.conns.is_empty()
+        {
+            // A connection that has sent nothing for longer than a watch's link interval is
+            // dead (a mobile network drops connections without a word): the watch logging in
+            // again replaces it, as a watch logging in while offline would. A live one, heard
+            // lately, makes a conflict below.
+            let now = chrono::Utc::now().timestamp_millis();
+            let limit = i64::try_from(silent.as_millis()).unwrap_or(i64::MAX);
+            if w.conns.iter().all(|c| now - c.heard_ms.load(Ordering::Relaxed) > limit) {
+                for old in w.conns.drain(..) {
+                    let _ = old.tx.try_send(Outbound::Close);
+                }
+                w.offered = None;
+                w.confirmed = None;
+                w.delivery = None;
+                self.metrics.watch_sessions.get_or_create(&[("event", "replaced_silent")]).inc();
+            }
         }
         let outcome = if w.conflict.is_some() {
             Attached::Held

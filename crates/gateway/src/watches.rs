@@ -8,7 +8,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{FixedOffset, Utc};
@@ -60,6 +60,10 @@ pub struct WatchConfig {
     /// address and reconnects after a network change leave a dead connection behind). Off by
     /// default: any second login is a conflict.
     pub same_address_replaces: bool,
+    /// A login for a watch whose connection has sent nothing for this long replaces that
+    /// connection instead of raising a conflict (it is dead: a live watch sends a link frame
+    /// every few minutes). `None`: every second login is a conflict.
+    pub replace_silent_after: Option<Duration>,
 }
 
 impl Default for WatchConfig {
@@ -76,6 +80,7 @@ impl Default for WatchConfig {
             allow_from: Vec::new(),
             unknown_id_limit: UnknownIdLimit::default(),
             same_address_replaces: false,
+            replace_silent_after: Some(Duration::from_secs(360)),
         }
     }
 }
@@ -191,6 +196,7 @@ async fn serve(stream: TcpStream, peer: SocketAddr, protocol: Protocol, shared: 
     let mut framer = Framer::new(protocol, shared.cfg.max_frame);
     let mut buf = vec![0u8; 1024];
     let mut bound: Option<Bound> = None;
+    let heard = Arc::new(AtomicI64::new(0));
     // Until it logs in, a connection has the login timeout in all; then the idle timeout per read.
     let login_by = tokio::time::Instant::now() + shared.cfg.login_timeout;
     let reason = loop {
@@ -220,7 +226,7 @@ async fn serve(stream: TcpStream, peer: SocketAddr, protocol: Protocol, shared: 
                             continue;
                         }
                     };
-                    match handle_frame(&frame, protocol, peer, shared, &mut bound, &tx).await {
+                    match handle_frame(&frame, protocol, peer, shared, &mut bound, &tx, &heard).await {
                         Ok(Some(reply)) => {
                             if wr.write_all(&reply).await.is_err() {
                                 close = Some("error");
@@ -263,9 +269,11 @@ async fn handle_frame(
     shared: &Shared,
     bound: &mut Option<Bound>,
     tx: &mpsc::Sender<Outbound>,
+    heard: &Arc<AtomicI64>,
 ) -> Result<Option<Vec<u8>>, &'static str> {
     shared.metrics.watch_frames.inc();
     let now = Utc::now();
+    heard.store(now.timestamp_millis(), Ordering::Relaxed);
     let options = DecodeOptions {
         utc_offset: shared.cfg.utc_offset,
         now: Some(now),
@@ -332,6 +340,7 @@ async fn handle_frame(
                     peer,
                     since: Instant::now(),
                     since_ms: now.timestamp_millis(),
+                    heard_ms: heard.clone(),
                 },
             );
             *bound = Some(Bound { device_id, serial: serial.clone(), number });

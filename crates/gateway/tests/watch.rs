@@ -327,6 +327,35 @@ async fn wait_for<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
     panic!("timed out waiting for {what}");
 }
 
+/// A mobile network drops connections without a word: a watch logging in again after its
+/// old connection has been silent for longer than a link interval replaces it (as a watch
+/// logging in while offline would), with no conflict; the new session still settles first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_replaces_a_connection_silent_past_the_link_interval() {
+    let w = world_with(testing::sqlite(Arc::new(SystemClock)).await, |c| {
+        c.replace_silent_after = Some(Duration::from_millis(800));
+    })
+    .await;
+    let addr = w.ingest.watch_addr(WatchProtocol::Watch3g).unwrap();
+    let mut old = w.connect(WatchProtocol::Watch3g).await;
+    old.write_all(&g3("LK")).await.unwrap();
+    assert_eq!(read_frame(&mut old, b']').await.unwrap(), format!("[3G*{WATCH_3G}*0002*LK]"));
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let mut again = connect_from(addr, "127.0.0.3").await;
+    again.write_all(&g3("LK")).await.unwrap();
+    assert_eq!(read_frame(&mut again, b']').await.unwrap(), format!("[3G*{WATCH_3G}*0002*LK]"));
+    assert!(closed_within(&mut old, 2000).await, "the silent connection is replaced");
+    assert!(w.alarms().await.is_empty(), "no conflict for a reconnect");
+    assert!(w.metrics.render().contains(r#"zhulao_watch_sessions_total{event="replaced_silent"} 1"#));
+    // A third login while this one is fresh is a conflict again.
+    let mut third = connect_from(addr, "127.0.0.4").await;
+    third.write_all(&g3("LK")).await.unwrap();
+    assert_eq!(read_frame(&mut third, b']').await.unwrap(), format!("[3G*{WATCH_3G}*0002*LK]"));
+    let alarms = w.alarms().await;
+    assert_eq!(alarms.len(), 1, "{alarms:?}");
+    assert_eq!(alarms[0].case.kind, AlarmKind::DeviceConflict);
+}
+
 #[tokio::test]
 async fn a_second_login_raises_a_conflict_and_leaks_no_setting() {
     let w = world(testing::sqlite(Arc::new(SystemClock)).await).await;

@@ -133,6 +133,9 @@ pub struct WatchSettings {
     /// A login from the address of the watch's live connection replaces it instead of raising
     /// a device conflict (private APNs, where each watch has its own address).
     pub same_address_replaces: bool,
+    /// A login for a watch whose connection has been silent this many seconds replaces it
+    /// instead of raising a conflict (longer than the watches' link interval; 0: never).
+    pub replace_silent_after_s: u64,
 }
 
 impl Default for WatchSettings {
@@ -148,6 +151,7 @@ impl Default for WatchSettings {
             unknown_id_burst: 5,
             unknown_id_every_s: 12,
             same_address_replaces: false,
+            replace_silent_after_s: 360,
         }
     }
 }
@@ -181,6 +185,8 @@ impl WatchSettings {
                 every: std::time::Duration::from_secs(self.unknown_id_every_s),
             },
             same_address_replaces: self.same_address_replaces,
+            replace_silent_after: (self.replace_silent_after_s > 0)
+                .then(|| std::time::Duration::from_secs(self.replace_silent_after_s)),
             ..Default::default()
         }))
     }
@@ -208,6 +214,9 @@ pub struct WatchGuardArgs {
     /// A login from the address of the watch's live connection replaces it (private APN) instead of raising a device conflict.
     #[arg(long = "watch-same-address-replaces")]
     pub watch_same_address_replaces: bool,
+    /// A login for a watch whose connection has sent nothing for this many seconds replaces it instead of raising a conflict (default 360; 0: never).
+    #[arg(long = "watch-replace-silent-after")]
+    pub watch_replace_silent_after: Option<u64>,
 }
 
 impl WatchGuardArgs {
@@ -230,6 +239,9 @@ impl WatchGuardArgs {
         }
         if self.watch_same_address_replaces {
             w.same_address_replaces = true;
+        }
+        if let Some(v) = self.watch_replace_silent_after {
+            w.replace_silent_after_s = v;
         }
     }
 }
