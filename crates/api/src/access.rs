@@ -398,11 +398,19 @@ pub(crate) fn device_for(v: &Viewer, mut d: zhulao_domain::Device) -> zhulao_dom
 }
 
 /// An alarm's JSON (summary, detail or live event) as the viewer may see it: without the
-/// device's serial unless the viewer manages devices.
+/// device's serial unless the viewer manages devices, and its position as precise as the
+/// viewer's positions are on the map ([`position_digits`]).
 pub(crate) fn alarm_json_for(v: &Viewer, data: &mut serde_json::Value) {
-    if !zhulao_domain::policy::sees_device_identity(v)
-        && let Some(o) = data.as_object_mut()
-    {
+    let Some(o) = data.as_object_mut() else { return };
+    if !zhulao_domain::policy::sees_device_identity(v) {
         o.remove("serial");
+    }
+    let digits = position_digits(v);
+    if let Some(loc) = o.get_mut("location").and_then(serde_json::Value::as_object_mut) {
+        for key in ["lat", "lon"] {
+            if let Some(x) = loc.get(key).and_then(serde_json::Value::as_f64) {
+                loc.insert(key.into(), round_to(x, digits).into());
+            }
+        }
     }
 }

@@ -74,6 +74,8 @@ pub enum ApiError {
     TooLarge {
         max_bytes: usize,
     },
+    /// A JSON body over its route's limit (sign-in takes 4 KiB, most routes 20 MB).
+    BodyTooLarge,
     /// A request that is malformed as a whole (bad JSON, wrong content type, too large).
     BadRequest {
         code: &'static str,
@@ -268,6 +270,12 @@ impl IntoResponse for ApiError {
                 "too_large",
                 &format!("上传文件过大（最大 {} MB）", max_bytes / (1024 * 1024)),
                 &format!("the upload is too large (at most {} MB)", max_bytes / (1024 * 1024)),
+            ),
+            ApiError::BodyTooLarge => body(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                "请求内容过大",
+                "the request body is too large",
             ),
             ApiError::BadRequest { code, zh, en } => body(StatusCode::BAD_REQUEST, code, zh, en),
             ApiError::Internal(detail) => {

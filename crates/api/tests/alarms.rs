@@ -215,7 +215,12 @@ async fn serials_only_for_device_managers(w: &World) {
             device_id: Some(w.d1),
             serial: Some("ZL-P-1".into()),
             region_code: "140213050001".into(),
-            location: None,
+            location: Some(zhulao_alarms::AlarmLocation {
+                lat: 40.076_912,
+                lon: 113.300_134,
+                source: zhulao_alarms::LocationSource::Fix,
+                at: None,
+            }),
             source: zhulao_alarms::AlarmSource::DeviceEvent,
             impact_ms: None,
             detail: json!({"type": "sos"}),
@@ -241,6 +246,19 @@ async fn serials_only_for_device_managers(w: &World) {
             w.call(Method::GET, &format!("/api/v1/alarms/{id}"), Some(w.token(role)), None).await;
         assert_eq!(s, StatusCode::OK, "{role}: {detail}");
         assert_eq!(detail.to_string().contains("ZL-P-1"), managed, "{role} detail: {detail}");
+        // Positions as precise as the role's map: about 100 m for the supervisor, whatever the view.
+        let precise = *role != "supervisor";
+        let item = page["items"].as_array().unwrap().iter().find(|i| i["alarm"]["id"] == id).unwrap().clone();
+        for (what, lat) in [
+            ("live", &data["data"]["location"]["lat"]),
+            ("list", &item["alarm"]["location"]["lat"]),
+            ("list gcj02", &item["location_gcj02"][0]),
+            ("detail", &detail["alarm"]["location"]["lat"]),
+        ] {
+            let lat = lat.as_f64().unwrap_or_else(|| panic!("{role} {what}: no position"));
+            let rounded = (lat * 1000.0).round() / 1000.0 == lat;
+            assert_eq!(rounded, !precise, "{role} {what}: {lat}");
+        }
     }
     for role in ["admin", "station_staff", "operator", "supervisor", "care_manager"] {
         let managed = matches!(role, "admin" | "station_staff");

@@ -316,7 +316,44 @@ async fn health_and_openapi(w: &World) {
     assert!(doc["components"]["schemas"]["OrderView"].is_object());
 }
 
+/// Sign-in takes a small body (an unknown username still costs a password hash): a large one
+/// is refused before it is read. Every response carries the security headers.
+async fn small_sign_in_bodies_and_security_headers(w: &World) {
+    let big = format!(r#"{{"username":"admin","password":"{}"}}"#, "x".repeat(100_000)).into_bytes();
+    let (status, _) =
+        w.raw(Method::POST, "/api/v1/auth/login", None, Some(big.clone()), "application/json").await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    let token = w.token("admin").to_string();
+    let (status, _) =
+        w.raw(Method::POST, "/api/v1/me/password", Some(&token), Some(big), "application/json").await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    // A normal sign-in still works.
+    let (status, _) = w
+        .call(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"username": "admin", "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    for (path, auth) in
+        [("/healthz", None), ("/api/v1/elders", Some(token.as_str())), ("/api/v1/nowhere", None)]
+    {
+        let headers = w.headers(Method::GET, path, auth).await;
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(headers["referrer-policy"], "no-referrer", "{path}");
+        assert_eq!(headers["x-frame-options"], "DENY", "{path}");
+        let csp = headers["content-security-policy"].to_str().unwrap();
+        assert!(
+            csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"),
+            "{path}: {csp}"
+        );
+    }
+}
+
 on_both_backends!(
+    small_sign_in_bodies_and_security_headers,
     elder_input_errors,
     optimistic_updates,
     ledger_uploads,

@@ -431,7 +431,11 @@ async fn serve_demo(
 
 /// The API with the web console behind it.
 fn app(state: zhulao_api::AppState) -> axum::Router {
-    zhulao_web::with_console(zhulao_api::app(state), zhulao_api::route_not_found)
+    // The console's files get the API's security headers too.
+    zhulao_api::with_security_headers(zhulao_web::with_console(
+        zhulao_api::app(state),
+        zhulao_api::route_not_found,
+    ))
 }
 
 fn print_logins(s: &Settings) {

@@ -15,12 +15,20 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Paging, opt};
 use crate::views::{ActiveFlag, PageView};
 
+/// The largest body `/auth/login` and `/me/password` accept.
+const AUTH_BODY_LIMIT: usize = 4096;
+
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
+    // Sign-in and password changes take a few hundred bytes: a big body is refused before it
+    // is read (an unknown username still costs a password hash).
+    let credentials = Router::new()
         .route("/auth/login", post(login))
+        .route("/me/password", post(change_password))
+        .layer(axum::extract::DefaultBodyLimit::max(AUTH_BODY_LIMIT));
+    Router::new()
+        .merge(credentials)
         .route("/auth/logout", post(logout))
         .route("/me", get(me))
-        .route("/me/password", post(change_password))
         .route("/accounts", get(list_accounts).post(create_account))
         .route("/accounts/{id}/active", post(set_account_active))
 }

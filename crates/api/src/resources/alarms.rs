@@ -14,7 +14,7 @@ use zhulao_response::{ResponderPosition, alarm_summary};
 use zhulao_store::AlarmFilter;
 
 use crate::AppState;
-use crate::access::{alarm_json_for, alarm_scope, sees_figures, visible_alarm};
+use crate::access::{alarm_json_for, alarm_scope, position_digits, round_to, sees_figures, visible_alarm};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult, WithField};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, optional_json};
@@ -52,7 +52,8 @@ async fn alarm_view(state: &AppState, v: &Viewer, a: &AlarmRow) -> ApiResult<Ala
         elder_name,
         location_gcj02: a.location.map(|l| {
             let (lat, lon) = zhulao_proto::coords::wgs84_to_gcj02(l.lat, l.lon);
-            [lat, lon]
+            let digits = position_digits(v);
+            [round_to(lat, digits), round_to(lon, digits)]
         }),
     })
 }

@@ -216,6 +216,16 @@ impl World {
         (status, value)
     }
 
+    /// The response headers of a request without a body.
+    pub async fn headers(&self, method: Method, path: &str, token: Option<&str>) -> axum::http::HeaderMap {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(t) = token {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        let resp = self.app.clone().oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+        resp.headers().clone()
+    }
+
     pub async fn raw(
         &self,
         method: Method,
