@@ -16,9 +16,14 @@ use common::World;
 
 /// Opens the live feed as `role` and returns a reader of its events.
 async fn live(w: &World, role: &str) -> axum::body::Body {
+    live_with(w, w.token(role)).await
+}
+
+/// Opens the live feed with a session token.
+async fn live_with(w: &World, token: &str) -> axum::body::Body {
     let req = Request::builder()
         .uri("/api/v1/live")
-        .header(header::AUTHORIZATION, format!("Bearer {}", w.token(role)))
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
         .body(Body::empty())
         .unwrap();
     let resp = w.app.clone().oneshot(req).await.unwrap();
@@ -288,4 +293,53 @@ async fn serials_only_for_device_managers(w: &World) {
     assert_eq!(command("operator", json!({"command": "find_device"})).await, StatusCode::FORBIDDEN);
 }
 
-on_both_backends!(the_call_centre_works_an_alarm_through, serials_only_for_device_managers);
+/// A live feed lasts as long as its session: after sign-out the alarms stop and the stream
+/// ends within seconds.
+async fn a_live_feed_ends_with_its_session(w: &World) {
+    let (s, login) = w
+        .call(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"username": "family", "password": common::PASSWORD})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let token = login["token"].as_str().unwrap().to_string();
+    let mut feed = live_with(w, &token).await;
+    let op = Some(w.token("operator"));
+    let (s, _) =
+        w.call(Method::POST, "/api/v1/alarms", op, Some(json!({"elder_id": w.e1, "kind": "sos"}))).await;
+    assert_eq!(s, StatusCode::CREATED);
+    assert!(
+        next_event(&mut feed, Duration::from_secs(5)).await.is_some(),
+        "the family sees its elder's alarm"
+    );
+    let (s, _) = w.call(Method::POST, "/api/v1/auth/logout", Some(&token), None).await;
+    assert!(s.is_success(), "{s}");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (s, _) =
+        w.call(Method::POST, "/api/v1/alarms", op, Some(json!({"elder_id": w.e1, "kind": "fall"}))).await;
+    assert_eq!(s, StatusCode::CREATED);
+    // No more events; the stream ends (keep-alive comments aside).
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match feed.frame().await {
+                None | Some(Err(_)) => return true,
+                Some(Ok(f)) => {
+                    if f.data_ref().is_some_and(|d| String::from_utf8_lossy(d).contains("event:")) {
+                        return false;
+                    }
+                }
+            }
+        }
+    })
+    .await;
+    assert_eq!(ended, Ok(true), "after sign-out the feed sent an event or stayed open");
+}
+
+on_both_backends!(
+    the_call_centre_works_an_alarm_through,
+    serials_only_for_device_managers,
+    a_live_feed_ends_with_its_session
+);

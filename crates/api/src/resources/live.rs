@@ -29,32 +29,19 @@ pub async fn live(State(state): State<AppState>, user: CurrentUser) -> ApiResult
     let scope = alarm_scope(&state, &user.viewer()).await?;
     let viewer = user.viewer();
     let digits = position_digits(&viewer);
-    let viewer = std::sync::Arc::new(viewer);
-    let rx = state.response.hub().subscribe();
-    let stream = futures_util::stream::unfold((rx, scope), move |(mut rx, scope)| {
-        let viewer = viewer.clone();
-        async move {
-            loop {
-                match rx.recv().await {
-                    Ok(mut e) => {
-                        if visible_live(&scope, &e) {
-                            if e.topic == "device" {
-                                coarsen_position(&mut e.data, digits);
-                            } else if e.topic == "alarm" {
-                                alarm_json_for(&viewer, &mut e.data);
-                            }
-                            let ev = SseEvent::default().event(e.topic).json_data(&e).unwrap_or_default();
-                            return Some((Ok::<_, Infallible>(ev), (rx, scope)));
-                        }
-                    }
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                        let ev = SseEvent::default().event("lagged").data(format!("{{\"missed\":{n}}}"));
-                        return Some((Ok(ev), (rx, scope)));
-                    }
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
-                }
-            }
-        }
+    let feed = Feed {
+        rx: state.response.hub().subscribe(),
+        scope,
+        viewer,
+        digits,
+        store: state.store.clone(),
+        token_hash: user.token_hash.clone(),
+        recheck: tokio::time::interval_at(tokio::time::Instant::now() + SESSION_RECHECK, SESSION_RECHECK),
+        checked: std::time::Instant::now(),
+    };
+    let stream = futures_util::stream::unfold(feed, |mut feed| async move {
+        let event = feed.next().await?;
+        Some((Ok::<_, Infallible>(event), feed))
     });
     let sse = Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)));
     Ok((
@@ -62,6 +49,73 @@ pub async fn live(State(state): State<AppState>, user: CurrentUser) -> ApiResult
         sse,
     )
         .into_response())
+}
+
+/// How often an open feed checks that its session still stands (logout, expiry, a
+/// deactivated account end it).
+const SESSION_RECHECK: Duration = Duration::from_secs(5);
+
+/// One open live feed.
+struct Feed {
+    rx: tokio::sync::broadcast::Receiver<zhulao_response::LiveEvent>,
+    scope: crate::access::AlarmScope,
+    viewer: zhulao_domain::Viewer,
+    digits: i32,
+    store: std::sync::Arc<dyn zhulao_store::Store>,
+    token_hash: String,
+    recheck: tokio::time::Interval,
+    checked: std::time::Instant,
+}
+
+impl Feed {
+    /// Whether the feed's session still stands (signed in, not expired, account active). A
+    /// database error keeps the feed open (and is logged): an operator's feed does not drop
+    /// with one failed query.
+    async fn session_stands(&mut self) -> bool {
+        self.checked = std::time::Instant::now();
+        match self.store.session_account(&self.token_hash).await {
+            Ok(found) => found.is_some(),
+            Err(e) => {
+                tracing::warn!(error = %e, "live feed: session check failed; kept open");
+                true
+            }
+        }
+    }
+
+    /// The next event for this viewer; `None` ends the stream (the hub closed, or the session
+    /// no longer stands).
+    async fn next(&mut self) -> Option<SseEvent> {
+        loop {
+            tokio::select! {
+                _ = self.recheck.tick() => {
+                    if !self.session_stands().await {
+                        return None;
+                    }
+                }
+                got = self.rx.recv() => match got {
+                    Ok(mut e) => {
+                        if visible_live(&self.scope, &e) {
+                            // Nothing leaves for a session that has ended since the last check
+                            // (checked at most once a second on a busy feed).
+                            if self.checked.elapsed() > Duration::from_secs(1) && !self.session_stands().await {
+                                return None;
+                            }
+                            if e.topic == "device" {
+                                coarsen_position(&mut e.data, self.digits);
+                            } else if e.topic == "alarm" {
+                                alarm_json_for(&self.viewer, &mut e.data);
+                            }
+                            return Some(SseEvent::default().event(e.topic).json_data(&e).unwrap_or_default());
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        return Some(SseEvent::default().event("lagged").data(format!("{{\"missed\":{n}}}")));
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                },
+            }
+        }
+    }
 }
 
 /// A device event's position as precise as the viewer may see it (the same grid as the map).
