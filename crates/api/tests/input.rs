@@ -352,7 +352,33 @@ async fn small_sign_in_bodies_and_security_headers(w: &World) {
     }
 }
 
+/// A masked ID number or phone cannot be recovered by searching for it: exact searches are for
+/// roles that see the field in full, and each is recorded.
+async fn exact_searches_only_for_those_who_see_the_field(w: &World) {
+    let (_, e1) =
+        w.call(Method::GET, &format!("/api/v1/elders/{}", w.e1), Some(w.token("admin")), None).await;
+    let (id_number, phone) =
+        (e1["id_number"].as_str().unwrap().to_string(), e1["phone"].as_str().unwrap().to_string());
+    let search = |role: &'static str, q: String| async move {
+        let (s, body) =
+            w.call(Method::GET, &format!("/api/v1/elders?q={q}"), Some(w.token(role)), None).await;
+        (s, body["total"].as_i64())
+    };
+    // The supervisor sees the ID number masked, with the age: no guessing the birth date.
+    assert_eq!(search("supervisor", id_number.clone()).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(search("supervisor", phone.clone()).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(search("family", id_number.clone()).await.0, StatusCode::FORBIDDEN);
+    // A name fragment is still a search anyone may make.
+    assert_eq!(search("supervisor", "测".into()).await.0, StatusCode::OK);
+    // Those who see the full value may search by it; the search is recorded.
+    let before = w.audit_count().await;
+    assert_eq!(search("care_manager", id_number).await, (StatusCode::OK, Some(1)));
+    assert_eq!(search("operator", phone).await.0, StatusCode::OK);
+    assert_eq!(w.audit_count().await, before + 2, "each exact search is in the audit log");
+}
+
 on_both_backends!(
+    exact_searches_only_for_those_who_see_the_field,
     small_sign_in_bodies_and_security_headers,
     elder_input_errors,
     optimistic_updates,

@@ -164,6 +164,29 @@ impl Elder {
 }
 
 /// Completed years of age on `day`.
+/// What an elder search text is: an exact ID number (18 characters, 17 digits first), an
+/// exact phone (7 or more digits and dashes), or a name fragment. The store matches by it, and
+/// the access layer allows the exact kinds only to roles that see those fields in full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ElderSearch {
+    IdNumber,
+    Phone,
+    Name,
+}
+
+impl ElderSearch {
+    pub fn of(q: &str) -> Self {
+        let q = q.trim();
+        if q.len() == 18 && q.bytes().take(17).all(|c| c.is_ascii_digit()) {
+            ElderSearch::IdNumber
+        } else if q.len() >= 7 && q.bytes().all(|c| c.is_ascii_digit() || c == b'-') {
+            ElderSearch::Phone
+        } else {
+            ElderSearch::Name
+        }
+    }
+}
+
 pub fn age_on(birth: NaiveDate, day: NaiveDate) -> i32 {
     let mut age = day.year() - birth.year();
     if (day.month(), day.day()) < (birth.month(), birth.day()) {

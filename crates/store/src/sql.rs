@@ -264,13 +264,16 @@ macro_rules! sql_store {
                 qb.push(" AND home_station_id = ").push_bind(id);
             }
             if let Some(q) = f.query.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-                let upper = q.to_ascii_uppercase();
-                if upper.len() == 18 && upper.bytes().take(17).all(|c| c.is_ascii_digit()) {
-                    qb.push(" AND id_number = ").push_bind(upper);
-                } else if q.len() >= 7 && q.bytes().all(|c| c.is_ascii_digit() || c == b'-') {
-                    qb.push(" AND phone = ").push_bind(q.to_string());
-                } else {
-                    qb.push(" AND name LIKE ").push_bind(like_contains(q)).push(" ESCAPE '\\'");
+                match zhulao_domain::elder::ElderSearch::of(q) {
+                    zhulao_domain::elder::ElderSearch::IdNumber => {
+                        qb.push(" AND id_number = ").push_bind(q.to_ascii_uppercase());
+                    }
+                    zhulao_domain::elder::ElderSearch::Phone => {
+                        qb.push(" AND phone = ").push_bind(q.to_string());
+                    }
+                    zhulao_domain::elder::ElderSearch::Name => {
+                        qb.push(" AND name LIKE ").push_bind(like_contains(q)).push(" ESCAPE '\\'");
+                    }
                 }
             }
         }

@@ -44,8 +44,32 @@ pub async fn list_elders(
     user.require(Action::ReadElders)?;
     let (offset, limit) = Paging { page: q.page, per_page: q.per_page }.bounds();
     let filter = q.filter(&user.viewer(), state.today(), offset, limit)?;
+    // An exact ID number or phone finds a person whatever the mask shows: only for roles that
+    // see the field in full, and recorded.
+    let exact = filter
+        .query
+        .as_deref()
+        .and_then(|text| exact_search(&user.viewer(), text).transpose())
+        .transpose()?;
     let page = state.store.list_elders(&filter).await?;
+    if let Some(by) = exact {
+        let detail = serde_json::json!({ "by": by, "results": page.total });
+        state.store.record_action(user.actor(), "search", "elder", 0, &detail).await?;
+    }
     Ok(Json(PageView::from_store(page, |e| elder_view(&state, &user, e))))
+}
+
+/// The exact identifier a search text is (`id_number`, `phone`), if it is one the viewer may
+/// search by; `Err` when the viewer does not see that field in full.
+fn exact_search(v: &zhulao_domain::Viewer, text: &str) -> ApiResult<Option<&'static str>> {
+    use zhulao_domain::elder::ElderSearch;
+    let fields = zhulao_domain::policy::personal_data(v);
+    let (by, allowed) = match ElderSearch::of(text) {
+        ElderSearch::Name => return Ok(None),
+        ElderSearch::IdNumber => ("id_number", fields.id_number),
+        ElderSearch::Phone => ("phone", fields.phone),
+    };
+    if allowed { Ok(Some(by)) } else { Err(ApiError::Forbidden) }
 }
 
 #[utoipa::path(get, path = "/api/v1/elders/{id}", responses((status = 200, body = ElderView), (status = 404, body = crate::error::ErrorBody)))]
