@@ -74,6 +74,8 @@ pub enum ApiError {
     TooLarge {
         max_bytes: usize,
     },
+    /// An account with as many live feeds open as it may have.
+    TooManyStreams,
     /// A JSON body over its route's limit (sign-in takes 4 KiB, most routes 20 MB).
     BodyTooLarge,
     /// A request that is malformed as a whole (bad JSON, wrong content type, too large).
@@ -270,6 +272,12 @@ impl IntoResponse for ApiError {
                 "too_large",
                 &format!("上传文件过大（最大 {} MB）", max_bytes / (1024 * 1024)),
                 &format!("the upload is too large (at most {} MB)", max_bytes / (1024 * 1024)),
+            ),
+            ApiError::TooManyStreams => body(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_streams",
+                "该账号打开的实时连接过多，请关闭其他页面后重试",
+                "this account has too many live feeds open; close another page and retry",
             ),
             ApiError::BodyTooLarge => body(
                 StatusCode::PAYLOAD_TOO_LARGE,

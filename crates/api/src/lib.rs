@@ -38,6 +38,8 @@ pub struct AppState {
     pub response: Arc<zhulao_response::Response>,
     /// The home-care service layer: orders, dispatch, settlement, meals, the time bank.
     pub orders: Arc<zhulao_orders::Orders>,
+    /// Live feeds open now, per account (bounded: [`resources::live`]).
+    pub(crate) streams: Arc<resources::live::Streams>,
     /// Renders `/metrics` (the gateway's counters), when a gateway runs.
     pub metrics: Option<MetricsRender>,
 }
@@ -93,7 +95,14 @@ impl AppState {
             zhulao_orders::ServicesConfig::default(),
             response.hub().clone(),
         );
-        AppState { store, limiter: Arc::new(auth::LoginLimiter::default()), response, orders, metrics }
+        AppState {
+            store,
+            limiter: Arc::new(auth::LoginLimiter::default()),
+            response,
+            orders,
+            metrics,
+            streams: Arc::default(),
+        }
     }
 
     /// Replaces the home-care service (its configuration, or its clock in tests).

@@ -338,7 +338,24 @@ async fn a_live_feed_ends_with_its_session(w: &World) {
     assert_eq!(ended, Ok(true), "after sign-out the feed sent an event or stayed open");
 }
 
+/// One account may keep only a few live feeds open: a stolen session cannot open hundreds.
+async fn live_feeds_per_account_are_bounded(w: &World) {
+    let mut feeds = Vec::new();
+    for _ in 0..8 {
+        feeds.push(live(w, "family").await);
+    }
+    let (status, body) = w.raw(Method::GET, "/api/v1/live", Some(w.token("family")), None, "").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{}", String::from_utf8_lossy(&body));
+    assert!(String::from_utf8_lossy(&body).contains("实时连接过多"));
+    // Other accounts are not affected; a closed feed frees its place.
+    drop(live(w, "operator").await);
+    drop(feeds.pop());
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    feeds.push(live(w, "family").await);
+}
+
 on_both_backends!(
+    live_feeds_per_account_are_bounded,
     the_call_centre_works_an_alarm_through,
     serials_only_for_device_managers,
     a_live_feed_ends_with_its_session

@@ -15,7 +15,7 @@ use zhulao_domain::Action;
 use crate::AppState;
 use crate::access::{alarm_json_for, alarm_scope, position_digits, round_to, visible_live};
 use crate::auth::CurrentUser;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new().route("/live", get(live))
@@ -27,6 +27,7 @@ pub(crate) fn routes() -> Router<AppState> {
 pub async fn live(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Response> {
     user.require(Action::ReadAlarms)?;
     let scope = alarm_scope(&state, &user.viewer()).await?;
+    let slot = state.streams.open(user.account.id).ok_or(ApiError::TooManyStreams)?;
     let viewer = user.viewer();
     let digits = position_digits(&viewer);
     let feed = Feed {
@@ -38,6 +39,7 @@ pub async fn live(State(state): State<AppState>, user: CurrentUser) -> ApiResult
         token_hash: user.token_hash.clone(),
         recheck: tokio::time::interval_at(tokio::time::Instant::now() + SESSION_RECHECK, SESSION_RECHECK),
         checked: std::time::Instant::now(),
+        _slot: slot,
     };
     let stream = futures_util::stream::unfold(feed, |mut feed| async move {
         let event = feed.next().await?;
@@ -49,6 +51,45 @@ pub async fn live(State(state): State<AppState>, user: CurrentUser) -> ApiResult
         sse,
     )
         .into_response())
+}
+
+/// Live feeds one account may have open at once on this instance (a console, a big screen and
+/// a few tabs; a stolen session cannot open hundreds).
+const MAX_STREAMS_PER_ACCOUNT: usize = 8;
+
+/// Live feeds open per account.
+#[derive(Debug, Default)]
+pub(crate) struct Streams(std::sync::Mutex<std::collections::HashMap<i64, usize>>);
+
+impl Streams {
+    /// A place for one more feed of `account`, or `None` at the limit.
+    fn open(self: &std::sync::Arc<Self>, account: i64) -> Option<StreamSlot> {
+        let mut open = self.0.lock().expect("streams lock");
+        let n = open.entry(account).or_default();
+        if *n >= MAX_STREAMS_PER_ACCOUNT {
+            return None;
+        }
+        *n += 1;
+        Some(StreamSlot { streams: self.clone(), account })
+    }
+}
+
+/// One open feed's place; freed when the feed ends.
+struct StreamSlot {
+    streams: std::sync::Arc<Streams>,
+    account: i64,
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut open = self.streams.0.lock().expect("streams lock");
+        if let Some(n) = open.get_mut(&self.account) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.account);
+            }
+        }
+    }
 }
 
 /// How often an open feed checks that its session still stands (logout, expiry, a
@@ -65,6 +106,7 @@ struct Feed {
     token_hash: String,
     recheck: tokio::time::Interval,
     checked: std::time::Instant,
+    _slot: StreamSlot,
 }
 
 impl Feed {
