@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
-import { startZhulao, launchBrowser, signIn, api, call, shot, until, freePort } from './harness.mjs';
+import { startWithBrowser, signIn, api, call, shot, until, freePort } from './harness.mjs';
 
 let server;
 let browser;
@@ -13,14 +13,11 @@ let watchPort;
 
 before(async () => {
   watchPort = await freePort();
-  const [s, b] = await Promise.allSettled([
-    startZhulao({ elders: 300, extra: ['--watch-3g-listen', `127.0.0.1:${watchPort}`], logName: 'zhulao-conflict.log' }),
-    launchBrowser(),
-  ]);
-  if (s.status === 'fulfilled') server = s.value;
-  if (b.status === 'fulfilled') browser = b.value;
-  if (b.status === 'rejected') throw b.reason;
-  if (s.status === 'rejected') throw s.reason;
+  ({ server, browser } = await startWithBrowser({
+    elders: 300,
+    extra: ['--watch-3g-listen', `127.0.0.1:${watchPort}`],
+    logName: 'zhulao-conflict.log',
+  }));
 }, { timeout: 360_000 });
 
 after(async () => {

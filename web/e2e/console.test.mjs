@@ -7,19 +7,13 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { startZhulao, launchBrowser, signIn, api, shot, until, ARTIFACTS } from './harness.mjs';
+import { startWithBrowser, signIn, api, shot, until, ARTIFACTS } from './harness.mjs';
 
 let server;
 let browser;
 
 before(async () => {
-  // Start both at once: the browser is checked while the demo district loads. Either failing
-  // fails every test (after() still stops whatever did start).
-  const [s, b] = await Promise.allSettled([startZhulao({ elders: 2000 }), launchBrowser()]);
-  if (s.status === 'fulfilled') server = s.value;
-  if (b.status === 'fulfilled') browser = b.value;
-  if (b.status === 'rejected') throw b.reason;
-  if (s.status === 'rejected') throw s.reason;
+  ({ server, browser } = await startWithBrowser({ elders: 2000 }));
 }, { timeout: 360_000 });
 
 after(async () => {

@@ -93,6 +93,20 @@ export async function startZhulao({ elders = 2000, extra = [], timeoutMs = 300_0
 }
 
 /** Headless Chromium (Debian's, at ZHULAO_CHROMIUM or /usr/bin/chromium). */
+/**
+ * Starts `zhulao demo` (with `options`, as startZhulao) and the browser at once: the browser is
+ * checked while the district loads. Either failing is an error; whatever did start is stopped.
+ */
+export async function startWithBrowser(options = {}) {
+  const [s, b] = await Promise.allSettled([startZhulao(options), launchBrowser()]);
+  if (s.status === 'rejected' || b.status === 'rejected') {
+    if (b.status === 'fulfilled') await b.value.close();
+    if (s.status === 'fulfilled') await s.value.stop();
+    throw b.status === 'rejected' ? b.reason : s.reason;
+  }
+  return { server: s.value, browser: b.value };
+}
+
 export async function launchBrowser() {
   const executablePath = process.env.ZHULAO_CHROMIUM ?? '/usr/bin/chromium';
   return chromium.launch({

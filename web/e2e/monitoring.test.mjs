@@ -8,7 +8,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startZhulao, launchBrowser, signIn, api, call, shot } from './harness.mjs';
+import { startWithBrowser, signIn, api, call, shot } from './harness.mjs';
 
 let server;
 let browser;
@@ -16,11 +16,7 @@ let admin;
 const ctx = {};
 
 before(async () => {
-  const [s, b] = await Promise.allSettled([startZhulao({ elders: 2000, logName: 'zhulao-monitoring.log' }), launchBrowser()]);
-  if (s.status === 'fulfilled') server = s.value;
-  if (b.status === 'fulfilled') browser = b.value;
-  if (b.status === 'rejected') throw b.reason;
-  if (s.status === 'rejected') throw s.reason;
+  ({ server, browser } = await startWithBrowser({ elders: 2000, logName: 'zhulao-monitoring.log' }));
   admin = await signIn(browser, server.base, 'admin');
   // An elder with a home location that operator1 (read-only here) sees too.
   const operator = await signIn(browser, server.base, 'operator1');

@@ -8,7 +8,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startZhulao, launchBrowser, signIn, api, call, shot, until } from './harness.mjs';
+import { startWithBrowser, signIn, api, call, shot, until } from './harness.mjs';
 
 let server;
 let browser;
@@ -16,11 +16,7 @@ let admin;
 const ctx = {};
 
 before(async () => {
-  const [s, b] = await Promise.allSettled([startZhulao({ elders: 2000, logName: 'zhulao-services.log' }), launchBrowser()]);
-  if (s.status === 'fulfilled') server = s.value;
-  if (b.status === 'fulfilled') browser = b.value;
-  if (b.status === 'rejected') throw b.reason;
-  if (s.status === 'rejected') throw s.reason;
+  ({ server, browser } = await startWithBrowser({ elders: 2000, logName: 'zhulao-services.log' }));
   admin = await signIn(browser, server.base, 'admin');
   // caregiver1's street and an elder living there with a known home.
   const cgs = await api(admin, '/api/v1/accounts?role=caregiver&per_page=200');

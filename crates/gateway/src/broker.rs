@@ -93,29 +93,15 @@ impl Drop for Started {
     }
 }
 
-/// Checks that each listen address is free, with a message that names the option to change.
-/// (`SO_REUSEADDR`, as the broker's own listener uses: connections of a previous run still in
-/// TIME_WAIT do not make the port busy.)
-fn check_free(addr: SocketAddr, option: &'static str) -> Result<(), GatewayError> {
-    let socket =
-        if addr.is_ipv4() { tokio::net::TcpSocket::new_v4() } else { tokio::net::TcpSocket::new_v6() };
-    socket
-        .and_then(|s| {
-            s.set_reuseaddr(true)?;
-            s.bind(addr)?;
-            s.listen(1).map(drop)
-        })
-        .map_err(|source| GatewayError::PortBusy { addr, option, what: "mqtt", source })
-}
-
 /// A free loopback port for one of rumqttd's listeners (it binds them itself, on its thread).
 fn loopback_port() -> Result<SocketAddr, GatewayError> {
     let l = std::net::TcpListener::bind(("127.0.0.1", 0))?;
     Ok(l.local_addr()?)
 }
 
+/// Binds a device-facing listener; a busy port names the option that changes it. (Tokio sets
+/// `SO_REUSEADDR`: connections of a previous run still in TIME_WAIT do not make it busy.)
 async fn bind(addr: SocketAddr, option: &'static str) -> Result<tokio::net::TcpListener, GatewayError> {
-    check_free(addr, option)?;
     tokio::net::TcpListener::bind(addr).await.map_err(|source| GatewayError::PortBusy {
         addr,
         option,

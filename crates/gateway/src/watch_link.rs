@@ -205,39 +205,35 @@ impl WatchLink {
         let mut watches = self.watches.lock().expect("watches lock");
         let w = watches.entry(device_id).or_default();
         w.elder_id = elder_id;
-        if self.same_address_replaces
-            && w.conflict.is_none()
-            && !w.conns.is_empty()
-            && w.conns.iter().all(|c| c.peer.ip() == conn.peer.ip())
-        {
-            // The watch reconnecting from its own address (a private APN): the old
-            // connection is closed, and the new session settles afresh.
-            for old in w.conns.drain(..) {
-                let _ = old.tx.try_send(Outbound::Close);
-            }
-            w.offered = None;
-            w.confirmed = None;
-            w.delivery = None;
-            self.metrics.watch_sessions.get_or_create(&[("event", "replaced_same_address")]).inc();
-        }
-        if let Some(silent) = self.replace_silent_after
-            && w.conflict.is_none()
-            && !w.conns.is_empty()
-        {
-            // A connection that has sent nothing for longer than a watch's link interval is
-            // dead (a mobile network drops connections without a word): the watch logging in
-            // again replaces it, as a watch logging in while offline would. A live one, heard
-            // lately, makes a conflict below.
+        // A login that replaces the watch's connections instead of contending with them: from
+        // the same address on a private APN (`same_address_replaces`), or when every one has
+        // been silent past a link interval — dead, as mobile networks drop connections without
+        // a word; a watch logging in while offline would not be a conflict either. The old
+        // connections are closed and the new session settles afresh.
+        if w.conflict.is_none() && !w.conns.is_empty() {
             let now = chrono::Utc::now().timestamp_millis();
-            let limit = i64::try_from(silent.as_millis()).unwrap_or(i64::MAX);
-            if w.conns.iter().all(|c| now - c.heard_ms.load(Ordering::Relaxed) > limit) {
+            let silent = |c: &Conn| {
+                self.replace_silent_after.is_some_and(|after| {
+                    now - c.heard_ms.load(Ordering::Relaxed)
+                        > i64::try_from(after.as_millis()).unwrap_or(i64::MAX)
+                })
+            };
+            let replaced =
+                if self.same_address_replaces && w.conns.iter().all(|c| c.peer.ip() == conn.peer.ip()) {
+                    Some("replaced_same_address")
+                } else if w.conns.iter().all(silent) {
+                    Some("replaced_silent")
+                } else {
+                    None
+                };
+            if let Some(event) = replaced {
                 for old in w.conns.drain(..) {
                     let _ = old.tx.try_send(Outbound::Close);
                 }
                 w.offered = None;
                 w.confirmed = None;
                 w.delivery = None;
-                self.metrics.watch_sessions.get_or_create(&[("event", "replaced_silent")]).inc();
+                self.metrics.watch_sessions.get_or_create(&[("event", event)]).inc();
             }
         }
         let outcome = if w.conflict.is_some() {

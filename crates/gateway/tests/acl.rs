@@ -8,6 +8,8 @@
 
 mod common;
 
+use common::{Silent, free_port};
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,23 +18,8 @@ use sha2::{Digest, Sha256};
 use zhulao_domain::DeviceInput;
 use zhulao_gateway::{EmbeddedBroker, IngestConfig, Metrics};
 use zhulao_proto::{self as proto, Direction, Kind};
-use zhulao_response::{
-    DeviceMessage, LiveHub, NoDevices, Notifier, OutgoingNotification, Policies, Response,
-};
-use zhulao_store::{Actor, AlarmFilter, NotificationRecord, Store, SystemClock, testing};
-
-struct Silent;
-
-#[async_trait::async_trait]
-impl Notifier for Silent {
-    async fn notify(&self, _n: &OutgoingNotification) -> Vec<NotificationRecord> {
-        Vec::new()
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+use zhulao_response::{DeviceMessage, LiveHub, NoDevices, Policies, Response};
+use zhulao_store::{Actor, AlarmFilter, Store, SystemClock, testing};
 
 /// A Mosquitto of the test's own, running `deploy/mosquitto/zhulao.conf` with its ACL file;
 /// only the port, the password file's place and the TLS listener differ.
@@ -143,22 +130,14 @@ async fn world(embedded: bool, tls: Option<Arc<rustls::ServerConfig>>) -> World 
     response.set_device_link(Arc::new(NoDevices));
     let metrics = Metrics::new();
     let (port, broker, mosq, mut cfg) = if embedded {
-        let started = zhulao_gateway::broker::start(
-            &EmbeddedBroker {
-                listen_tls: tls.is_some().then(|| "127.0.0.1:0".parse().unwrap()),
-                tls,
-                login_timeout: Duration::from_secs(1),
-                max_connections: 100,
-                ..EmbeddedBroker::plain("127.0.0.1:0".parse().unwrap())
-            },
-            store.clone(),
-            metrics.clone(),
-        )
-        .await
-        .unwrap();
-        let mut cfg = IngestConfig::from_url(&format!("mqtt://{}", started.internal), "zhulao-test").unwrap();
-        cfg.username = Some(started.login.username.clone());
-        cfg.password = Some(started.login.password.clone().into());
+        let broker = EmbeddedBroker {
+            listen_tls: tls.is_some().then(|| "127.0.0.1:0".parse().unwrap()),
+            tls,
+            login_timeout: Duration::from_secs(1),
+            max_connections: 100,
+            ..EmbeddedBroker::plain("127.0.0.1:0".parse().unwrap())
+        };
+        let (started, cfg) = common::embedded(&broker, store.clone(), metrics.clone()).await;
         (started.plain.port(), Some(started), None, cfg)
     } else {
         let m = mosquitto(&[
@@ -417,20 +396,7 @@ async fn the_last_will_marks_a_vanished_device_offline(embedded: bool) {
     );
 }
 
-macro_rules! on_both_brokers {
-    ($($name:ident),+) => {
-        mod embedded {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(true).await })+
-        }
-        mod mosquitto {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(false).await })+
-        }
-    };
-}
-
-on_both_brokers!(
+common::on_both_brokers!(
     a_device_reads_nothing_of_another,
     a_device_cannot_speak_for_another,
     a_wrong_secret_is_refused,

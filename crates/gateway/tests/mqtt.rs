@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::{Silent, free_port};
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,21 +15,8 @@ use sha2::{Digest, Sha256};
 use zhulao_domain::DeviceInput;
 use zhulao_gateway::{EmbeddedBroker, IngestConfig, Metrics};
 use zhulao_proto::{self as proto, Direction, Kind};
-use zhulao_response::{LiveHub, NoDevices, Notifier, OutgoingNotification, Policies, Response};
-use zhulao_store::{Actor, AlarmFilter, NotificationRecord, Store, SystemClock, testing};
-
-struct Silent;
-
-#[async_trait::async_trait]
-impl Notifier for Silent {
-    async fn notify(&self, _n: &OutgoingNotification) -> Vec<NotificationRecord> {
-        Vec::new()
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+use zhulao_response::{LiveHub, NoDevices, Policies, Response};
+use zhulao_store::{Actor, AlarmFilter, Store, SystemClock, testing};
 
 /// The machine's Mosquitto (started by scripts/test), or `ZHULAO_TEST_MQTT`.
 fn external() -> (String, u16) {
@@ -69,21 +58,12 @@ async fn world(embedded: bool) -> World {
     let metrics = Metrics::new();
     let mut broker = None;
     let (host, port, port5, root, mut cfg) = if embedded {
-        let started = zhulao_gateway::broker::start(
-            &EmbeddedBroker {
-                listen_v5: Some("127.0.0.1:0".parse().unwrap()),
-                max_connections: 100,
-                ..EmbeddedBroker::plain("127.0.0.1:0".parse().unwrap())
-            },
-            store.clone(),
-            metrics.clone(),
-        )
-        .await
-        .unwrap();
-        let mut cfg = IngestConfig::from_url(&format!("mqtt://{}", started.internal), "zhulao-test").unwrap();
-        cfg.username = Some(started.login.username.clone());
-        cfg.password = Some(started.login.password.clone().into());
-        cfg.persistent_session = false;
+        let broker_cfg = EmbeddedBroker {
+            listen_v5: Some("127.0.0.1:0".parse().unwrap()),
+            max_connections: 100,
+            ..EmbeddedBroker::plain("127.0.0.1:0".parse().unwrap())
+        };
+        let (started, cfg) = common::embedded(&broker_cfg, store.clone(), metrics.clone()).await;
         let (port, port5) = (started.plain.port(), started.plain_v5.map(|a| a.port()));
         broker = Some(started);
         ("127.0.0.1".to_string(), port, port5, "zl".to_string(), cfg)
@@ -365,20 +345,7 @@ async fn mqtt5_devices_are_served() {
     assert_eq!(a.location.unwrap().source, zhulao_alarms::LocationSource::Fix);
 }
 
-macro_rules! on_both_brokers {
-    ($($name:ident),+) => {
-        mod embedded {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(true).await })+
-        }
-        mod mosquitto {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(false).await })+
-        }
-    };
-}
-
-on_both_brokers!(
+common::on_both_brokers!(
     sos_is_stored_acknowledged_and_deduplicated,
     a_real_fall_replayed_raises_a_fall_alarm,
     strangers_are_refused

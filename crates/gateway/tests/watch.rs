@@ -7,6 +7,8 @@
 
 mod common;
 
+use common::Silent;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,19 +17,8 @@ use tokio::net::TcpStream;
 use zhulao_alarms::{AlarmKind, Command, LocationSource, Outcome};
 use zhulao_domain::DeviceInput;
 use zhulao_gateway::{Metrics, PipelineConfig, WatchConfig, WatchProtocol};
-use zhulao_response::{
-    CommandRefused, DeviceMessage, LiveHub, Notifier, OutgoingNotification, Policies, Response,
-};
-use zhulao_store::{Actor, AlarmFilter, NotificationRecord, Store, SystemClock, testing};
-
-struct Silent;
-
-#[async_trait::async_trait]
-impl Notifier for Silent {
-    async fn notify(&self, _n: &OutgoingNotification) -> Vec<NotificationRecord> {
-        Vec::new()
-    }
-}
+use zhulao_response::{CommandRefused, DeviceMessage, LiveHub, Policies, Response};
+use zhulao_store::{Actor, AlarmFilter, Store, SystemClock, testing};
 
 const WATCH_3G: &str = "8809008845";
 const WATCH_IW: &str = "353456789012345";

@@ -1,7 +1,61 @@
-//! Shared by the gateway's integration tests: a district with one elder living alone.
+//! Shared by the gateway's integration tests: a district with one elder living alone, a
+//! notifier that tells nobody, the embedded broker with the gateway's login, and tests run on
+//! both brokers.
+// Each test binary uses part of this.
+#![allow(dead_code, unused_macros)]
+
+use std::sync::Arc;
 
 use zhulao_domain::{ElderInput, Region, RegionCode, RegionLevel};
-use zhulao_store::{Actor, Store};
+use zhulao_gateway::{BrokerStarted, EmbeddedBroker, IngestConfig, Metrics};
+use zhulao_response::{Notifier, OutgoingNotification};
+use zhulao_store::{Actor, NotificationRecord, Store};
+
+/// Notifies nobody.
+pub struct Silent;
+
+#[async_trait::async_trait]
+impl Notifier for Silent {
+    async fn notify(&self, _n: &OutgoingNotification) -> Vec<NotificationRecord> {
+        Vec::new()
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Starts the embedded broker `cfg` over `store`; returns it and the gateway's configuration
+/// for its loopback port and login (no persistent session: the broker lives with the test).
+pub async fn embedded(
+    cfg: &EmbeddedBroker,
+    store: Arc<dyn Store>,
+    metrics: Metrics,
+) -> (BrokerStarted, IngestConfig) {
+    let started = zhulao_gateway::broker::start(cfg, store, metrics).await.unwrap();
+    let mut ingest = IngestConfig::from_url(&format!("mqtt://{}", started.internal), "zhulao-test").unwrap();
+    ingest.username = Some(started.login.username.clone());
+    ingest.password = Some(started.login.password.clone().into());
+    ingest.persistent_session = false;
+    (started, ingest)
+}
+
+/// Runs each named `async fn(embedded: bool)` as two tests: on the embedded broker and on
+/// Mosquitto.
+macro_rules! on_both_brokers {
+    ($($name:ident),+ $(,)?) => {
+        mod embedded {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(true).await })+
+        }
+        mod mosquitto {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(false).await })+
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use on_both_brokers;
 
 /// Regions 平城区 › 柳港园社区 and one elder at (40.0769, 113.3001); returns the elder's id.
 pub async fn one_elder(store: &dyn Store, name: &str) -> i64 {
